@@ -1,0 +1,1 @@
+"""Prefect flows: thin orchestration of ``market_maker`` through the tasks in ``tasks``."""

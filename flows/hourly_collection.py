@@ -1,0 +1,89 @@
+"""Hourly collection: one snapshot per symbol for the hour that just closed."""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+from flows._common import (
+    HourParam,
+    SymbolParam,
+    collected_at,
+    commit_message,
+    data_repository_lock,
+    logger,
+    open_context,
+    resolve_hour,
+)
+from market_maker.collection import HourOutcome, written_paths
+from market_maker.timeutil import format_utc
+from tasks.snapshots import collect_hours_task
+from tasks.store import commit_task, push_task, sync_task
+
+
+@flow(name="hourly-collection", description="Collect one hour's snapshot for each symbol.")
+def hourly_collection(
+    symbols: list[SymbolParam] | None = None, hour: HourParam = None
+) -> dict[str, object]:
+    """Collect the snapshot of ``hour`` (default: the last closed hour) for each symbol.
+
+    Symbols are independent: one failing does not stop the others; the run
+    fails at the end if any did. A rerun for the same hour changes nothing.
+    """
+    log = logger()
+    ctx = open_context()
+    symbols = symbols or list(ctx.settings.symbols)
+    exchange = ctx.exchange  # builds the client (and checks a KuCoin key) before anything else
+    target = resolve_hour(hour, exchange)
+    log.info("collecting %s for %s from %s", ", ".join(symbols), format_utc(target), exchange.name)
+
+    outcomes: list[HourOutcome] = []
+    failures: dict[str, str] = {}
+    with data_repository_lock(ctx):
+        sync_task(ctx)
+        stamp = collected_at(exchange)
+        for symbol in symbols:
+            state = collect_hours_task(ctx, symbol, [target], stamp, return_state=True)
+            if state.is_completed():
+                outcomes += state.result()
+            else:
+                failures[symbol] = str(state.message or state.name)
+        detail = "\n".join(str(o) for o in outcomes) or "nothing collected"
+        sha = commit_task(
+            ctx,
+            commit_message("hourly-collection", ",".join(symbols), [target], detail),
+            written_paths(outcomes),
+        )
+        pushed = push_task(ctx)
+
+    summary = {
+        "hour": format_utc(target),
+        "outcomes": [str(o) for o in outcomes],
+        "failed": failures,
+        "commit": sha,
+        "pushed": pushed.pushed,
+    }
+    create_markdown_artifact(
+        key="hourly-collection",
+        markdown=_markdown(target, outcomes, failures, sha, pushed.detail),
+        description=f"Collection of {format_utc(target)}",
+    )
+    if failures:
+        raise RuntimeError(
+            "collection failed for "
+            + "; ".join(f"{symbol}: {reason}" for symbol, reason in failures.items())
+        )
+    return summary
+
+
+def _markdown(target, outcomes, failures, sha, push_detail) -> str:
+    lines = [
+        f"# Collection {format_utc(target)}",
+        "",
+        "| symbol | outcome | detail |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {o.symbol} | {o.status} | {o.detail} |" for o in outcomes]
+    lines += [f"| {symbol} | FAILED | {reason} |" for symbol, reason in failures.items()]
+    lines += ["", f"Commit: {sha or 'none (nothing changed)'}; push: {push_detail}"]
+    return "\n".join(lines)

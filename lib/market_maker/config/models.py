@@ -1,0 +1,144 @@
+"""Configuration models: one frozen pydantic model per section, unknown keys forbidden."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from market_maker.timeutil import utc
+
+SYMBOL_PATTERN = r"^[A-Z0-9]{2,12}-[A-Z0-9]{2,12}$"
+
+
+def _check_symbol(value: str) -> str:
+    if not re.fullmatch(SYMBOL_PATTERN, value):
+        raise ValueError(f"symbol {value!r} must look like BASE-QUOTE in capitals, e.g. ETH-USDT")
+    return value
+
+
+Symbol = Annotated[str, AfterValidator(_check_symbol)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ExchangeSettings(Section):
+    name: Literal["kucoin", "replay"] = Field(
+        "replay", description="Where candles come from: the KuCoin REST API or recorded data."
+    )
+    base_url: str = Field(
+        "https://api.kucoin.com",
+        description="KuCoin REST base URL; point it at a proxy, the sandbox or a test server.",
+    )
+    api_key: SecretStr | None = Field(None, description="From the environment only.")
+    api_secret: SecretStr | None = Field(None, description="From the environment only.")
+    api_passphrase: SecretStr | None = Field(None, description="From the environment only.")
+    key_version: Literal[1, 2, 3] = Field(3, description="KC-API-KEY-VERSION header.")
+    timeout_seconds: float = Field(10.0, gt=0, le=120, description="Per-request timeout.")
+    retry_attempts: int = Field(3, ge=1, le=5, description="Attempts per call, first included.")
+    retry_max_wait_seconds: float = Field(
+        30.0, gt=0, description="Longest pause between attempts, even if the exchange asks more."
+    )
+    circuit_breaker_failures: PositiveInt = Field(
+        3, description="Consecutive failed calls that open the circuit breaker."
+    )
+    circuit_breaker_open_minutes: float = Field(
+        30.0, gt=0, description="How long an open circuit refuses calls."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"base_url {value!r} must be an http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _key_complete(self) -> ExchangeSettings:
+        given = [self.api_key, self.api_secret, self.api_passphrase]
+        if any(given) and not all(given):
+            raise ValueError(
+                "api_key, api_secret and api_passphrase must be set together "
+                "(MARKET_MAKER_EXCHANGE__API_KEY, __API_SECRET, __API_PASSPHRASE)"
+            )
+        return self
+
+    @property
+    def has_key(self) -> bool:
+        return self.api_key is not None
+
+
+class ReplaySettings(Section):
+    data_file: Path = Field(
+        Path("data/sample/ETHUSDT-1m-2023-06-14_2023-08-31-binance-futures.csv.gz"),
+        description="Recorded 1-minute candles (CSV or CSV.gz: timestamp_ms,open,high,low,close,"
+        "volume). Relative paths are relative to the project root.",
+    )
+    symbol: Symbol = Field("ETH-USDT", description="The symbol the recorded data stands for.")
+    now: datetime | None = Field(
+        None, description="The replay clock; by default the end of the recorded data."
+    )
+
+    @field_validator("now")
+    @classmethod
+    def _utc_now(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else utc(value)
+
+
+class DataRepositorySettings(Section):
+    base_path: Path = Field(
+        Path("var/data-repo"),
+        description="Working copy of the Git data repository. Relative to the project root.",
+    )
+    remote_url: str | None = Field(
+        "var/data-remote.git",
+        description="Remote to clone from and push to (URL or path); null for a local-only store.",
+    )
+    branch: str = Field("main", pattern=r"^[A-Za-z0-9._/-]+$")
+    author_name: str = "market-maker"
+    author_email: str = "market-maker@localhost"
+    lock_timeout_seconds: float = Field(
+        600.0, gt=0, description="How long a run waits for another run's lock on the repository."
+    )
+
+
+class SnapshotSettings(Section):
+    window_1h: int = Field(
+        200, ge=200, description="Closed 1h candles in each snapshot, ending at its own hour."
+    )
+    window_4h: int = Field(100, ge=100, description="Closed 4h candles in each snapshot.")
+    price_scales: dict[Symbol, PositiveInt] = Field(
+        default_factory=lambda: {"ETH-USDT": 100},
+        description="Integer price scale per symbol, from its tick size (ETH-USDT ticks 0.01).",
+    )
+    default_price_scale: PositiveInt = Field(100, description="For symbols not listed above.")
+
+    def price_scale(self, symbol: str) -> int:
+        return self.price_scales.get(symbol, self.default_price_scale)
+
+
+class BackfillSettings(Section):
+    chunk_hours: int = Field(
+        168, ge=1, le=24 * 31, description="Hours fetched, written and committed together."
+    )
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = Field(
+        "text", description="json writes one JSON object per line for a log stack to index."
+    )

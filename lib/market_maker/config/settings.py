@@ -1,0 +1,114 @@
+"""The settings in force: YAML defaults, an optional overlay file, then the environment."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from market_maker.config.models import (
+    BackfillSettings,
+    DataRepositorySettings,
+    ExchangeSettings,
+    LoggingSettings,
+    ReplaySettings,
+    SnapshotSettings,
+    Symbol,
+)
+
+ENV_PREFIX = "MARKET_MAKER_"
+ENV_NESTED_DELIMITER = "__"
+
+
+class Settings(BaseSettings):
+    """Everything a run needs to know. Loaded once at a flow's edge and passed down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        extra="forbid",
+        frozen=True,
+    )
+
+    environment: str = Field("local", description="Free label: local, staging, production.")
+    symbols: list[Symbol] = Field(
+        default_factory=lambda: ["ETH-USDT"],
+        min_length=1,
+        description="Symbols collected every hour (JSON list in the environment).",
+    )
+    exchange: ExchangeSettings = ExchangeSettings()
+    replay: ReplaySettings = ReplaySettings()
+    data_repository: DataRepositorySettings = DataRepositorySettings()
+    snapshots: SnapshotSettings = SnapshotSettings()
+    backfill: BackfillSettings = BackfillSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    # Set by the loader, not by configuration: where relative paths start.
+    project_root: Path = Field(Path("."), exclude=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Files come in through init kwargs (see loader); the environment wins over them.
+        # No dotenv and no secrets directory: secrets come from the environment only.
+        return (env_settings, init_settings)
+
+    def resolve(self, path: Path) -> Path:
+        """An absolute path: relative ones are taken from the project root."""
+        path = path.expanduser()
+        return path if path.is_absolute() else (self.project_root / path).resolve()
+
+    def public_dict(self) -> dict[str, Any]:
+        """The settings without secrets, as plain data (what ``config show`` prints)."""
+        data = self.model_dump(mode="json")
+        for key in SECRET_FIELDS:
+            section, field = key.split(".")
+            value = getattr(getattr(self, section), field)
+            data[section][field] = "(set)" if value is not None else None
+        return data
+
+    @property
+    def config_version(self) -> str:
+        """Git object hash of the canonical settings in force, secrets excluded.
+
+        Reproduce with ``market-maker config show --canonical | git hash-object --stdin``.
+        """
+        return git_blob_hash(canonical_text(self))
+
+
+SECRET_FIELDS = (
+    "exchange.api_key",
+    "exchange.api_secret",
+    "exchange.api_passphrase",
+)
+
+
+def canonical_text(settings: Settings) -> str:
+    return yaml.safe_dump(settings.public_dict(), sort_keys=True, default_flow_style=False)
+
+
+def git_blob_hash(text: str) -> str:
+    data = text.encode()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def secret_value(secret: SecretStr | None) -> str | None:
+    return None if secret is None else secret.get_secret_value()
+
+
+def env_var_for(path: str) -> str:
+    return ENV_PREFIX + path.replace(".", ENV_NESTED_DELIMITER).upper()
+
+
+def known_env_roots() -> set[str]:
+    return {name.upper() for name in Settings.model_fields if name != "project_root"}

@@ -1,0 +1,27 @@
+"""Where snapshots live in the data repository."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+SNAPSHOTS_DIR = "snapshots"
+_PATH_RE = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})\.json$")
+
+
+def snapshot_relpath(symbol: str, hour: datetime) -> Path:
+    """``snapshots/{SYMBOL}/{YYYY}/{MM}/{DD}/{HH}.json``."""
+    hour = hour.astimezone(UTC)
+    return Path(SNAPSHOTS_DIR, symbol, f"{hour:%Y}", f"{hour:%m}", f"{hour:%d}", f"{hour:%H}.json")
+
+
+def hour_from_path(path: Path) -> datetime | None:
+    """The hour a snapshot path stands for, or None if the path is not a snapshot's."""
+    match = _PATH_RE.search(path.as_posix())
+    if not match:
+        return None
+    try:
+        return datetime(*(int(g) for g in match.groups()), tzinfo=UTC)
+    except ValueError:
+        return None

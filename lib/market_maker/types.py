@@ -1,0 +1,28 @@
+"""Annotated field types shared by the file models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, PlainSerializer
+
+from market_maker.timeutil import format_utc, utc
+
+
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp must be UTC with a Z suffix, e.g. 2024-08-05T10:00:00Z")
+    return utc(value)
+
+
+def _on_the_hour(value: datetime) -> datetime:
+    if value.minute or value.second or value.microsecond:
+        raise ValueError(f"{format_utc(value)} is not on the hour")
+    return value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_aware_utc), PlainSerializer(format_utc)]
+UtcHour = Annotated[
+    datetime, AfterValidator(_aware_utc), AfterValidator(_on_the_hour), PlainSerializer(format_utc)
+]
