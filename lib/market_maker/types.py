@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, PlainSerializer
+from pydantic import AfterValidator, AwareDatetime, PlainSerializer
 
 from market_maker.timeutil import format_utc, utc
 
@@ -26,3 +26,7 @@ UtcDatetime = Annotated[datetime, AfterValidator(_aware_utc), PlainSerializer(fo
 UtcHour = Annotated[
     datetime, AfterValidator(_aware_utc), AfterValidator(_on_the_hour), PlainSerializer(format_utc)
 ]
+
+# For the hundreds of candle times in a snapshot: the offset check runs inside
+# pydantic-core, with no Python call per value (the reader's hot path).
+FastUtcDatetime = Annotated[AwareDatetime, PlainSerializer(format_utc)]

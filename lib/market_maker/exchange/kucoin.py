@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 SUCCESS = "200000"
 RATE_LIMITED = "429000"
 PAGE_LIMIT = 1500  # candles per call, as KuCoin documents
+CLOCK_MARGIN = timedelta(seconds=2)
 # A decision-support key must not be able to move funds: any permission naming
 # withdrawal or transfer (Withdrawal, Transfer, InnerTransfer) is refused.
 FORBIDDEN_PERMISSION_WORDS = ("withdraw", "transfer")
@@ -94,7 +95,9 @@ class KuCoinExchange:
         """
         step = interval.seconds
         start_s = -(-to_seconds(start) // step) * step
-        closed_end = to_seconds(self.now()) // step * step
+        # A small margin: the estimated server clock may run a little ahead, and
+        # a candle that has just opened must never be taken for a closed one.
+        closed_end = to_seconds(self.now() - CLOCK_MARGIN) // step * step
         end_s = min(to_seconds(end), closed_end)
         rows: list[list[float]] = []
         for page_start in range(start_s, end_s, PAGE_LIMIT * step):
@@ -214,6 +217,8 @@ class KuCoinExchange:
             raise ExchangeAPIError(
                 "no-key", "a private endpoint needs exchange.api_key, api_secret, api_passphrase"
             )
+        if self._clock_offset is None:
+            self.now()  # KuCoin refuses timestamps more than 5 s off its own clock
         offset = self._clock_offset or timedelta(0)
         return auth_headers(
             api_key=key,

@@ -118,7 +118,9 @@ class ReplayExchange:
     def market_summary(self, symbol: str) -> MarketSummary | None:
         """Last price and 24h figures from the minutes closed at ``now``; no order book."""
         self._check_symbol(symbol)
-        day = self._series[Interval.MINUTE].between(self._now - timedelta(hours=24), self._now)
+        # Only minutes closed at ``now``: the minute under way is not known yet.
+        closed = from_seconds(to_seconds(self._now) // 60 * 60)
+        day = self._series[Interval.MINUTE].between(closed - timedelta(hours=24), closed)
         if len(day) == 0:
             return None
         return MarketSummary(

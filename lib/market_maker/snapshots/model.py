@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt
 
 from market_maker.candles import CandleSeries, Interval
 from market_maker.config.models import Symbol
-from market_maker.types import UtcDatetime, UtcHour
+from market_maker.types import FastUtcDatetime, UtcDatetime, UtcHour
 
 SCHEMA_VERSION = "2.0"
 KNOWN_VERSIONS = ("1.0", "2.0")
@@ -23,7 +23,7 @@ class Record(BaseModel):
 class CandleRecord(Record):
     """One candle; prices are integers (price x ``price_scale``), ``v`` base-asset volume."""
 
-    t: UtcDatetime = Field(description="Open time.")
+    t: FastUtcDatetime = Field(description="Open time.")
     o: int
     h: int
     l: int  # noqa: E741 - the contract's field name

@@ -25,7 +25,7 @@ STATE_DIR = "market-maker"
 GITIGNORE = "# temporary files of atomic writes\n.*.tmp\n"
 _UNREACHABLE = re.compile(
     r"could not read from remote|does not appear to be a git repository|unable to access|"
-    r"could not resolve host|connection (refused|timed out)|no such file or directory|"
+    r"could not resolve host|connection (refused|timed out)|"
     r"repository .* not found",
     re.IGNORECASE,
 )
@@ -95,9 +95,17 @@ class GitDataStore:
             self.path.mkdir(parents=True, exist_ok=True)
             repo = Repo.init(self.path, initial_branch=self.branch)
         repo.git.update_environment(**NO_PROMPT)
-        with repo.config_writer() as cfg:
-            cfg.set_value("user", "name", self.author_name)
-            cfg.set_value("user", "email", self.author_email)
+        # Write the config only when it changes: opening happens outside the lock, and
+        # two runs rewriting .git/config at once fail on its lock file.
+        with repo.config_reader(config_level="repository") as reader:
+            identity = (
+                str(reader.get_value("user", "name", "")),
+                str(reader.get_value("user", "email", "")),
+            )
+        if identity != (self.author_name, self.author_email):
+            with repo.config_writer() as cfg:
+                cfg.set_value("user", "name", self.author_name)
+                cfg.set_value("user", "email", self.author_email)
         if self.remote_url:
             if "origin" in [r.name for r in repo.remotes]:
                 if repo.remotes.origin.url != self.remote_url:
@@ -182,8 +190,13 @@ class GitDataStore:
         return True
 
     def _rebase_onto(self, remote_ref: str) -> None:
+        """Replay local, unpushed commits on top of the remote (only when it moved on)."""
+        if int(self.repo.git.rev_list("--count", f"HEAD..{remote_ref}")) == 0:
+            return
         try:
-            self.repo.git.rebase(remote_ref)
+            # --autostash: a file edited by hand (or damaged) in the working copy
+            # must not block the run; backfill repairs it from the source.
+            self.repo.git.rebase("--autostash", remote_ref)
         except GitCommandError as exc:
             with contextlib.suppress(GitCommandError):
                 self.repo.git.rebase("--abort")

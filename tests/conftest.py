@@ -1,0 +1,71 @@
+"""Fixtures shared by every test: recorded data, an isolated configuration, data repositories."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from git import Repo
+
+from market_maker.config import Settings, load_settings
+from market_maker.exchange import ReplayExchange
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_FILE = PROJECT_ROOT / "data/sample/ETHUSDT-1m-2023-06-14_2023-08-31-binance-futures.csv.gz"
+SHARED_DATA = Path(os.environ.get("MARKET_MAKER_SHARED_DATA", PROJECT_ROOT.parent / "shared/data"))
+TWO_YEARS = SHARED_DATA / "ETHUSDT-1m-2022-2023-binance-futures.csv.gz"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No MARKET_MAKER_* variable from the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("MARKET_MAKER_") and name != "MARKET_MAKER_SHARED_DATA":
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def sample_file() -> Path:
+    return SAMPLE_FILE
+
+
+@pytest.fixture(scope="session")
+def two_years_file() -> Path:
+    """The two-year recording beside the project (../shared/data)."""
+    if not TWO_YEARS.exists():
+        pytest.skip(f"recorded data not found at {TWO_YEARS} (set MARKET_MAKER_SHARED_DATA)")
+    return TWO_YEARS
+
+
+@pytest.fixture
+def replay(sample_file: Path) -> ReplayExchange:
+    return ReplayExchange(sample_file, "ETH-USDT")
+
+
+@pytest.fixture
+def bare_remote(tmp_path: Path) -> Path:
+    path = tmp_path / "remote.git"
+    Repo.init(path, bare=True, initial_branch="main")
+    return path
+
+
+@pytest.fixture
+def data_env(
+    tmp_path: Path, bare_remote: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """Environment pointing the configuration at a fresh data repository and bare remote."""
+    env = {
+        "MARKET_MAKER_DATA_REPOSITORY__BASE_PATH": str(tmp_path / "data-repo"),
+        "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL": str(bare_remote),
+        "MARKET_MAKER_DATA_REPOSITORY__LOCK_TIMEOUT_SECONDS": "30",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    yield env
+
+
+@pytest.fixture
+def settings(data_env: dict[str, str]) -> Settings:
+    return load_settings()
