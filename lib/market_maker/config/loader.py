@@ -26,6 +26,8 @@ CODE_VERSION_ENV = "MARKET_MAKER_CODE_VERSION"
 META_ENV = {CONFIG_FILE_ENV, CONFIG_DIR_ENV, CODE_VERSION_ENV}
 
 DEFAULT_FILE = "default.yaml"
+# Sections kept in files of their own under config/, loaded under their key.
+SECTION_FILES = {"regime": "regime.yaml"}
 
 
 def project_root() -> Path:
@@ -57,7 +59,11 @@ def load_settings(config_file: str | Path | None = None) -> Settings:
 
     merged: dict[str, Any] = {}
     origin: dict[str, Path] = {}
-    for path in files:
+    _merge(merged, _read_yaml(files[0]), origin, files[0], prefix="")
+    for section, name in SECTION_FILES.items():
+        path = config_dir() / name
+        _merge(merged, {section: _read_yaml(path)}, origin, path, prefix="")
+    for path in files[1:]:
         _merge(merged, _read_yaml(path), origin, path, prefix="")
     _check_environment()
 

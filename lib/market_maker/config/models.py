@@ -47,7 +47,7 @@ class ExchangeSettings(Section):
     api_key: SecretStr | None = Field(None, description="From the environment only.")
     api_secret: SecretStr | None = Field(None, description="From the environment only.")
     api_passphrase: SecretStr | None = Field(None, description="From the environment only.")
-    key_version: Literal[1, 2, 3] = Field(3, description="KC-API-KEY-VERSION header.")
+    key_version: int = Field(3, ge=1, le=3, description="KC-API-KEY-VERSION header.")
     timeout_seconds: float = Field(10.0, gt=0, le=120, description="Per-request timeout.")
     retry_attempts: int = Field(3, ge=1, le=5, description="Attempts per call, first included.")
     retry_max_wait_seconds: float = Field(
@@ -118,7 +118,7 @@ class DataRepositorySettings(Section):
 
 class SnapshotSettings(Section):
     window_1h: int = Field(
-        200, ge=200, description="Closed 1h candles in each snapshot, ending at its own hour."
+        240, ge=200, description="Closed 1h candles in each snapshot, ending at its own hour."
     )
     window_4h: int = Field(100, ge=100, description="Closed 4h candles in each snapshot.")
     price_scales: dict[Symbol, PositiveInt] = Field(

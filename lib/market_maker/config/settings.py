@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from market_maker.config.models import (
@@ -19,6 +19,7 @@ from market_maker.config.models import (
     SnapshotSettings,
     Symbol,
 )
+from market_maker.regime.settings import RegimeSettings
 
 ENV_PREFIX = "MARKET_MAKER_"
 ENV_NESTED_DELIMITER = "__"
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     snapshots: SnapshotSettings = SnapshotSettings()
     backfill: BackfillSettings = BackfillSettings()
     logging: LoggingSettings = LoggingSettings()
+    regime: RegimeSettings = Field(description="config/regime.yaml")
 
     # Set by the loader, not by configuration: where relative paths start.
     project_root: Path = Field(Path("."), exclude=True)
@@ -62,6 +64,19 @@ class Settings(BaseSettings):
         # Files come in through init kwargs (see loader); the environment wins over them.
         # No dotenv and no secrets directory: secrets come from the environment only.
         return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _snapshots_hold_the_regime_windows(self) -> Settings:
+        needed = self.regime.bars_needed()
+        held = {"1h": self.snapshots.window_1h, "4h": self.snapshots.window_4h}
+        for timeframe, bars in needed.items():
+            if held[timeframe] < bars:
+                raise ValueError(
+                    f"snapshots.window_{timeframe} is {held[timeframe]} but the regime analysis "
+                    f"needs {bars} {timeframe} candles (longest window plus "
+                    f"{self.regime.history_hours} h of history): raise it or shorten the windows"
+                )
+        return self
 
     def resolve(self, path: Path) -> Path:
         """An absolute path: relative ones are taken from the project root."""

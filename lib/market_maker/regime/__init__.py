@@ -1,0 +1,1 @@
+"""Regime analysis: six metrics, four verdicts, confidence, range discovery."""
