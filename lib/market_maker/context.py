@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from market_maker.config import Settings
 from market_maker.exchange import Exchange, build_exchange
+from market_maker.regime.index import RegimeIndex
 from market_maker.snapshots import Limits, SnapshotReader
 from market_maker.store import GitDataStore
 from market_maker.versions import code_version
@@ -41,6 +43,15 @@ class RunContext:
         return SnapshotReader(self.store.path, self.limits)
 
     @property
+    def cache_dir(self) -> Path:
+        """Derived, rebuildable caches (never committed)."""
+        return self.store.state_dir / "cache"
+
+    @cached_property
+    def regime_index(self) -> RegimeIndex:
+        return RegimeIndex(self.store.state_dir / "regime-index.sqlite", self.store.path)
+
+    @cached_property
     def config_version(self) -> str:
         return self.settings.config_version
 

@@ -13,7 +13,8 @@ from market_maker.timeutil import format_utc, utc
 def _aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp must be UTC with a Z suffix, e.g. 2024-08-05T10:00:00Z")
-    return utc(value)
+    # Stored to the second: keep the model equal to what it reads back.
+    return utc(value).replace(microsecond=0)
 
 
 def _on_the_hour(value: datetime) -> datetime:

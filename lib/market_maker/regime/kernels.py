@@ -40,56 +40,41 @@ def adx(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) 
     k, n = close.shape
     if n < 2 * period:
         return np.full(k, np.nan)
-    prev_high, prev_low, prev_close = high[:, 0].copy(), low[:, 0].copy(), close[:, 0].copy()
-    plus_dm = np.zeros(k)
-    minus_dm = np.zeros(k)
-    tr_sum = np.zeros(k)
-
-    def step(today: int, smooth: bool) -> np.ndarray:
-        nonlocal prev_high, prev_low, prev_close, plus_dm, minus_dm, tr_sum
-        h, lo = high[:, today], low[:, today]
-        diff_p = h - prev_high
-        diff_m = prev_low - lo
-        true_range = np.maximum(h - lo, np.maximum(np.abs(h - prev_close), np.abs(lo - prev_close)))
-        if smooth:
-            minus_dm = minus_dm - minus_dm / period
-            plus_dm = plus_dm - plus_dm / period
-            tr_sum = tr_sum - tr_sum / period + true_range
-        else:
-            tr_sum = tr_sum + true_range
-        is_minus = (diff_m > 0) & (diff_p < diff_m)
-        is_plus = ~is_minus & (diff_p > 0) & (diff_p > diff_m)
-        minus_dm = np.where(is_minus, minus_dm + diff_m, minus_dm)
-        plus_dm = np.where(is_plus, plus_dm + diff_p, plus_dm)
-        prev_high, prev_low, prev_close = h, lo, close[:, today]
-        return true_range
-
-    def dx() -> tuple[np.ndarray, np.ndarray]:
-        """DX and whether it is defined (TA-Lib skips bars with zero TR or zero DI sum)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            minus_di = 100.0 * (minus_dm / tr_sum)
-            plus_di = 100.0 * (plus_dm / tr_sum)
-            di_sum = minus_di + plus_di
-            value = 100.0 * (np.abs(minus_di - plus_di) / di_sum)
-        defined = ~_is_zero(tr_sum) & ~_is_zero(di_sum)
-        return np.where(defined, value, 0.0), defined
-
-    today = 0
-    for _ in range(period - 1):
-        today += 1
-        step(today, smooth=False)
+    plus = np.zeros(k)
+    minus = np.zeros(k)
+    tr = np.zeros(k)
     sum_dx = np.zeros(k)
-    for _ in range(period):
-        today += 1
-        step(today, smooth=True)
-        value, defined = dx()
-        sum_dx = np.where(defined, sum_dx + value, sum_dx)
-    result = sum_dx / period
-    while today < n - 1:
-        today += 1
-        step(today, smooth=True)
-        value, defined = dx()
-        result = np.where(defined, (result * (period - 1) + value) / period, result)
+    result = np.zeros(k)
+    for i in range(1, n):
+        h, lo, pc = high[:, i], low[:, i], close[:, i - 1]
+        diff_p = h - high[:, i - 1]
+        diff_m = low[:, i - 1] - lo
+        # TA-Lib: -DM when diff_m > diff_p and > 0; +DM when diff_p > diff_m and > 0.
+        dm_minus = np.maximum(diff_m, 0.0) * (diff_m > diff_p)
+        dm_plus = np.maximum(diff_p, 0.0) * (diff_p > diff_m)
+        # max(h - l, |h - pc|, |l - pc|), as one subtraction like TA-Lib's.
+        true_range = np.maximum(h, pc) - np.minimum(lo, pc)
+        if i < period:
+            plus += dm_plus
+            minus += dm_minus
+            tr += true_range
+            continue
+        plus = (plus - plus / period) + dm_plus
+        minus = (minus - minus / period) + dm_minus
+        tr = (tr - tr / period) + true_range
+        with np.errstate(divide="ignore", invalid="ignore"):
+            minus_di = 100.0 * (minus / tr)
+            plus_di = 100.0 * (plus / tr)
+            di_sum = minus_di + plus_di
+            dx = 100.0 * (np.abs(minus_di - plus_di) / di_sum)
+        # TA-Lib skips a bar whose smoothed TR or DI sum is (nearly) zero (both are >= 0).
+        defined = (tr >= _TA_EPSILON) & (di_sum >= _TA_EPSILON)
+        if i < 2 * period:
+            sum_dx = np.where(defined, sum_dx + dx, sum_dx)
+            if i == 2 * period - 1:
+                result = sum_dx / period
+        else:
+            result = np.where(defined, (result * (period - 1) + dx) / period, result)
     return result
 
 

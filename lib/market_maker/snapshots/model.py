@@ -54,6 +54,7 @@ class GridStatusRecord(Record):
     lower_price: float
     upper_price: float
     levels: int
+    running_since: UtcDatetime | None = Field(None, description="When the grid last started.")
     grid_version: str | None = Field(None, description="Git hash of the grid file.")
 
 

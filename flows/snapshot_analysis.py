@@ -1,0 +1,108 @@
+"""Snapshot analysis: the regime of an hour (or of a range of hours), as metrics files."""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+from flows._common import (
+    HourParam,
+    SymbolParam,
+    commit_message,
+    data_repository_lock,
+    logger,
+    open_context,
+    resolve_hour,
+)
+from flows._hooks import FAILURE_HOOKS
+from market_maker.regime.model import MetricsFile
+from market_maker.regime.report import metrics_markdown, range_markdown
+from market_maker.timeutil import format_utc, hours_between
+from tasks.regime import (
+    analyze_hour_task,
+    analyze_range_task,
+    refresh_index_task,
+    write_metrics_task,
+)
+from tasks.store import commit_task, push_task, sync_task
+
+
+@flow(
+    name="snapshot-analysis",
+    description="Classify the market regime of stored snapshots.",
+    **FAILURE_HOOKS,
+)
+def snapshot_analysis(
+    symbol: SymbolParam,
+    hour: HourParam = None,
+    start: HourParam = None,
+    end: HourParam = None,
+    recompute: bool = False,
+) -> dict[str, object]:
+    """Analyse ``hour`` (default: the last closed hour, as collection), or every stored hour in
+    [start, end]; write one metrics file per hour and one commit.
+
+    An existing metrics file with other content (another configuration or
+    code version) is kept unless ``recompute``.
+    """
+    if (start is None) != (end is None):
+        raise ValueError("give both start and end for a range, or neither")
+    if start is not None and (hour is not None or end < start):  # type: ignore[operator]
+        raise ValueError("give either hour or start..end (with start <= end)")
+    log = logger()
+    ctx = open_context()
+    with data_repository_lock(ctx):
+        sync_task(ctx)
+        if start is not None and end is not None:
+            analysis = analyze_range_task(ctx, symbol, start, end)
+            records = analysis.records()
+            summary_lines = analysis.summary.lines()
+            span = list(hours_between(start, end))
+            markdown = range_markdown(analysis.summary)
+        else:
+            target = resolve_hour(hour, ctx.exchange)
+            record: MetricsFile = analyze_hour_task(ctx, symbol, target)
+            records = [record]
+            summary_lines = [_line(record)]
+            span = [target]
+            markdown = metrics_markdown(record)
+        outcomes = write_metrics_task(ctx, records, recompute)
+        written = [path for path, status in outcomes if status == "written"]
+        kept = [path for path, status in outcomes if status == "kept"]
+        sha = commit_task(
+            ctx,
+            commit_message(
+                "snapshot-analysis", symbol, span, f"{len(written)} metrics file(s) written"
+            ),
+            written,
+        )
+        pushed = push_task(ctx)
+    refresh_index_task(ctx, symbol)
+    for line in summary_lines:
+        log.info(line)
+    if kept:
+        log.warning(
+            "%d metrics file(s) differ from this analysis and were kept (recompute to replace)",
+            len(kept),
+        )
+    create_markdown_artifact(
+        key="snapshot-analysis", markdown=markdown, description=summary_lines[0][:250]
+    )
+    return {
+        "symbol": symbol,
+        "hours": len(records),
+        "written": len(written),
+        "unchanged": sum(1 for _, status in outcomes if status == "unchanged"),
+        "kept": len(kept),
+        "summary": summary_lines,
+        "verdicts": [str(r.verdict) if r.verdict else "REFUSED" for r in records],
+        "commit": sha,
+        "pushed": pushed.pushed,
+    }
+
+
+def _line(record: MetricsFile) -> str:
+    when = format_utc(record.hour)
+    if record.verdict is None:
+        return f"{record.symbol} {when}: refused ({record.metrics_computable} of 6 metrics)"
+    return f"{record.symbol} {when}: {record.verdict} (confidence {record.confidence:.2f})"

@@ -1,0 +1,91 @@
+"""Metrics files on disk: compact YAML, atomic validated writes, fast reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ValidationError
+
+from market_maker.errors import DataError
+from market_maker.regime.model import MetricsFile, metrics_relpath
+from market_maker.store.atomic import write_atomic
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Inline(dict):
+    """A mapping written on one line, as the design's skeleton shows metric entries."""
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
+    pass
+
+
+_Dumper.add_representer(
+    _Inline, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
+)
+
+
+def dumps(metrics: MetricsFile) -> bytes:
+    data = metrics.model_dump(mode="json")
+    data["metrics"] = {k: _Inline(v) for k, v in data["metrics"].items()}
+    data["confirmation_4h"]["metrics"] = {
+        k: _Inline(v) for k, v in data["confirmation_4h"]["metrics"].items()
+    }
+    data["penalties"] = [_Inline(p) for p in data["penalties"]]
+    for key in ("range", "history", "grid"):
+        if data.get(key) is not None:
+            data[key] = _Inline(data[key])
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=4096, allow_unicode=True)
+    return text.encode()
+
+
+def parse(text: str | bytes, *, source: str = "") -> MetricsFile:
+    """Parse a metrics file; a DataError names the file and every field at fault."""
+    where = source or "metrics file"
+    try:
+        raw: Any = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise DataError(f"{where}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise DataError(f"{where}: expected a mapping")
+    try:
+        return MetricsFile.model_validate(raw)
+    except ValidationError as exc:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise DataError(f"{where}: {fields}") from None
+
+
+def read(path: Path) -> MetricsFile:
+    return parse(path.read_bytes(), source=str(path))
+
+
+WriteStatus = Literal["written", "unchanged", "kept"]
+
+
+def write(root: Path, metrics: MetricsFile, *, overwrite: bool = False) -> tuple[Path, WriteStatus]:
+    """Write atomically and validated.
+
+    "unchanged": an identical file is already there; "kept": a file with
+    other content (another config or code version) is there and ``overwrite``
+    was not asked for, so it stays as it is.
+    """
+    path = root / metrics_relpath(metrics.symbol, metrics.hour)
+    data = dumps(metrics)
+    if path.exists():
+        if path.read_bytes() == data:
+            return path, "unchanged"
+        if not overwrite:
+            return path, "kept"
+
+    def validate(tmp: Path) -> None:
+        if parse(tmp.read_bytes(), source=str(path)) != metrics:
+            raise DataError(f"{path}: written file does not read back equal")
+
+    write_atomic(path, data, validate)
+    return path, "written"

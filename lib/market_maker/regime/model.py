@@ -1,0 +1,117 @@
+"""The metrics file: one hour's regime analysis, recomputable from its snapshot alone."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from market_maker.config.models import Symbol
+from market_maker.regime.settings import MetricName
+from market_maker.snapshots.model import GridStatusRecord
+from market_maker.types import UtcDatetime, UtcHour
+
+SCHEMA_VERSION = "1.0"
+METRICS_DIR = "metrics"
+
+
+class Verdict(StrEnum):
+    RANGE_OK = "RANGE_OK"
+    RANGE_WEAK = "RANGE_WEAK"
+    TRANSITION = "TRANSITION"
+    TREND = "TREND"
+
+    @property
+    def family(self) -> str:
+        """range, transition or trend: a regime change is a change of family."""
+        return {"RANGE_OK": "range", "RANGE_WEAK": "range"}.get(self.value, self.value.lower())
+
+
+VERDICTS: tuple[Verdict, ...] = tuple(Verdict)
+Vote = Literal["range", "neutral", "trend"]
+Timeframe = Literal["1h", "4h"]
+
+
+class Record(BaseModel):
+    # Infinite half-lives are real values: keep them as .inf in YAML.
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
+
+
+class MetricRecord(Record):
+    value: float | None = Field(description="Null when it could not be computed (see error).")
+    timeframe: Timeframe
+    window: int = Field(description="Bars used, ending with the analysed hour's bar.")
+    vote: Vote | None
+    error: str | None = None
+    params: dict[str, int | float] = Field(
+        default_factory=dict, description="Period and thresholds."
+    )
+    details: dict[str, float] = Field(
+        default_factory=dict, description="Intermediate values (e.g. slope, volatility)."
+    )
+
+
+class PenaltyRecord(Record):
+    name: str
+    amount: float
+    reason: str
+
+
+class ConfirmationRecord(Record):
+    """The same six metrics on closed 4h candles."""
+
+    verdict: Verdict | None
+    score: float | None
+    metrics_computable: int
+    effect: str = Field(description="What the 4h verdict did to the 1h verdict.")
+    metrics: dict[MetricName, MetricRecord]
+
+
+class RangeRecord(Record):
+    """Proposed grid bounds from the recent price distribution."""
+
+    lower: float
+    upper: float
+    width_pct: float
+    inside_share: float = Field(description="Share of the window's closes inside the bounds.")
+    window: int
+    method: str
+
+
+class HistoryRecord(Record):
+    hours_in_regime: int = Field(
+        description="Consecutive hours (up to lookback) with the current verdict family."
+    )
+    lookback_hours: int
+    previous_verdict: Verdict | None = Field(description="Verdict of the hour before.")
+
+
+class MetricsFile(Record):
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    symbol: Symbol
+    hour: UtcHour
+    status: Literal["OK", "INSUFFICIENT_METRICS"]
+    verdict: Verdict | None = Field(description="Null when the analysis refused.")
+    verdict_1h: Verdict | None = Field(description="The 1h verdict before 4h confirmation.")
+    score: float | None = Field(description="Weighted mean vote of the 1h metrics, in [-1, 1].")
+    confidence: float | None = Field(description="<= 0.95; null when refused.")
+    confidence_base: float | None
+    penalties: list[PenaltyRecord]
+    metrics: dict[MetricName, MetricRecord]
+    metrics_computable: int
+    confirmation_4h: ConfirmationRecord
+    range: RangeRecord | None
+    history: HistoryRecord
+    price: float = Field(description="Close of the analysed hour.")
+    grid: GridStatusRecord | None
+    snapshot: str = Field(description="Path of the snapshot analysed, in the data repository.")
+    snapshot_collected_at: UtcDatetime | None = None
+    config_version: str
+    code_version: str
+
+
+def metrics_relpath(symbol: str, hour) -> Path:
+    """``metrics/{SYMBOL}/{YYYY-MM-DD}-{HH}.yaml``."""
+    return Path(METRICS_DIR, symbol, f"{hour:%Y-%m-%d-%H}.yaml")
