@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
@@ -49,7 +50,28 @@ RequiredHour = Annotated[
 
 def open_context() -> RunContext:
     """Load the settings in force and open the data repository (the flow's edge)."""
-    return RunContext.open(load_settings())
+    settings = load_settings()
+    configure_logging(settings.logging.format, settings.logging.level)
+    return RunContext.open(settings)
+
+
+def configure_logging(fmt: str, level: str = "INFO") -> None:
+    """JSON lines on every console handler when ``logging.format`` is json (for Loki & co)."""
+    logging.getLogger("market_maker").setLevel(level)
+    if fmt != "json":
+        return
+    from prefect.logging.formatters import JsonFormatter
+
+    formatter = JsonFormatter("default", "", "%")
+    for name in ("", "prefect", "prefect.flow_runs", "prefect.task_runs", "market_maker"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setFormatter(formatter)
+
+
+def flow_run_url() -> str | None:
+    """This run's page in the Prefect UI, for links in messages."""
+    return flow_run.get_flow_run_ui_url()
 
 
 def resolve_hour(hour: datetime | None, exchange: Exchange) -> datetime:
@@ -116,3 +138,18 @@ def commit_message(flow: str, symbol: str, hours: list[datetime], detail: str) -
 
 def logger():
     return get_run_logger()
+
+
+def log_duration(
+    log: logging.Logger | logging.LoggerAdapter, what: str, seconds: float, settings
+) -> None:
+    """Evaluation time in the logs: WARNING above 1 minute, ERROR above 5 (configurable)."""
+    cfg = settings.exit_strategy
+    level = (
+        logging.ERROR
+        if seconds > cfg.duration_error_seconds
+        else logging.WARNING
+        if seconds > cfg.duration_warning_seconds
+        else logging.INFO
+    )
+    log.log(level, "%s took %.2f s", what, seconds)

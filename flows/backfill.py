@@ -21,6 +21,7 @@ from flows._common import (
     logger,
     open_context,
 )
+from flows._hooks import FAILURE_HOOKS
 from market_maker.backfill import BackfillReport, plan_chunks
 from market_maker.collection import written_paths
 from market_maker.timeutil import format_utc
@@ -33,7 +34,11 @@ ChunkHours = Annotated[
 ]
 
 
-@flow(name="backfill", description="Write missing or invalid snapshots for a past range.")
+@flow(
+    name="backfill",
+    description="Write missing or invalid snapshots for a past range.",
+    **FAILURE_HOOKS,
+)
 def backfill(
     symbol: SymbolParam, start: RequiredHour, end: RequiredHour, chunk_hours: ChunkHours = None
 ) -> dict[str, object]:

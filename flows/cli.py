@@ -32,6 +32,8 @@ def _prepare_environment(args: argparse.Namespace) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "market_maker")
+    # Library logs outside a flow run (grid commands) stay on the console only.
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 
 def _settings():
@@ -87,6 +89,118 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if result["ok"] else 1
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from flows.snapshot_analysis import snapshot_analysis
+
+    if (args.start is None) != (args.end is None) or (args.hour and args.start):
+        print("analyze: give --hour, or --start and --end, or nothing", file=sys.stderr)
+        return 2
+    result = snapshot_analysis(
+        symbol=args.symbol, hour=args.hour, start=args.start, end=args.end, recompute=args.recompute
+    )
+    for line in result["summary"]:
+        print(line)
+    print(
+        f"metrics files: {result['written']} written, {result['unchanged']} unchanged, "
+        f"{result['kept']} kept (differ; --recompute replaces them)"
+    )
+    return 0
+
+
+def cmd_regimes(args: argparse.Namespace) -> int:
+    from flows.regimes import query_regimes
+
+    output = query_regimes(
+        symbol=args.symbol,
+        start=args.start,
+        end=args.end,
+        verdict=args.verdict,
+        transitions=args.transitions,
+        at=args.at,
+        confidence=args.confidence,
+        output=args.format,
+    )
+    print(output)
+    return 0
+
+
+def cmd_regime_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from market_maker.exchange.replay import load_recorded_minutes
+    from market_maker.regime.model import VERDICTS
+    from market_maker.regime.service import analyze_series, monthly_shares
+    from market_maker.timeutil import floor_hour, from_seconds
+
+    minutes = load_recorded_minutes(Path(args.data_file))
+    start = args.start or floor_hour(from_seconds(int(minutes.t[0])))
+    end = args.end or floor_hour(from_seconds(int(minutes.t[-1])))
+    batch = analyze_series(args.symbol, minutes, start, end, _settings().regime)
+    columns = [*(str(v) for v in VERDICTS), "REFUSED"]
+    print("| month | " + " | ".join(columns) + " | TREND+TRANSITION |")
+    print("|---" * (len(columns) + 2) + "|")
+    for month, shares in monthly_shares(batch).items():
+        cells = [f"{100 * shares.get(c, 0):.0f} %" for c in columns]
+        trendish = 100 * (shares.get("TREND", 0) + shares.get("TRANSITION", 0))
+        print(f"| {month} | " + " | ".join(cells) + f" | {trendish:.0f} % |")
+    return 0
+
+
+def cmd_evaluate_exit(args: argparse.Namespace) -> int:
+    from flows.exit_evaluation import exit_evaluation
+
+    result = exit_evaluation(symbol=args.symbol, hour=args.hour)
+    print(result["line"])
+    return 0
+
+
+def cmd_run_hourly(args: argparse.Namespace) -> int:
+    from flows.hourly_pipeline import hourly_pipeline
+
+    if (args.start is None) != (args.end is None) or (args.hour and args.start):
+        print("run-hourly: give --hour, or --start and --end, or nothing", file=sys.stderr)
+        return 2
+    result = hourly_pipeline(symbols=args.symbol, hour=args.hour, start=args.start, end=args.end)
+    print_pipeline(result, verbose=args.start is None)
+    return 0
+
+
+def print_pipeline(result: dict, *, verbose: bool) -> None:
+    if verbose:
+        for symbol, lines in result["lines"].items():
+            for line in lines:
+                print(f"{symbol} {line}")
+    print("exit-state timeline:" if result["transitions"] else "exit-state timeline: no change")
+    for t in result["transitions"]:
+        print(f"  {t['hour']} {t['symbol']} {t['from']} -> {t['to']}: {t['reasons'][0]}")
+    print(f"notifications: {len(result['notifications'])}")
+    for n in result["notifications"]:
+        print(f"  {n['hour']} priority {n['priority']:>2} {n['title']}")
+
+
+def cmd_grid(args: argparse.Namespace) -> int:
+    from datetime import UTC
+    from pathlib import Path
+
+    from flows import grid_admin
+
+    if args.grid_action == "add":
+        print(grid_admin.grid_add(Path(args.file)))
+    elif args.grid_action == "list":
+        print(grid_admin.grid_list(args.at or datetime.now(UTC)))
+    else:
+        print(
+            grid_admin.grid_set(
+                args.id,
+                enabled=args.grid_action == "enable",
+                at=args.at or datetime.now(UTC).replace(microsecond=0),
+                reason=args.reason,
+                decision=args.decision,
+            )
+        )
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     import yaml
 
@@ -137,6 +251,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=_hour, help="first hour (default: first stored)")
     p.add_argument("--end", type=_hour, help="last hour (default: last stored)")
 
+    p = add("analyze", cmd_analyze, "Classify the regime of stored snapshots, write metrics files.")
+    p.add_argument("--symbol", required=True)
+    p.add_argument("--hour", type=_hour, help="one hour (default: the last closed hour)")
+    p.add_argument("--start", type=_hour, help="first hour of a range (one file per hour)")
+    p.add_argument("--end", type=_hour, help="last hour of the range, inclusive")
+    p.add_argument("--recompute", action="store_true", help="replace files that differ")
+
+    p = add("regimes", cmd_regimes, "Query the regime index (periods, transitions, confidence).")
+    p.add_argument("--symbol", required=True)
+    p.add_argument("--start", type=_hour)
+    p.add_argument("--end", type=_hour)
+    p.add_argument("--verdict", choices=["RANGE_OK", "RANGE_WEAK", "TRANSITION", "TREND"])
+    p.add_argument("--transitions", action="store_true", help="list verdict changes")
+    p.add_argument("--at", type=_hour, help="the verdict at one hour")
+    p.add_argument("--confidence", action="store_true", help="confidence distribution")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+
+    p = add("evaluate-exit", cmd_evaluate_exit, "Evaluate the running grid's exit state.")
+    p.add_argument("--symbol", required=True)
+    p.add_argument("--hour", type=_hour, help="UTC hour (default: the last closed hour)")
+
+    p = add(
+        "run-hourly",
+        cmd_run_hourly,
+        "The hourly pipeline: collect, analyse, evaluate exits (a range replays hour by hour).",
+    )
+    p.add_argument("--symbol", action="append", required=True, help="repeat for several")
+    p.add_argument("--hour", type=_hour)
+    p.add_argument("--start", type=_hour, help="first hour of a replay")
+    p.add_argument("--end", type=_hour, help="last hour of a replay, inclusive")
+
+    p = add("grid", cmd_grid, "Operator grid state: add a grid, enable or disable it, list.")
+    grid_sub = p.add_subparsers(dest="grid_action", required=True, metavar="ACTION")
+    g = grid_sub.add_parser("add", help="validate FILE and add it as grids/{id}.yaml")
+    g.add_argument("file")
+    for action in ("enable", "disable"):
+        g = grid_sub.add_parser(action, help=f"{action} a grid (appends to its history)")
+        g.add_argument("--id", required=True)
+        g.add_argument("--at", type=_hour, help="when (UTC, default now)")
+        g.add_argument("--reason", help="why, recorded in the history")
+        g.add_argument("--decision", help="decision id this acts on (recorded beside it)")
+    g = grid_sub.add_parser("list", help="grids and whether they run")
+    g.add_argument("--at", type=_hour)
+
+    p = add(
+        "regime-report",
+        cmd_regime_report,
+        "Verdict shares per month over a recording of 1-minute candles (for calibration).",
+    )
+    p.add_argument("--data-file", required=True, help="CSV(.gz): timestamp_ms,open,high,low,...")
+    p.add_argument("--symbol", default="ETH-USDT")
+    p.add_argument("--start", type=_hour)
+    p.add_argument("--end", type=_hour)
+
     p = add("config", cmd_config, "Show the configuration in force and its config_version.")
     p.add_argument("action", choices=["show"])
     p.add_argument("--canonical", action="store_true", help="the exact text that is hashed")
@@ -148,6 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _prepare_environment(args)
     try:
         return args.func(args)
+    except BrokenPipeError:  # output piped into head and the like
+        sys.stderr.close()
+        return 0
     except MarketMakerError as exc:
         print(f"market-maker {args.command}: {exc}", file=sys.stderr)
         return 2 if _is_config_error(exc) else 1

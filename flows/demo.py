@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from git import Repo
@@ -45,6 +45,7 @@ def demo_range(settings: Settings) -> tuple[datetime, datetime, datetime]:
 def run_demo(settings: Settings) -> int:
     from flows.backfill import backfill
     from flows.hourly_collection import hourly_collection
+    from flows.snapshot_analysis import snapshot_analysis
     from flows.validation import validate_snapshots
     from market_maker.store import GitDataStore
 
@@ -63,6 +64,7 @@ def run_demo(settings: Settings) -> int:
     filled = backfill(symbol=symbol, start=first, end=last)
     collected = hourly_collection(symbols=[symbol], hour=None)
     checked = validate_snapshots(symbol=symbol, start=first, end=latest)
+    analysed = snapshot_analysis(symbol=symbol, start=first, end=latest)
 
     store = GitDataStore.from_settings(settings)
     files = sorted((store.path / "snapshots" / symbol).glob("*/*/*/*.json"))
@@ -86,5 +88,87 @@ def run_demo(settings: Settings) -> int:
     )
     for problem in checked["errors"][:20]:
         print(f"    {problem}")
+    print(
+        f"  metrics files   : {analysed['written']} written, {analysed['unchanged']} unchanged, "
+        f"{analysed['kept']} kept (made by another code version) under metrics/{symbol}/"
+    )
+    print("  regimes         :")
+    for line in analysed["summary"][1:]:
+        print(f"  {line}")
+    _grid_replay(settings, store, symbol, latest)
     print(f"  config_version  : {settings.config_version}")
     return 0 if checked["ok"] else 1
+
+
+DEMO_GRID = {
+    "schema_version": "1.0",
+    "id": "demo-eth-grid",
+    "symbol": "ETH-USDT",
+    # Late July to mid August 2023 ranged between about 1,790 and 1,880.
+    "lower_price": 1780.0,
+    "upper_price": 1900.0,
+    "levels": 13,
+    "amount_per_grid": 0.05,
+    "profit_per_grid": 0.004,
+}
+DEMO_GRID_START = datetime(2023, 7, 25, tzinfo=UTC)
+
+
+def _grid_replay(settings: Settings, store, symbol: str, latest: datetime) -> None:
+    """Place a grid in a ranging stretch and replay the hourly pipeline over it."""
+    import tempfile
+
+    import yaml
+
+    from flows.grid_admin import grid_add
+    from flows.hourly_pipeline import hourly_pipeline
+    from market_maker.exit_strategy.store import ExitStateStore
+    from market_maker.exit_strategy.timeline import read_timeline
+    from market_maker.grids.book import grid_path
+
+    grid = {**DEMO_GRID, "symbol": symbol, "history": [{"enabled": format_utc(DEMO_GRID_START)}]}
+    if not grid_path(store.path, grid["id"]).exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(tmp) / f"{grid['id']}.yaml"
+            source.write_text(yaml.safe_dump(grid, sort_keys=False))
+            grid_add(source)
+    print()
+    print(
+        f"Grid {grid['id']}: {grid['lower_price']:g}-{grid['upper_price']:g}, "
+        f"{grid['levels']} levels, from {format_utc(DEMO_GRID_START)}; replaying the hourly "
+        f"pipeline to {format_utc(latest)} ..."
+    )
+    result = hourly_pipeline(symbols=[symbol], start=DEMO_GRID_START, end=latest)
+    timeline = read_timeline(ExitStateStore(store.path), symbol, DEMO_GRID_START, latest)
+    print(f"  hours per exit state: {timeline.hours_in_state}")
+    print("  exit-state timeline:")
+    for t in timeline.transitions:
+        print(
+            f"    {format_utc(t.timestamp)}  {t.from_state:>22} -> {t.to_state:<22} "
+            f"{t.reasons[0][:70]}"
+        )
+    print(
+        f"  notifications ({len(timeline.notified)}; no Pushover keys in the demo, so they "
+        "were logged instead):"
+    )
+    for first, last, state, count in _runs(timeline.notified):
+        if count == 1:
+            print(f"    {format_utc(first)}  {state}")
+        else:
+            print(
+                f"    {format_utc(first)} .. {format_utc(last)}  {state} x{count} "
+                "(one an hour, the rate limit, until the grid is stopped)"
+            )
+    print(f"  pipeline: {result['seconds']} s for {len(result['lines'][symbol])} hours")
+
+
+def _runs(records) -> list[tuple[datetime, datetime, str, int]]:
+    """Group consecutive notifications of the same state: (first, last, state, count)."""
+    runs: list[list] = []
+    for e in records:
+        if runs and runs[-1][2] == e.notified and e.hour - runs[-1][1] <= HOUR:
+            runs[-1][1] = e.hour
+            runs[-1][3] += 1
+        else:
+            runs.append([e.hour, e.hour, e.notified, 1])
+    return [(a, b, str(state), n) for a, b, state, n in runs]

@@ -15,13 +15,18 @@ from flows._common import (
     open_context,
     resolve_hour,
 )
+from flows._hooks import FAILURE_HOOKS
 from market_maker.collection import HourOutcome, written_paths
 from market_maker.timeutil import format_utc
 from tasks.snapshots import collect_hours_task
 from tasks.store import commit_task, push_task, sync_task
 
 
-@flow(name="hourly-collection", description="Collect one hour's snapshot for each symbol.")
+@flow(
+    name="hourly-collection",
+    description="Collect one hour's snapshot for each symbol.",
+    **FAILURE_HOOKS,
+)
 def hourly_collection(
     symbols: list[SymbolParam] | None = None, hour: HourParam = None
 ) -> dict[str, object]:

@@ -8,11 +8,16 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from flows._common import HourParam, SymbolParam, open_context
+from flows._hooks import FAILURE_HOOKS
 from market_maker.timeutil import format_utc
 from tasks.snapshots import validate_task
 
 
-@flow(name="validate-snapshots", description="Validate stored snapshots and how they join.")
+@flow(
+    name="validate-snapshots",
+    description="Validate stored snapshots and how they join.",
+    **FAILURE_HOOKS,
+)
 def validate_snapshots(
     symbol: SymbolParam, start: HourParam = None, end: HourParam = None
 ) -> dict[str, object]:

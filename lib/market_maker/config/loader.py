@@ -27,7 +27,7 @@ META_ENV = {CONFIG_FILE_ENV, CONFIG_DIR_ENV, CODE_VERSION_ENV}
 
 DEFAULT_FILE = "default.yaml"
 # Sections kept in files of their own under config/, loaded under their key.
-SECTION_FILES = {"regime": "regime.yaml"}
+SECTION_FILES = {"regime": "regime.yaml", "exit_strategy": "exit_strategy.yaml"}
 
 
 def project_root() -> Path:

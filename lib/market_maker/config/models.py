@@ -142,3 +142,80 @@ class LoggingSettings(Section):
     format: Literal["text", "json"] = Field(
         "text", description="json writes one JSON object per line for a log stack to index."
     )
+
+
+class PushoverSettings(Section):
+    api_url: str = Field(
+        "https://api.pushover.net/1/messages.json",
+        description="Pushover's messages endpoint; a test server or proxy can stand in.",
+    )
+    token: SecretStr | None = Field(
+        None, description="Application token (MARKET_MAKER_NOTIFICATIONS__PUSHOVER__TOKEN)."
+    )
+    user_key: SecretStr | None = Field(
+        None, description="User or group key (MARKET_MAKER_NOTIFICATIONS__PUSHOVER__USER_KEY)."
+    )
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+    attempts: int = Field(3, ge=1, le=5, description="Tries on a 5xx; a 4xx is never retried.")
+    retry_pause_seconds: float = Field(
+        5.0, ge=5.0, description="Pause before trying again after a 5xx (Pushover: >= 5 s)."
+    )
+    emergency_retry_seconds: int = Field(
+        60, ge=30, description="MANDATORY_EXIT (priority 2): repeat every N s until acknowledged."
+    )
+    emergency_expire_seconds: int = Field(3600, ge=30, le=10800, description="... for at most N s.")
+
+    @model_validator(mode="after")
+    def _key_pair(self) -> PushoverSettings:
+        if (self.token is None) != (self.user_key is None):
+            raise ValueError("token and user_key must be set together")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return self.token is not None
+
+
+class RateLimits(Section):
+    """Hours between notifications while an exit state persists (escalations always notify)."""
+
+    WARNING: float = Field(4.0, gt=0)
+    LATEST_ACCEPTABLE_EXIT: float = Field(2.0, gt=0)
+    MANDATORY_EXIT: float = Field(1.0, gt=0)
+
+
+class NotificationSettings(Section):
+    pushover: PushoverSettings = PushoverSettings()
+    webhook_url: SecretStr | None = Field(
+        None,
+        description="Receives the same payload as Pushover, as JSON (optional). Treated as a "
+        "secret (such URLs usually embed a token): MARKET_MAKER_NOTIFICATIONS__WEBHOOK_URL.",
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    rate_limit_hours: RateLimits = RateLimits()
+    ui_url: str | None = Field(
+        None,
+        description="Prefect UI base URL for links in messages; default: PREFECT_UI_URL.",
+    )
+
+
+class GridSettings(Section):
+    fee_rate: float = Field(
+        0.001, ge=0, lt=0.05, description="Fee per fill (KuCoin spot: 0.1 %); a pair pays it twice."
+    )
+    capital_mode: Literal["SINGLE_GRID"] = Field(
+        "SINGLE_GRID", description="At most one running grid per symbol."
+    )
+
+
+class DecisionSettings(Section):
+    """How long a recommendation stays actionable, by verdict (minutes after issue)."""
+
+    expiry_minutes: dict[str, int] = Field(
+        default_factory=lambda: {
+            "TREND": 15,
+            "TRANSITION": 30,
+            "RANGE_WEAK": 60,
+            "RANGE_OK": 60,
+        }
+    )

@@ -13,12 +13,16 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from market_maker.config.models import (
     BackfillSettings,
     DataRepositorySettings,
+    DecisionSettings,
     ExchangeSettings,
+    GridSettings,
     LoggingSettings,
+    NotificationSettings,
     ReplaySettings,
     SnapshotSettings,
     Symbol,
 )
+from market_maker.exit_strategy.settings import ExitStrategySettings
 from market_maker.regime.settings import RegimeSettings
 
 ENV_PREFIX = "MARKET_MAKER_"
@@ -48,6 +52,10 @@ class Settings(BaseSettings):
     backfill: BackfillSettings = BackfillSettings()
     logging: LoggingSettings = LoggingSettings()
     regime: RegimeSettings = Field(description="config/regime.yaml")
+    exit_strategy: ExitStrategySettings = Field(description="config/exit_strategy.yaml")
+    notifications: NotificationSettings = NotificationSettings()
+    grids: GridSettings = GridSettings()
+    decisions: DecisionSettings = DecisionSettings()
 
     # Set by the loader, not by configuration: where relative paths start.
     project_root: Path = Field(Path("."), exclude=True)
@@ -87,9 +95,11 @@ class Settings(BaseSettings):
         """The settings without secrets, as plain data (what ``config show`` prints)."""
         data = self.model_dump(mode="json")
         for key in SECRET_FIELDS:
-            section, field = key.split(".")
-            value = getattr(getattr(self, section), field)
-            data[section][field] = "(set)" if value is not None else None
+            *sections, field = key.split(".")
+            model, target = self, data
+            for section in sections:
+                model, target = getattr(model, section), target[section]
+            target[field] = "(set)" if getattr(model, field) is not None else None
         return data
 
     @property
@@ -105,6 +115,9 @@ SECRET_FIELDS = (
     "exchange.api_key",
     "exchange.api_secret",
     "exchange.api_passphrase",
+    "notifications.pushover.token",
+    "notifications.pushover.user_key",
+    "notifications.webhook_url",
 )
 
 

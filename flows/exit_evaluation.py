@@ -1,0 +1,64 @@
+"""Exit evaluation: the running grid's exit state for an hour, its decision record and alert."""
+
+from __future__ import annotations
+
+import time
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+from flows._common import (
+    HourParam,
+    SymbolParam,
+    commit_message,
+    data_repository_lock,
+    flow_run_url,
+    log_duration,
+    logger,
+    open_context,
+    resolve_hour,
+)
+from flows._hooks import FAILURE_HOOKS
+from market_maker.exit_strategy.report import outcome_markdown
+from market_maker.exit_strategy.service import ExitEvaluator
+from market_maker.notifications.notifier import Notifier
+from market_maker.pipeline import load_book
+from tasks.exit import evaluate_exit_task
+from tasks.store import commit_task, push_task, sync_task
+
+
+@flow(
+    name="exit-evaluation", description="Evaluate the running grid's exit state.", **FAILURE_HOOKS
+)
+def exit_evaluation(symbol: SymbolParam, hour: HourParam = None) -> dict[str, object]:
+    """Evaluate ``hour`` (default: the last closed hour) from its stored metrics file."""
+    log = logger()
+    ctx = open_context()
+    target = resolve_hour(hour, ctx.exchange)
+    started = time.perf_counter()
+    with data_repository_lock(ctx):
+        sync_task(ctx)
+        book = load_book(ctx)
+        evaluator = ExitEvaluator(
+            ctx.store.path, ctx.settings, Notifier(ctx.settings.notifications)
+        )
+        outcome = evaluate_exit_task(ctx, evaluator, book, symbol, target, flow_run_url())
+        sha = commit_task(
+            ctx, commit_message("exit-evaluation", symbol, [target], outcome.line()), outcome.paths
+        )
+        pushed = push_task(ctx)
+    log_duration(log, "exit evaluation", time.perf_counter() - started, ctx.settings)
+    log.info(outcome.line())
+    create_markdown_artifact(
+        key="exit-evaluation",
+        markdown=outcome_markdown([outcome]),
+        description=outcome.line()[:250],
+    )
+    return {
+        "symbol": symbol,
+        "hour": target.isoformat(),
+        "line": outcome.line(),
+        "state": str(outcome.evaluation.after) if outcome.evaluation else None,
+        "commit": sha,
+        "pushed": pushed.pushed,
+    }

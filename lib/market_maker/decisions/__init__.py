@@ -1,0 +1,1 @@
+"""Decision records: immutable recommendations, with later entries appended as new files."""

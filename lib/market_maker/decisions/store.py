@@ -1,0 +1,106 @@
+"""The decision store: write once, never overwrite; later entries are new files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ValidationError
+
+from market_maker.decisions.model import (
+    DECISIONS_DIR,
+    Decision,
+    DecisionEntry,
+    decision_relpath,
+)
+from market_maker.errors import DataError
+from market_maker.store.atomic import write_atomic
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class ImmutableRecordError(DataError):
+    """A decision record exists with other content: records are never edited."""
+
+
+def _dumps(model: Decision | DecisionEntry) -> bytes:
+    data = model.model_dump(mode="json")
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=4096).encode()
+
+
+class DecisionStore:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def write(self, decision: Decision) -> tuple[Path, bool]:
+        """Write a new record; (path, False) when an identical one is already there (a rerun).
+
+        Raises ImmutableRecordError when a record with other content exists.
+        """
+        path = self.root / decision_relpath(decision.symbol, decision.issued_at)
+        data = _dumps(decision)
+        if path.exists():
+            if path.read_bytes() == data:
+                return path, False
+            raise ImmutableRecordError(
+                f"decision {decision.id} already exists at {path} with other content; "
+                "decision records are immutable: append an entry instead"
+            )
+        write_atomic(path, data, lambda tmp: self._check(tmp, decision))
+        return path, True
+
+    def read(self, path: Path) -> Decision:
+        try:
+            return Decision.model_validate(yaml.load(path.read_bytes(), Loader=_Loader))
+        except (yaml.YAMLError, ValidationError) as exc:
+            raise DataError(f"{path}: invalid decision record ({exc})") from None
+
+    def find(self, decision_id: str) -> Path:
+        """The file of a decision, from its id ``dec-{SYMBOL}-{YYYYMMDD}-{HHMMSS}``."""
+        try:
+            prefix, stamp_day, stamp_time = decision_id.rsplit("-", 2)
+            day = datetime.strptime(stamp_day, "%Y%m%d")
+        except ValueError:
+            raise DataError(f"not a decision id: {decision_id!r}") from None
+        path = self.root / DECISIONS_DIR / f"{day:%Y-%m-%d}" / f"{prefix}-{stamp_time}.yaml"
+        if not path.exists():
+            raise DataError(f"no decision {decision_id} ({path})")
+        return path
+
+    def append(
+        self,
+        decision_id: str,
+        kind: Literal["action", "evaluation"],
+        data: dict[str, Any],
+        recorded_at: datetime,
+    ) -> Path:
+        """Record a later fact as ``{decision file stem}.{NN}-{kind}.yaml`` beside the decision."""
+        base = self.find(decision_id)
+        existing = sorted(base.parent.glob(f"{base.stem}.*-*.yaml"))
+        entry = DecisionEntry(
+            decision_id=decision_id,
+            sequence=len(existing) + 1,
+            kind=kind,
+            recorded_at=recorded_at,
+            data=data,
+        )
+        path = base.parent / f"{base.stem}.{entry.sequence:02d}-{kind}.yaml"
+        if path.exists():
+            raise ImmutableRecordError(f"{path} exists; entries are never rewritten")
+        write_atomic(path, _dumps(entry))
+        return path
+
+    def entries(self, decision_id: str) -> list[DecisionEntry]:
+        base = self.find(decision_id)
+        return [
+            DecisionEntry.model_validate(yaml.load(p.read_bytes(), Loader=_Loader))
+            for p in sorted(base.parent.glob(f"{base.stem}.*-*.yaml"))
+        ]
+
+    @staticmethod
+    def _check(tmp: Path, decision: Decision) -> None:
+        if Decision.model_validate(yaml.load(tmp.read_bytes(), Loader=_Loader)) != decision:
+            raise DataError(f"{tmp}: decision record does not read back equal")

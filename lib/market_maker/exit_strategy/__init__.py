@@ -1,0 +1,1 @@
+"""Exit strategy for a running grid: NORMAL, WARNING, LATEST_ACCEPTABLE_EXIT, MANDATORY_EXIT."""

@@ -1,0 +1,160 @@
+"""The exit state machine: escalate on triggers, step down only after calm (hysteresis).
+
+Rules, in priority order:
+
+1. The target is the highest state whose triggers fire now: MANDATORY_EXIT
+   (price outside the grid, a confident falling TREND, or the LATEST triggers
+   firing twice in a row under TREND), LATEST_ACCEPTABLE_EXIT (WARNING
+   conditions persisting under TRANSITION/TREND with price in the grid's
+   outer band, or a TREND nearing an edge), WARNING (two or more independent
+   conditions), else NORMAL.
+2. A target above the current state is taken at once (escalation may skip
+   states: a hard condition does not wait).
+3. A target below the current state only counts as a calm evaluation. After
+   ``deescalation[state]`` calm evaluations in a row the state steps down one
+   level, never more; any trigger of the current state or above restarts the
+   count.
+
+Persistence and calm are read from the stored evaluations of the earlier
+hours (consecutive hours only: a missing hour ends a streak).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from market_maker.exit_strategy.model import EvaluationRecord, TransitionRecord
+from market_maker.exit_strategy.observation import Observation
+from market_maker.exit_strategy.settings import ExitStrategySettings
+from market_maker.exit_strategy.states import ExitState
+from market_maker.exit_strategy.triggers import Condition, latest_exit, mandatory_exit, warning
+from market_maker.timeutil import HOUR
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    hour: datetime
+    grid_id: str
+    before: ExitState
+    after: ExitState
+    target: ExitState
+    warning_conditions: list[Condition]
+    latest_conditions: list[Condition]
+    mandatory_conditions: list[Condition]
+    warning_met: bool
+    warning_streak: int
+    latest_streak: int
+    calm_streak: int
+    transition: TransitionRecord | None
+
+    @property
+    def conditions_met(self) -> list[Condition]:
+        return [
+            c
+            for c in (*self.mandatory_conditions, *self.latest_conditions, *self.warning_conditions)
+            if c.met
+        ]
+
+    def record(self, notified: ExitState | None = None) -> EvaluationRecord:
+        return EvaluationRecord(
+            hour=self.hour,
+            grid_id=self.grid_id,
+            state=self.after,
+            target=self.target,
+            warning=self.warning_met,
+            conditions=[c.name for c in self.conditions_met],
+            notified=notified,
+        )
+
+
+def _streak(
+    prior: list[EvaluationRecord], hour: datetime, keep: Callable[[EvaluationRecord], bool]
+) -> int:
+    """Evaluations in a row, ending the hour before ``hour``, for which ``keep`` holds."""
+    count = 0
+    expected = hour - HOUR
+    for record in prior:  # most recent first
+        if record.hour != expected or not keep(record):
+            break
+        count += 1
+        expected -= HOUR
+    return count
+
+
+def evaluate(
+    observation: Observation,
+    before: ExitState,
+    prior: list[EvaluationRecord],
+    cfg: ExitStrategySettings,
+) -> Evaluation:
+    """One evaluation. ``prior``: this grid's earlier evaluations, most recent first."""
+    hour = observation.hour
+    warnings = warning.evaluate(observation, cfg.warning)
+    warning_met = warning.fires(warnings, cfg.warning)
+    warning_streak = (_streak(prior, hour, lambda r: r.warning) + 1) if warning_met else 0
+
+    latest = latest_exit.evaluate(
+        observation, warning_streak, cfg.warning.outer_band, cfg.latest_acceptable_exit
+    )
+    latest_fires = any(c.met for c in latest)
+    latest_streak = (
+        _streak(prior, hour, lambda r: r.target.rank >= ExitState.LATEST_ACCEPTABLE_EXIT.rank) + 1
+        if latest_fires
+        else 0
+    )
+    mandatory = mandatory_exit.evaluate(observation, latest_streak, cfg.mandatory_exit)
+
+    if any(c.met for c in mandatory):
+        target = ExitState.MANDATORY_EXIT
+    elif latest_fires:
+        target = ExitState.LATEST_ACCEPTABLE_EXIT
+    elif warning_met:
+        target = ExitState.WARNING
+    else:
+        target = ExitState.NORMAL
+
+    calm = 0
+    if target.rank > before.rank:
+        after = target
+    elif target == before:
+        after = before
+    else:
+        calm = _streak(prior, hour, lambda r: r.state == before and r.target.rank < before.rank) + 1
+        needed = getattr(cfg.deescalation, before.value)
+        after = before.lower() if calm >= needed else before
+
+    transition = None
+    if after != before:
+        if after.rank > before.rank:
+            driving = [c for c in (*mandatory, *latest, *warnings) if c.met]
+            reasons = [f"{c.name}: {c.reason}" for c in driving]
+        else:
+            reasons = [
+                f"calm: {calm} evaluation(s) in a row without a trigger of {before} or above "
+                f"({getattr(cfg.deescalation, before.value)} needed to step down one state)"
+            ]
+        transition = TransitionRecord(
+            timestamp=hour,
+            grid_id=observation.grid.id,
+            from_state=before,
+            to_state=after,
+            reasons=reasons,
+            metrics=observation.values(),
+        )
+    return Evaluation(
+        hour=hour,
+        grid_id=observation.grid.id,
+        before=before,
+        after=after,
+        target=target,
+        warning_conditions=warnings,
+        latest_conditions=latest,
+        mandatory_conditions=mandatory,
+        warning_met=warning_met,
+        warning_streak=warning_streak,
+        latest_streak=latest_streak,
+        calm_streak=calm,
+        transition=transition,
+    )

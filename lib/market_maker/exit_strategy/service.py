@@ -1,0 +1,191 @@
+"""One exit evaluation: regime + grid + history -> exit state, decision record, notification."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from market_maker.config import Settings
+from market_maker.decisions.model import Decision, GridRef, decision_id
+from market_maker.decisions.store import DecisionStore
+from market_maker.exit_strategy.engine import Evaluation, evaluate
+from market_maker.exit_strategy.observation import Observation
+from market_maker.exit_strategy.states import RECOMMENDATION, ExitState
+from market_maker.exit_strategy.store import ExitStateStore, Prior
+from market_maker.grids.book import GridBook
+from market_maker.notifications.message import Notification, exit_notification
+from market_maker.notifications.notifier import Delivery, Notifier
+from market_maker.notifications.policy import should_notify
+from market_maker.regime import files
+from market_maker.regime.model import MetricsFile, metrics_relpath
+from market_maker.timeutil import HOUR, format_utc
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExitOutcome:
+    symbol: str
+    hour: datetime
+    grid_id: str | None
+    evaluation: Evaluation | None = None
+    decision: Decision | None = None
+    paths: list[Path] = field(default_factory=list)
+    notification: Notification | None = None
+    notify_reason: str = ""
+    deliveries: list[Delivery] = field(default_factory=list)
+    skipped: str = ""
+
+    def line(self) -> str:
+        when = format_utc(self.hour)
+        if self.evaluation is None:
+            return f"{self.symbol} {when}: {self.skipped}"
+        e = self.evaluation
+        change = f"{e.before} -> {e.after}" if e.after != e.before else f"{e.after}"
+        sent = (
+            f", notified ({', '.join(f'{d.channel}: {d.detail}' for d in self.deliveries)})"
+            if self.deliveries
+            else ""
+        )
+        recommendation = self.decision.recommendation if self.decision else "-"
+        return f"{self.symbol} {when} grid {self.grid_id}: {change}, {recommendation}{sent}"
+
+
+class ExitEvaluator:
+    """Evaluates hours in order; exit-state files and earlier metrics are cached across hours."""
+
+    def __init__(self, root: Path, settings: Settings, notifier: Notifier):
+        self.root = root
+        self.settings = settings
+        self.notifier = notifier
+        self.states = ExitStateStore(root)
+        self.decisions = DecisionStore(root)
+        self._metrics: dict[tuple[str, datetime], MetricsFile | None] = {}
+
+    def remember(self, metrics: MetricsFile) -> None:
+        """Keep a metrics file just produced, so the next hour reads its ADX from memory."""
+        self._metrics[(metrics.symbol, metrics.hour)] = metrics
+
+    def _metrics_at(self, symbol: str, hour: datetime) -> MetricsFile | None:
+        key = (symbol, hour)
+        if key not in self._metrics:
+            path = self.root / metrics_relpath(symbol, hour)
+            self._metrics[key] = files.read(path) if path.exists() else None
+        return self._metrics[key]
+
+    def evaluate(
+        self,
+        metrics: MetricsFile,
+        book: GridBook,
+        *,
+        code_version: str,
+        run_url: str | None = None,
+    ) -> ExitOutcome:
+        symbol, hour = metrics.symbol, metrics.hour
+        self.remember(metrics)
+        grid = book.running(symbol, hour)
+        if grid is None:
+            return ExitOutcome(symbol, hour, None, skipped="no running grid: nothing to evaluate")
+        observation = Observation.build(metrics, grid, self._metrics_at(symbol, hour - HOUR))
+        prior = self.states.prior(symbol, grid.id, hour)
+        evaluation = evaluate(observation, prior.state, prior.records, self.settings.exit_strategy)
+        outcome = ExitOutcome(symbol, hour, grid.id, evaluation)
+
+        decision = self._decision(metrics, observation, evaluation, book, code_version)
+        path, _ = self.decisions.write(decision)
+        outcome.decision = decision
+        outcome.paths.append(path)
+
+        notified = self._notify(outcome, observation, prior, run_url)
+        outcome.paths.append(self.states.record(symbol, evaluation, notified))
+        return outcome
+
+    def _decision(
+        self,
+        metrics: MetricsFile,
+        o: Observation,
+        e: Evaluation,
+        book: GridBook,
+        code_version: str,
+    ) -> Decision:
+        issued = metrics.hour + HOUR
+        verdict = str(metrics.verdict) if metrics.verdict else None
+        minutes = self.settings.decisions.expiry_minutes.get(verdict or "", 15)
+        met = e.conditions_met
+        reasons = [f"{c.name}: {c.reason}" for c in met] or ["no exit condition met"]
+        if metrics.verdict is None:
+            reasons.append(
+                f"regime analysis refused: {metrics.metrics_computable} of 6 metrics computable"
+            )
+        if e.after.rank < e.before.rank and e.transition is not None:
+            reasons = e.transition.reasons + reasons
+        grid = o.grid
+        return Decision(
+            id=decision_id(metrics.symbol, issued),
+            symbol=metrics.symbol,
+            hour=metrics.hour,
+            issued_at=issued,
+            expires_at=issued + timedelta(minutes=minutes),
+            recommendation=RECOMMENDATION[e.after],
+            exit_state=e.after,
+            previous_exit_state=e.before,
+            verdict=metrics.verdict,
+            confidence=metrics.confidence,
+            reasons=reasons,
+            metrics=o.values(),
+            grid=GridRef(
+                grid_id=grid.id,
+                lower_price=grid.lower_price,
+                upper_price=grid.upper_price,
+                levels=grid.levels,
+                grid_version=book.versions.get(grid.id),
+            ),
+            metrics_file=metrics_relpath(metrics.symbol, metrics.hour).as_posix(),
+            config_version=metrics.config_version,
+            code_version=code_version,
+        )
+
+    def _notify(
+        self, outcome: ExitOutcome, o: Observation, prior: Prior, run_url: str | None
+    ) -> ExitState | None:
+        e, decision = outcome.evaluation, outcome.decision
+        if e is None or decision is None:
+            return None
+        if prior.existing is not None and prior.existing.notified is not None:
+            outcome.notify_reason = "already notified for this hour by an earlier run"
+            return prior.existing.notified
+        send, why = should_notify(
+            before=e.before,
+            after=e.after,
+            hour=e.hour,
+            last_notification=prior.last_notification,
+            limits=self.settings.notifications.rate_limit_hours,
+        )
+        outcome.notify_reason = why
+        if not send:
+            return None
+        n = exit_notification(
+            symbol=outcome.symbol,
+            grid_id=o.grid.id,
+            hour=e.hour,
+            state=e.after,
+            previous=e.before,
+            recommendation=decision.recommendation,
+            price=o.price,
+            lower=o.grid.lower_price,
+            upper=o.grid.upper_price,
+            verdict=str(decision.verdict) if decision.verdict else None,
+            confidence=decision.confidence,
+            reasons=[c.reason for c in e.conditions_met][:6],
+            decision_id=decision.id,
+            expires_at=decision.expires_at,
+            url=run_url,
+        )
+        outcome.notification = n
+        outcome.deliveries = self.notifier.send(n)
+        if any(d.ok for d in outcome.deliveries):
+            return e.after
+        log.warning("no channel delivered the %s notification for %s", e.after, format_utc(e.hour))
+        return None

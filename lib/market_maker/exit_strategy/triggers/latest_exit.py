@@ -1,0 +1,44 @@
+"""LATEST_ACCEPTABLE_EXIT: the warning has persisted under a trend, or a trend nears an edge."""
+
+from __future__ import annotations
+
+from market_maker.exit_strategy.observation import Observation
+from market_maker.exit_strategy.settings import LatestExitSettings
+from market_maker.exit_strategy.triggers import Condition
+from market_maker.regime.model import Verdict
+
+
+def warning_persisted(
+    o: Observation, warning_streak: int, outer_band: float, cfg: LatestExitSettings
+) -> Condition:
+    """The WARNING conditions have held for a while, under a moving market, near an edge."""
+    trending = o.verdict in (Verdict.TRANSITION, Verdict.TREND)
+    p = o.position
+    outer = p < outer_band or p > 1 - outer_band
+    met = trending and outer and warning_streak >= cfg.warning_persistence
+    return Condition(
+        "warning_persisted",
+        met,
+        f"WARNING conditions met {warning_streak} evaluation(s) in a row "
+        f"({cfg.warning_persistence} needed) under {o.verdict}, price at {p:.0%} of the grid",
+    )
+
+
+def trend_near_edge(o: Observation, cfg: LatestExitSettings) -> Condition:
+    direction = o.trend_direction
+    p = o.position
+    near = (direction < 0 and p < cfg.edge_band) or (direction > 0 and p > 1 - cfg.edge_band)
+    met = o.verdict == Verdict.TREND and near
+    side = "lower" if direction < 0 else "upper"
+    return Condition(
+        "trend_near_edge",
+        met,
+        f"{o.verdict} heading for the {side} bound with price at {p:.0%} of the grid",
+        hard=True,
+    )
+
+
+def evaluate(
+    o: Observation, warning_streak: int, outer_band: float, cfg: LatestExitSettings
+) -> list[Condition]:
+    return [warning_persisted(o, warning_streak, outer_band, cfg), trend_near_edge(o, cfg)]

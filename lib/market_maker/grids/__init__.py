@@ -1,0 +1,1 @@
+"""Grids: operator state in the data repository (``grids/{grid_id}.yaml``)."""

@@ -1,0 +1,180 @@
+"""All grids of the data repository: loading, SINGLE_GRID checks, operator changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from market_maker.config.settings import git_blob_hash
+from market_maker.errors import DataError
+from market_maker.grids.model import GRIDS_DIR, GridConfig, HistoryEntry
+from market_maker.snapshots.model import GridStatusRecord
+from market_maker.store.atomic import write_atomic
+from market_maker.timeutil import format_utc
+
+
+def grid_path(root: Path, grid_id: str) -> Path:
+    return root / GRIDS_DIR / f"{grid_id}.yaml"
+
+
+def parse_grid(text: str, source: str) -> GridConfig:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DataError(f"{source}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise DataError(f"{source}: a grid file holds a mapping of keys")
+    try:
+        return GridConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(grid)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise DataError(f"{source}: {problems}") from None
+
+
+def dumps(grid: GridConfig) -> str:
+    data = grid.model_dump(mode="json", exclude_none=True)
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+
+
+class GridBook:
+    """The grids in force, validated together.
+
+    SINGLE_GRID capital mode: the running intervals of two grids of the same
+    symbol never overlap; loading fails naming both grids otherwise.
+    """
+
+    def __init__(self, root: Path, grids: dict[str, GridConfig], versions: dict[str, str]):
+        self.root = root
+        self.grids = grids
+        self.versions = versions
+
+    @classmethod
+    def load(cls, root: Path, *, fee_rate: float) -> GridBook:
+        grids: dict[str, GridConfig] = {}
+        versions: dict[str, str] = {}
+        for path in sorted((root / GRIDS_DIR).glob("*.yaml")):
+            text = path.read_text()
+            grid = parse_grid(text, str(path))
+            if grid.id != path.stem:
+                raise DataError(f"{path}: id {grid.id!r} must match the file name {path.stem!r}")
+            try:
+                grid.check_fees(fee_rate)
+            except ValueError as exc:
+                raise DataError(f"{path}: {exc}") from None
+            grids[grid.id] = grid
+            versions[grid.id] = git_blob_hash(text)
+        book = cls(root, grids, versions)
+        book.check_single_grid()
+        return book
+
+    def check_single_grid(self) -> None:
+        by_symbol: dict[str, list[tuple[datetime, datetime | None, str]]] = {}
+        for grid in self.grids.values():
+            for start, end in grid.running_intervals():
+                by_symbol.setdefault(grid.symbol, []).append((start, end, grid.id))
+        for symbol, spans in by_symbol.items():
+            spans.sort(key=lambda s: s[0])
+            for (_s0, e0, a), (s1, _e1, b) in pairwise(spans):
+                if e0 is None or e0 > s1:
+                    raise DataError(
+                        f"SINGLE_GRID: grids {a} and {b} both run for {symbol} from "
+                        f"{format_utc(s1)}; disable {a} before enabling {b}"
+                    )
+
+    def running(self, symbol: str, at: datetime) -> GridConfig | None:
+        for grid in self.grids.values():
+            if grid.symbol == symbol and grid.running_at(at):
+                return grid
+        return None
+
+    def status(self, symbol: str, at: datetime) -> GridStatusRecord | None:
+        """The grid running for ``symbol`` at ``at`` as snapshots and metrics record it."""
+        grid = self.running(symbol, at)
+        if grid is None:
+            return None
+        return GridStatusRecord(
+            grid_id=grid.id,
+            running=True,
+            lower_price=grid.lower_price,
+            upper_price=grid.upper_price,
+            levels=grid.levels,
+            running_since=grid.running_since(at),
+            grid_version=self.versions.get(grid.id),
+        )
+
+
+def add_grid(root: Path, source: Path, *, fee_rate: float) -> Path:
+    """Copy a validated grid file into ``grids/``; refuses to replace an existing grid."""
+    grid = parse_grid(source.read_text(), str(source))
+    try:
+        grid.check_fees(fee_rate)
+    except ValueError as exc:
+        raise DataError(f"{source}: {exc}") from None
+    path = grid_path(root, grid.id)
+    if path.exists():
+        raise DataError(f"grid {grid.id} already exists ({path}); change it with enable/disable")
+    _write_checked(root, path, grid, fee_rate)
+    return path
+
+
+def set_running(
+    root: Path,
+    grid_id: str,
+    *,
+    enabled: bool,
+    at: datetime,
+    reason: str | None,
+    fee_rate: float,
+) -> Path:
+    """Append an ``enabled`` or ``disabled`` entry to a grid's history."""
+    path = grid_path(root, grid_id)
+    if not path.exists():
+        raise DataError(f"no grid {grid_id!r} ({path})")
+    grid = parse_grid(path.read_text(), str(path))
+    if grid.history and at < grid.history[-1].at:
+        raise DataError(
+            f"grid {grid_id}: {format_utc(at)} is before its last history entry "
+            f"({format_utc(grid.history[-1].at)}); history is append-only"
+        )
+    if grid.running_at(at) == enabled and grid.history:
+        raise DataError(f"grid {grid_id} is already {'enabled' if enabled else 'disabled'}")
+    entry = (
+        HistoryEntry(enabled=at, reason=reason)
+        if enabled
+        else HistoryEntry(disabled=at, reason=reason)
+    )
+    try:
+        updated = GridConfig.model_validate(
+            {**grid.model_dump(), "history": [*grid.history, entry]}
+        )
+    except ValidationError as exc:
+        raise DataError(f"{path}: {exc.errors()[0]['msg']}") from None
+    _write_checked(root, path, updated, fee_rate)
+    return path
+
+
+def _write_checked(root: Path, path: Path, grid: GridConfig, fee_rate: float) -> None:
+    """Write, then make sure the whole book still loads (SINGLE_GRID) before keeping it."""
+    previous = path.read_bytes() if path.exists() else None
+    write_atomic(
+        path, dumps(grid).encode(), lambda tmp: parse_grid(tmp.read_text(), str(path)) and None
+    )
+    try:
+        GridBook.load(root, fee_rate=fee_rate)
+    except DataError:
+        if previous is None:
+            path.unlink()
+        else:
+            write_atomic(path, previous)
+        raise
+
+
+def _reads_back(tmp: Path, path: Path, grid: GridConfig) -> None:
+    if parse_grid(tmp.read_text(), str(path)) != grid:
+        raise DataError(f"{path}: written grid does not read back equal")

@@ -1,0 +1,122 @@
+"""The grid file: bounds, levels, sizes, and the history that says whether it runs."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from itertools import pairwise
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+
+from market_maker.config.models import Symbol
+from market_maker.types import UtcDatetime
+
+SCHEMA_VERSION = "1.0"
+GRIDS_DIR = "grids"
+GRID_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class HistoryEntry(BaseModel):
+    """One operator action: ``enabled: <time>`` or ``disabled: <time>`` with a reason."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: UtcDatetime | None = None
+    disabled: UtcDatetime | None = None
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> HistoryEntry:
+        if (self.enabled is None) == (self.disabled is None):
+            raise ValueError("each history entry holds exactly one of 'enabled' or 'disabled'")
+        return self
+
+    @property
+    def at(self) -> datetime:
+        moment = self.enabled or self.disabled
+        if moment is None:  # excluded by the validator
+            raise ValueError("empty history entry")
+        return moment
+
+    @property
+    def action(self) -> Literal["enabled", "disabled"]:
+        return "enabled" if self.enabled is not None else "disabled"
+
+
+class GridConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    id: str = Field(pattern=GRID_ID_PATTERN, description="File name stem: grids/{id}.yaml")
+    symbol: Symbol
+    lower_price: PositiveFloat
+    upper_price: PositiveFloat
+    levels: int = Field(ge=2, description="Price levels, bounds included.")
+    amount_per_grid: PositiveFloat = Field(description="Base asset bought or sold per level.")
+    profit_per_grid: PositiveFloat = Field(
+        description="Fraction per completed buy/sell pair, before fees."
+    )
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GridConfig:
+        if self.lower_price >= self.upper_price:
+            raise ValueError(
+                f"lower_price {self.lower_price} must be below upper_price {self.upper_price}"
+            )
+        times = [e.at for e in self.history]
+        if times != sorted(times):
+            raise ValueError("history entries must be in time order")
+        actions = [e.action for e in self.history]
+        for a, b in pairwise(actions):
+            if a == b:
+                raise ValueError(f"history has two '{a}' entries in a row")
+        if actions and actions[0] != "enabled":
+            raise ValueError("history must start with 'enabled'")
+        return self
+
+    @property
+    def spacing(self) -> float:
+        """Distance between levels as a fraction of the lower bound (the widest relative step)."""
+        return (self.upper_price - self.lower_price) / (self.levels - 1) / self.lower_price
+
+    def check_fees(self, fee_rate: float) -> None:
+        """A completed buy/sell pair pays the fee twice; the spacing must earn more than that."""
+        round_trip = 2 * fee_rate
+        if self.spacing <= round_trip:
+            raise ValueError(
+                f"grid {self.id}: level spacing {self.spacing:.4%} does not cover the round-trip "
+                f"fee {round_trip:.4%} (widen the bounds or use fewer levels)"
+            )
+        if self.profit_per_grid <= round_trip:
+            raise ValueError(
+                f"grid {self.id}: profit_per_grid {self.profit_per_grid:.4%} does not cover "
+                f"the round-trip fee {round_trip:.4%}"
+            )
+
+    def running_at(self, at: datetime) -> bool:
+        """The last history entry at or before ``at`` is an ``enabled``."""
+        last = self._last(at)
+        return last is not None and last.action == "enabled"
+
+    def running_since(self, at: datetime) -> datetime | None:
+        last = self._last(at)
+        return last.at if last is not None and last.action == "enabled" else None
+
+    def running_intervals(self) -> list[tuple[datetime, datetime | None]]:
+        out: list[tuple[datetime, datetime | None]] = []
+        for entry in self.history:
+            if entry.action == "enabled":
+                out.append((entry.at, None))
+            elif out:
+                out[-1] = (out[-1][0], entry.at)
+        return out
+
+    def _last(self, at: datetime) -> HistoryEntry | None:
+        past = [e for e in self.history if e.at <= at]
+        return past[-1] if past else None
+
+
+def valid_grid_id(value: str) -> bool:
+    return bool(re.fullmatch(GRID_ID_PATTERN, value))

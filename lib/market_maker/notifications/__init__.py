@@ -1,0 +1,1 @@
+"""Operator notifications: Pushover, an optional webhook, rate limits, message templates."""

@@ -1,0 +1,138 @@
+"""The notification payload, priorities by exit state, and message templates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from market_maker.exit_strategy.states import ExitState, Recommendation
+
+MAX_MESSAGE = 1024
+MAX_TITLE = 250
+
+PRIORITY = {
+    ExitState.NORMAL: -1,
+    ExitState.WARNING: 0,
+    ExitState.LATEST_ACCEPTABLE_EXIT: 1,
+    ExitState.MANDATORY_EXIT: 2,
+}
+
+
+class Notification(BaseModel):
+    """What every channel receives; Pushover gets it as a form, the webhook as JSON."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str = Field(description="exit_state, analysis_refused, flow_failure")
+    title: str = Field(max_length=MAX_TITLE)
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE)
+    priority: int = Field(ge=-2, le=2)
+    timestamp: int = Field(description="Unix seconds shown as the message's time.")
+    url: str | None = None
+    url_title: str | None = None
+    symbol: str | None = None
+    state: str | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+def trim(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Shorten to ``limit`` characters at a word boundary, marking the cut with an ellipsis."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def exit_notification(
+    *,
+    symbol: str,
+    grid_id: str,
+    hour: datetime,
+    state: ExitState,
+    previous: ExitState,
+    recommendation: Recommendation,
+    price: float,
+    lower: float,
+    upper: float,
+    verdict: str | None,
+    confidence: float | None,
+    reasons: list[str],
+    decision_id: str,
+    expires_at: datetime,
+    url: str | None,
+) -> Notification:
+    change = (
+        ("escalated from " if state.rank > previous.rank else "eased from ") + str(previous)
+        if state != previous
+        else "still"
+    )
+    action = {
+        Recommendation.STOP_GRID: (
+            "STOP THE GRID NOW" if state == ExitState.MANDATORY_EXIT else "Stop the grid"
+        ),
+        Recommendation.WATCH: "Watch the grid",
+        Recommendation.HOLD: "Hold: the grid may keep running",
+    }[recommendation]
+    regime = (
+        f"{verdict} (confidence {confidence:.2f})"
+        if verdict and confidence is not None
+        else ("regime unknown (analysis refused)")
+    )
+    lines = [
+        f"{action}. {symbol} {_fmt(price)} in grid {_fmt(lower)}-{_fmt(upper)}.",
+        f"Regime {regime}.",
+    ]
+    if reasons:
+        lines.append("Why: " + "; ".join(reasons))
+    lines.append(
+        f"Hour {hour:%Y-%m-%d %H:%M} UTC, decision {decision_id}, act before "
+        f"{expires_at:%H:%M} UTC."
+    )
+    title = f"{symbol} {grid_id}: {state.value.replace('_', ' ')} ({change})"
+    return Notification(
+        kind="exit_state",
+        title=trim(title, MAX_TITLE),
+        message=trim("\n".join(lines)),
+        priority=PRIORITY[state],
+        timestamp=int(hour.timestamp()),
+        url=url,
+        url_title="Flow run in Prefect" if url else None,
+        symbol=symbol,
+        state=state.value,
+        context={"grid_id": grid_id, "decision_id": decision_id, "recommendation": recommendation},
+    )
+
+
+def failure_notification(
+    *,
+    flow_name: str,
+    run_name: str,
+    state_name: str,
+    error: str,
+    url: str | None,
+    consecutive_failures: int,
+    when: datetime,
+) -> Notification:
+    urgent = consecutive_failures >= 3
+    streak = f" ({consecutive_failures} failed runs in a row)" if consecutive_failures > 1 else ""
+    return Notification(
+        kind="flow_failure",
+        title=trim(f"market-maker: {flow_name} {state_name.lower()}{streak}", MAX_TITLE),
+        message=trim(f"Run {run_name} of {flow_name} ended {state_name}: {error or 'no message'}"),
+        priority=2 if urgent else 1,
+        timestamp=int(when.timestamp()),
+        url=url,
+        url_title="Flow run in Prefect" if url else None,
+        state=state_name,
+        context={"flow": flow_name, "run": run_name, "consecutive_failures": consecutive_failures},
+    )

@@ -1,0 +1,90 @@
+"""Deliver a notification on every configured channel; a failing channel never stops the rest."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+
+from market_maker.config.models import NotificationSettings
+from market_maker.config.settings import secret_value
+from market_maker.notifications.message import Notification
+from market_maker.notifications.pushover import NotificationError, PushoverClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    channel: str
+    ok: bool
+    detail: str
+
+
+class Notifier:
+    """Pushover when its keys are set (else the message is logged: "would send"), plus the
+    webhook when one is configured. Failures are logged with context and returned, never raised.
+    """
+
+    def __init__(
+        self,
+        settings: NotificationSettings,
+        *,
+        pushover: PushoverClient | None = None,
+        session: requests.Session | None = None,
+    ):
+        self.settings = settings
+        self.session = session or requests.Session()
+        self.pushover = pushover
+        if self.pushover is None and settings.pushover.configured:
+            self.pushover = PushoverClient(settings.pushover, session=self.session)
+
+    def send(self, n: Notification) -> list[Delivery]:
+        deliveries = [self._pushover(n)]
+        if self.settings.webhook_url:
+            deliveries.append(self._webhook(n))
+        return deliveries
+
+    def _pushover(self, n: Notification) -> Delivery:
+        if self.pushover is None:
+            log.info(
+                "Pushover not configured, would send (priority %d) %s | %s",
+                n.priority,
+                n.title,
+                n.message.replace("\n", " / "),
+            )
+            return Delivery("log", True, "logged (no Pushover keys configured)")
+        try:
+            reply = self.pushover.send(n)
+        except NotificationError as exc:
+            log.error(
+                "notification %r (%s, priority %d) not delivered: %s",
+                n.title,
+                n.kind,
+                n.priority,
+                exc,
+            )
+            return Delivery("pushover", False, str(exc))
+        except Exception as exc:  # a notification must never fail the evaluation
+            log.exception("notification %r failed unexpectedly", n.title)
+            return Delivery("pushover", False, f"{type(exc).__name__}: {exc}")
+        receipt = f", receipt {reply['receipt']}" if reply.get("receipt") else ""
+        return Delivery("pushover", True, f"request {reply.get('request', '?')}{receipt}")
+
+    def _webhook(self, n: Notification) -> Delivery:
+        url = secret_value(self.settings.webhook_url) or ""
+        host = urlsplit(url).netloc  # the full URL usually carries a token: never log it
+        try:
+            response = self.session.post(
+                url, json=n.model_dump(mode="json"), timeout=self.settings.webhook_timeout_seconds
+            )
+            response.raise_for_status()
+        except requests.RequestException as exc:
+            reason = type(exc).__name__
+            if isinstance(exc, requests.HTTPError) and exc.response is not None:
+                reason = f"HTTP {exc.response.status_code}"
+            log.error("webhook notification %r to %s failed: %s", n.title, host, reason)
+            return Delivery("webhook", False, reason)
+        return Delivery("webhook", True, f"HTTP {response.status_code}")

@@ -1,0 +1,87 @@
+"""The hourly pipeline for one symbol and hour: collection -> analysis -> exit evaluation."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from market_maker.collection import HourOutcome, collect_hours
+from market_maker.context import RunContext
+from market_maker.exit_strategy.service import ExitEvaluator, ExitOutcome
+from market_maker.grids.book import GridBook
+from market_maker.regime import files
+from market_maker.regime.model import MetricsFile
+from market_maker.regime.service import analyze_stored_hour
+from market_maker.timeutil import format_utc
+
+
+@dataclass
+class HourResult:
+    symbol: str
+    hour: datetime
+    collection: HourOutcome | None = None
+    metrics: MetricsFile | None = None
+    metrics_status: str = ""
+    exit: ExitOutcome | None = None
+    paths: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped: str = ""
+
+    def line(self) -> str:
+        when = format_utc(self.hour)
+        if self.stopped:
+            return f"{self.symbol} {when}: {self.stopped}"
+        verdict = self.metrics.verdict if self.metrics else None
+        regime = (
+            f"{verdict} {self.metrics.confidence:.2f}" if self.metrics and verdict else "refused"
+        )
+        exit_line = self.exit.line() if self.exit else "no exit evaluation"
+        return f"{when} regime {regime} | {exit_line}"
+
+
+def run_hour(
+    ctx: RunContext,
+    symbol: str,
+    hour: datetime,
+    *,
+    book: GridBook,
+    evaluator: ExitEvaluator,
+    collected_at: datetime,
+    run_url: str | None = None,
+) -> HourResult:
+    """Collect the hour's snapshot (if missing), analyse it, evaluate the exit state."""
+    started = time.perf_counter()
+    result = HourResult(symbol, hour)
+    outcome = collect_hours(
+        ctx, symbol, [hour], collected_at=collected_at, grid_status=book.status
+    )[0]
+    result.collection = outcome
+    if outcome.path is not None and outcome.status == "written":
+        result.paths.append(outcome.path)
+    if outcome.status not in ("written", "unchanged"):
+        result.stopped = f"no snapshot ({outcome.status}: {outcome.detail})"
+        result.seconds = time.perf_counter() - started
+        return result
+    metrics = analyze_stored_hour(
+        ctx.reader,
+        symbol,
+        hour,
+        ctx.settings.regime,
+        config_version=ctx.config_version,
+        code_version=ctx.code_version,
+        grid=book.status(symbol, hour),
+    )
+    path, status = files.write(ctx.store.path, metrics)
+    result.metrics, result.metrics_status = metrics, status
+    if status == "written":
+        result.paths.append(path)
+    result.exit = evaluator.evaluate(metrics, book, code_version=ctx.code_version, run_url=run_url)
+    result.paths += result.exit.paths
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def load_book(ctx: RunContext) -> GridBook:
+    return GridBook.load(ctx.store.path, fee_rate=ctx.settings.grids.fee_rate)
