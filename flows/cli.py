@@ -201,6 +201,32 @@ def cmd_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exit_study(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from market_maker.exchange.replay import load_recorded_minutes
+    from market_maker.exit_strategy.study import run_study
+    from market_maker.timeutil import floor_hour, from_seconds
+
+    minutes = load_recorded_minutes(Path(args.data_file))
+    start = args.start or floor_hour(from_seconds(int(minutes.t[0])))
+    end = args.end or floor_hour(from_seconds(int(minutes.t[-1])))
+    result = run_study(
+        minutes,
+        _settings(),
+        start,
+        end,
+        width_pct=args.width_pct,
+        levels=args.levels,
+        max_days=args.max_days,
+        horizon_hours=args.horizon_hours,
+    )
+    for key, value in result.summary().items():
+        shown = f"{value:.3f}" if isinstance(value, float) else value
+        print(f"{key:34s} {shown}")
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     import yaml
 
@@ -304,6 +330,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--symbol", default="ETH-USDT")
     p.add_argument("--start", type=_hour)
     p.add_argument("--end", type=_hour)
+
+    p = add(
+        "exit-study",
+        cmd_exit_study,
+        "Replay grids placed in RANGE_OK hours over a recording: warnings, exits, breaks.",
+    )
+    p.add_argument("--data-file", required=True)
+    p.add_argument("--start", type=_hour)
+    p.add_argument("--end", type=_hour)
+    p.add_argument("--width-pct", type=float, default=8.0, help="grid width around the price")
+    p.add_argument("--levels", type=int, default=20)
+    p.add_argument("--max-days", type=int, default=14, help="a grid runs at most this long")
+    p.add_argument("--horizon-hours", type=int, default=24, help="break / false-exit horizon")
 
     p = add("config", cmd_config, "Show the configuration in force and its config_version.")
     p.add_argument("action", choices=["show"])
