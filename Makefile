@@ -24,7 +24,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -33,6 +33,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# A local Prefect server (database under $(PREFECT_HOME), UI on http://127.0.0.1:4200) and
+# every deployment of prefect.yaml served in-process; Ctrl-C stops both.
+serve: $(STAMP)
+	$(BIN)/python -m flows.serve
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/backfill_validation.py

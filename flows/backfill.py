@@ -46,6 +46,12 @@ def backfill(
 
     Each chunk is fetched, written, committed and pushed under the repository
     lock, which is released between chunks so hourly runs are not held up.
+
+    Args:
+        symbol: Symbol as the exchange names it, e.g. ETH-USDT.
+        start: First hour to backfill (UTC, on the hour).
+        end: Last hour to backfill, inclusive.
+        chunk_hours: Hours fetched and committed together; empty: the configured 168.
     """
     if end < start:
         raise ValueError(f"end {format_utc(end)} is before start {format_utc(start)}")

@@ -63,7 +63,7 @@ def run_demo(settings: Settings) -> int:
 
     filled = backfill(symbol=symbol, start=first, end=last)
     collected = hourly_collection(symbols=[symbol], hour=None)
-    checked = validate_snapshots(symbol=symbol, start=first, end=latest)
+    checked = validate_snapshots(symbol=symbol, start=first, end=latest, fail_on_error=False)
     analysed = snapshot_analysis(symbol=symbol, start=first, end=latest)
 
     store = GitDataStore.from_settings(settings)

@@ -31,7 +31,12 @@ from tasks.store import commit_task, push_task, sync_task
     name="exit-evaluation", description="Evaluate the running grid's exit state.", **FAILURE_HOOKS
 )
 def exit_evaluation(symbol: SymbolParam, hour: HourParam = None) -> dict[str, object]:
-    """Evaluate ``hour`` (default: the last closed hour) from its stored metrics file."""
+    """Evaluate ``hour`` (default: the last closed hour) from its stored metrics file.
+
+    Args:
+        symbol: Symbol as the exchange names it, e.g. ETH-USDT.
+        hour: UTC hour to evaluate; empty: the hour before the scheduled start.
+    """
     log = logger()
     ctx = open_context()
     target = resolve_hour(hour, ctx.exchange)

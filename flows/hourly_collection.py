@@ -34,6 +34,11 @@ def hourly_collection(
 
     Symbols are independent: one failing does not stop the others; the run
     fails at the end if any did. A rerun for the same hour changes nothing.
+
+    Args:
+        symbols: Symbols to collect; empty: the symbols in the configuration.
+        hour: UTC hour to collect; empty: the hour before the scheduled start (or the last
+            closed hour for a run started by hand).
     """
     log = logger()
     ctx = open_context()

@@ -46,6 +46,13 @@ def hourly_pipeline(
     With ``start`` and ``end`` it replays every hour of the range in order, as the
     scheduler would have (one commit per day). Symbols are independent: one failing
     does not stop the others; the run fails at the end if any did.
+
+    Args:
+        symbols: Symbols to run; empty: the symbols in the configuration.
+        hour: UTC hour to run; empty: the hour before the scheduled start (or the last closed
+            hour for a run started by hand).
+        start: First hour of a replay (with end; then hour stays empty).
+        end: Last hour of the replay, inclusive.
     """
     if (start is None) != (end is None) or (start is not None and hour is not None):
         raise ValueError("give hour, or start and end, or nothing")

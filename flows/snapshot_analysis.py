@@ -44,6 +44,13 @@ def snapshot_analysis(
 
     An existing metrics file with other content (another configuration or
     code version) is kept unless ``recompute``.
+
+    Args:
+        symbol: Symbol as the exchange names it, e.g. ETH-USDT.
+        hour: UTC hour to analyse; empty (with no range): the last closed hour.
+        start: First hour of a range to analyse (one metrics file per stored hour).
+        end: Last hour of the range, inclusive.
+        recompute: Replace metrics files that differ from this analysis.
     """
     if (start is None) != (end is None):
         raise ValueError("give both start and end for a range, or neither")

@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows._common import HourParam, SymbolParam, open_context
 from flows._hooks import FAILURE_HOOKS
+from market_maker.errors import DataError
 from market_maker.timeutil import format_utc
 from tasks.snapshots import validate_task
 
@@ -19,9 +20,20 @@ from tasks.snapshots import validate_task
     **FAILURE_HOOKS,
 )
 def validate_snapshots(
-    symbol: SymbolParam, start: HourParam = None, end: HourParam = None
+    symbol: SymbolParam,
+    start: HourParam = None,
+    end: HourParam = None,
+    fail_on_error: bool = True,
 ) -> dict[str, object]:
-    """Validate the snapshots of ``symbol`` in [start, end] (all stored by default)."""
+    """Validate the snapshots of ``symbol`` in [start, end] (all stored by default).
+
+    Args:
+        symbol: Symbol as the exchange names it, e.g. ETH-USDT.
+        start: First hour to check (UTC); empty with end empty: every stored hour.
+        end: Last hour to check, inclusive.
+        fail_on_error: End the run Failed when any error is found (the problems are in the
+            artifact either way), so a CI job waiting on the run fails too.
+    """
     ctx = open_context()
     report = validate_task(ctx, symbol, start, end)
     create_markdown_artifact(
@@ -29,13 +41,17 @@ def validate_snapshots(
         markdown=_markdown(symbol, start, end, report),
         description=f"{symbol}: {len(report.errors)} error(s)",
     )
-    return {
+    result = {
         "symbol": symbol,
         "files_checked": report.files_checked,
         "errors": [str(p) for p in report.errors],
         "warnings": [str(p) for p in report.warnings],
         "ok": report.ok,
     }
+    if fail_on_error and not report.ok:
+        listed = "\n".join(str(p) for p in report.errors[:50])
+        raise DataError(f"{len(report.errors)} snapshot error(s) for {symbol}:\n{listed}")
+    return result
 
 
 def _markdown(symbol: str, start: datetime | None, end: datetime | None, report) -> str:

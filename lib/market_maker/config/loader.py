@@ -23,7 +23,9 @@ from market_maker.errors import ConfigurationError
 CONFIG_FILE_ENV = "MARKET_MAKER_CONFIG"
 CONFIG_DIR_ENV = "MARKET_MAKER_CONFIG_DIR"
 CODE_VERSION_ENV = "MARKET_MAKER_CODE_VERSION"
-META_ENV = {CONFIG_FILE_ENV, CONFIG_DIR_ENV, CODE_VERSION_ENV}
+# Read by prefect.yaml at deploy time and by the test-data locator, not by the settings.
+OTHER_ENV = {"MARKET_MAKER_IMAGE", "MARKET_MAKER_SHARED_DATA"}
+META_ENV = {CONFIG_FILE_ENV, CONFIG_DIR_ENV, CODE_VERSION_ENV, *OTHER_ENV}
 
 DEFAULT_FILE = "default.yaml"
 # Sections kept in files of their own under config/, loaded under their key.

@@ -1,0 +1,214 @@
+"""Serve every deployment of ``prefect.yaml`` in-process, against a local Prefect server.
+
+``make serve`` runs ``python -m flows.serve``: it starts ``prefect server start`` in the
+background (database under ``$PREFECT_HOME``, ``var/prefect`` from the Makefile) unless
+``PREFECT_API_URL`` names a server or one already answers on the port, then builds each
+deployment of ``prefect.yaml`` with ``flow.to_deployment(...)`` (same names, schedules,
+parameters, concurrency limits, descriptions and tags; the work pool and job variables
+are for Kubernetes and are ignored) and serves them with ``prefect.serve``. Flow runs
+execute as local subprocesses with the embedded default configuration. Ctrl-C stops
+serving (Prefect pauses the schedules; the next start resumes them) and the server it
+started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.deployments.runner import RunnerDeployment
+    from prefect.schedules import Schedule
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4200
+SERVER_START_TIMEOUT_SECONDS = 120.0
+
+
+def read_deployment_configs(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
+    """The ``deployments`` of a prefect.yaml, anchors and merge keys resolved."""
+    document = yaml.safe_load(path.read_text()) or {}
+    deployments = document.get("deployments") or []
+    names = [d.get("name") for d in deployments]
+    if len(set(names)) != len(names) or None in names:
+        raise ValueError(f"{path}: every deployment needs a unique name (got {names})")
+    return deployments
+
+
+def schedule_from_config(config: dict[str, Any]) -> Schedule:
+    """A ``prefect.schedules`` object from one entry of a deployment's ``schedules``."""
+    from prefect.schedules import Cron, Interval, RRule
+
+    common = {
+        key: config[key] for key in ("timezone", "active", "parameters", "slug") if key in config
+    }
+    if "cron" in config:
+        day_or = {"day_or": config["day_or"]} if "day_or" in config else {}
+        return Cron(config["cron"], **common, **day_or)
+    if "interval" in config:
+        anchor = {"anchor_date": config["anchor_date"]} if "anchor_date" in config else {}
+        return Interval(config["interval"], **common, **anchor)
+    if "rrule" in config:
+        return RRule(config["rrule"], **common)
+    raise ValueError(f"schedule {config!r} has none of cron, interval, rrule")
+
+
+def _concurrency_limit(value: int | dict[str, Any] | None) -> Any:
+    if not isinstance(value, dict):
+        return value
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig
+
+    return ConcurrencyLimitConfig(**value)
+
+
+def load_flows(path: Path = PREFECT_YAML) -> dict[str, Flow[..., Any]]:
+    """The flow behind each deployment of ``path``, by deployment name.
+
+    Entrypoints are relative to the file's directory (the project root). The real flow is
+    loaded, never Prefect's placeholder, so a missing dependency fails here.
+    """
+    from prefect.flows import load_flow_from_entrypoint
+
+    flows = {}
+    for config in read_deployment_configs(path):
+        entrypoint = str(path.parent / config["entrypoint"])
+        flows[config["name"]] = load_flow_from_entrypoint(entrypoint, use_placeholder_flow=False)
+    return flows
+
+
+def build_deployments(path: Path = PREFECT_YAML) -> list[RunnerDeployment]:
+    """Every deployment of ``path`` as a runner deployment, ready for ``prefect.serve``."""
+    flows = load_flows(path)
+    deployments = []
+    for config in read_deployment_configs(path):
+        flow = flows[config["name"]]
+        deployments.append(
+            flow.to_deployment(
+                name=config["name"],
+                schedules=[schedule_from_config(s) for s in config.get("schedules") or []],
+                parameters=config.get("parameters") or {},
+                concurrency_limit=_concurrency_limit(config.get("concurrency_limit")),
+                description=config.get("description"),
+                tags=list(config.get("tags") or []),
+                paused=config.get("paused"),
+            )
+        )
+    return deployments
+
+
+def server_is_healthy(api_url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@contextlib.contextmanager
+def local_server(host: str, port: int, log_file: Path) -> Iterator[str]:
+    """The API URL of a local Prefect server: one already answering, or one started here.
+
+    A server started here runs in its own session (Ctrl-C reaches the runner first, so it
+    can pause its schedules) and is stopped on exit.
+    """
+    api_url = f"http://{host}:{port}/api"
+    if server_is_healthy(api_url):
+        print(f"Using the Prefect server already running at {api_url}")
+        yield api_url
+        return
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    prefect = Path(sys.executable).with_name("prefect")
+    command = [str(prefect), "server", "start", "--host", host, "--port", str(port)]
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        print(f"Starting a Prefect server at {api_url} (log: {log_file}) ...", flush=True)
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
+        while not server_is_healthy(api_url):
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"prefect server exited with {process.returncode}; see {log_file}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"prefect server did not answer within {SERVER_START_TIMEOUT_SECONDS:.0f} s; "
+                    f"see {log_file}"
+                )
+            time.sleep(0.5)
+        yield api_url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        print("Prefect server stopped.")
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(path: Path = PREFECT_YAML) -> None:
+    """Serve the deployments of ``path`` until interrupted (Prefect must be configured)."""
+    from prefect import serve as prefect_serve
+
+    deployments = build_deployments(path)
+    prefect_serve(*deployments)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.serve",
+        description="Serve every deployment of prefect.yaml against a local Prefect server.",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="server address (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="server port (4200)")
+    parser.add_argument("--prefect-yaml", type=Path, default=PREFECT_YAML, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    # Entrypoints in prefect.yaml are relative to the project root; flow runs start here too.
+    os.chdir(PROJECT_ROOT)
+    os.environ.setdefault("PREFECT_HOME", str(PROJECT_ROOT / "var" / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "market_maker")
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+    try:
+        if os.environ.get("PREFECT_API_URL"):
+            print(f"Serving against PREFECT_API_URL={os.environ['PREFECT_API_URL']}")
+            serve(args.prefect_yaml)
+            return 0
+        log_file = Path(os.environ["PREFECT_HOME"]) / "server.log"
+        with local_server(args.host, args.port, log_file) as api_url:
+            # Before Prefect is imported, so its settings (and the flow runs) see it.
+            os.environ["PREFECT_API_URL"] = api_url
+            print(f"Prefect UI: http://{args.host}:{args.port}  (Ctrl-C stops everything)")
+            serve(args.prefect_yaml)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
