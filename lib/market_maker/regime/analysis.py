@@ -78,7 +78,12 @@ def evaluate(
 ) -> tuple[TimeframeEvaluation, ...]:
     """Metrics and verdict codes on 1h and on closed 4h candles at each hour (Unix seconds)."""
     pos = np.searchsorted(frames.h1.t, hours)
-    present = (pos < len(frames.h1)) & (frames.h1.t[np.minimum(pos, len(frames.h1) - 1)] == hours)
+    if len(frames.h1) == 0:
+        present = np.zeros(len(hours), dtype=bool)
+    else:
+        present = (pos < len(frames.h1)) & (
+            frames.h1.t[np.minimum(pos, len(frames.h1) - 1)] == hours
+        )
     ends_1h = np.where(present, pos, -1)
     # The last 4h candle closed when the hour ends: open time + 4h <= hour + 1h.
     ends_4h = np.searchsorted(frames.h4.t, hours + 3600 - FOUR_HOURS_S, side="right") - 1

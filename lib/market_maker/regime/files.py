@@ -71,17 +71,18 @@ WriteStatus = Literal["written", "unchanged", "kept"]
 def write(root: Path, metrics: MetricsFile, *, overwrite: bool = False) -> tuple[Path, WriteStatus]:
     """Write atomically and validated.
 
-    "unchanged": an identical file is already there; "kept": a file with
+    "unchanged": an identical file is already there; "kept": a valid file with
     other content (another config or code version) is there and ``overwrite``
-    was not asked for, so it stays as it is.
+    was not asked for, so it stays as it is. A damaged file is always replaced.
     """
     path = root / metrics_relpath(metrics.symbol, metrics.hour)
     data = dumps(metrics)
     if path.exists():
-        if path.read_bytes() == data:
+        existing = path.read_bytes()
+        if existing == data:
             return path, "unchanged"
-        if not overwrite:
-            return path, "kept"
+        if not overwrite and _readable(existing):
+            return path, "kept"  # another configuration or code version made it
 
     def validate(tmp: Path) -> None:
         if parse(tmp.read_bytes(), source=str(path)) != metrics:
@@ -89,3 +90,12 @@ def write(root: Path, metrics: MetricsFile, *, overwrite: bool = False) -> tuple
 
     write_atomic(path, data, validate)
     return path, "written"
+
+
+def _readable(data: bytes) -> bool:
+    """A damaged file is not another version's work: it is replaced, not kept."""
+    try:
+        parse(data)
+    except DataError:
+        return False
+    return True

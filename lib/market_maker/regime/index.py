@@ -7,6 +7,7 @@ are read), and deleting the database loses nothing.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -16,9 +17,12 @@ from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 
+from market_maker.errors import DataError
 from market_maker.regime import files
 from market_maker.regime.model import METRICS_DIR
 from market_maker.timeutil import format_utc, from_seconds, to_seconds
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS hours (
@@ -78,6 +82,7 @@ class RefreshStats:
     read: int
     removed: int
     unchanged: int
+    skipped: int = 0
 
 
 class RegimeIndex:
@@ -97,7 +102,7 @@ class RegimeIndex:
         """Read metrics files that are new or changed, drop rows whose file is gone."""
         base = self.data_root / METRICS_DIR
         symbols = [symbol] if symbol else sorted(p.name for p in base.glob("*") if p.is_dir())
-        read = removed = unchanged = 0
+        read = removed = unchanged = skipped = 0
         with self._connect() as db:
             for sym in symbols:
                 known = {
@@ -114,12 +119,19 @@ class RegimeIndex:
                     if known.get(rel) == (stat.st_mtime_ns, stat.st_size):
                         unchanged += 1
                         continue
-                    self._upsert(db, path, rel, stat.st_mtime_ns, stat.st_size)
+                    try:
+                        self._upsert(db, path, rel, stat.st_mtime_ns, stat.st_size)
+                    except DataError as exc:
+                        # Derived data: a damaged file is left out (and named), not fatal.
+                        log.warning("regime index skips %s: %s", rel, exc)
+                        db.execute("DELETE FROM hours WHERE path = ?", (rel,))
+                        skipped += 1
+                        continue
                     read += 1
                 gone = [p for p in known if p not in seen]
                 db.executemany("DELETE FROM hours WHERE path = ?", [(p,) for p in gone])
                 removed += len(gone)
-        return RefreshStats(read, removed, unchanged)
+        return RefreshStats(read, removed, unchanged, skipped)
 
     def _upsert(self, db: sqlite3.Connection, path: Path, rel: str, mtime: int, size: int) -> None:
         m = files.read(path)  # a DataError names the file

@@ -82,7 +82,8 @@ class RangeRecord(Record):
 
 class HistoryRecord(Record):
     hours_in_regime: int = Field(
-        description="Consecutive hours (up to lookback) with the current verdict family."
+        description="Consecutive hours with the current verdict family, this one included "
+        "(at most lookback_hours + 1)."
     )
     lookback_hours: int
     previous_verdict: Verdict | None = Field(description="Verdict of the hour before.")

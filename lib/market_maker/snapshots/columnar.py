@@ -10,6 +10,7 @@ deleted at any time. It lets a year of hours be analysed without parsing
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -140,7 +141,8 @@ def _read(path: Path) -> dict[str, np.ndarray] | None:
             if int(data["version"][0]) != CACHE_VERSION:
                 return None
             return {key: data[key] for key in data.files}
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        # A damaged file (empty, truncated) is derived data like any other: rebuild it.
         return None
 
 
