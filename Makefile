@@ -13,15 +13,18 @@ export DO_NOT_TRACK ?= 1
 .PHONY: demo test lint format serve bench clean
 
 $(STAMP): pyproject.toml
+	mkdir -p "$(PREFECT_HOME)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)
+	mkdir -p "$(PREFECT_HOME)"
 	$(BIN)/market-maker demo
 
 test: $(STAMP)
+	mkdir -p "$(PREFECT_HOME)"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2 --dist loadgroup

@@ -14,6 +14,7 @@ from flows.cli import main
 from flows.hourly_collection import hourly_collection
 from flows.validation import validate_snapshots
 from market_maker.config import Settings
+from market_maker.errors import DataError
 from market_maker.snapshots import SnapshotReader, snapshot_relpath
 
 SYMBOL = "ETH-USDT"
@@ -210,8 +211,14 @@ def test_validate_reports_a_missing_hour_inside_the_range(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     backfill(symbol=SYMBOL, start=hour("2023-07-08T00:00:00"), end=hour("2023-07-08T02:00:00"))
-    result = validate_snapshots(
-        symbol=SYMBOL, start=hour("2023-07-08T00:00:00"), end=hour("2023-07-08T03:00:00")
-    )
+    span = {
+        "symbol": SYMBOL,
+        "start": hour("2023-07-08T00:00:00"),
+        "end": hour("2023-07-08T03:00:00"),
+    }
+    result = validate_snapshots(**span, fail_on_error=False)
     assert not result["ok"]
     assert any("08/03.json" in e and "no snapshot" in e for e in result["errors"])
+    # By default the run fails, so a CI job waiting on it fails too.
+    with pytest.raises(DataError, match="08/03.json"):
+        validate_snapshots(**span)
