@@ -74,6 +74,10 @@ def run_hour(
         grid=book.status(symbol, hour),
     )
     path, status = files.write(ctx.store.path, metrics)
+    if status == "kept":
+        # Another configuration or code version analysed this hour first: its file is the
+        # record the exit evaluation (and the decision's metrics_file) refer to.
+        metrics = files.read(path)
     result.metrics, result.metrics_status = metrics, status
     if status == "written":
         result.paths.append(path)

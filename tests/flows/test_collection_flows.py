@@ -220,5 +220,5 @@ def test_validate_reports_a_missing_hour_inside_the_range(
     assert not result["ok"]
     assert any("08/03.json" in e and "no snapshot" in e for e in result["errors"])
     # By default the run fails, so a CI job waiting on it fails too.
-    with pytest.raises(DataError, match="08/03.json"):
+    with pytest.raises(DataError, match=r"08/03\.json"):
         validate_snapshots(**span)

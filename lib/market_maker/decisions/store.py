@@ -35,12 +35,15 @@ class DecisionStore:
     def __init__(self, root: Path):
         self.root = root
 
+    def path(self, decision: Decision) -> Path:
+        return self.root / decision_relpath(decision.symbol, decision.issued_at)
+
     def write(self, decision: Decision) -> tuple[Path, bool]:
         """Write a new record; (path, False) when an identical one is already there (a rerun).
 
         Raises ImmutableRecordError when a record with other content exists.
         """
-        path = self.root / decision_relpath(decision.symbol, decision.issued_at)
+        path = self.path(decision)
         data = _dumps(decision)
         if path.exists():
             if path.read_bytes() == data:

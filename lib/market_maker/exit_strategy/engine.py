@@ -57,7 +57,9 @@ class Evaluation:
             if c.met
         ]
 
-    def record(self, notified: ExitState | None = None) -> EvaluationRecord:
+    def record(
+        self, notified: ExitState | None = None, *, refusal_notified: bool = False
+    ) -> EvaluationRecord:
         return EvaluationRecord(
             hour=self.hour,
             grid_id=self.grid_id,
@@ -66,6 +68,7 @@ class Evaluation:
             warning=self.warning_met,
             conditions=[c.name for c in self.conditions_met],
             notified=notified,
+            refusal_notified=refusal_notified,
         )
 
 
@@ -121,7 +124,12 @@ def evaluate(
     elif target == before:
         after = before
     else:
-        calm = _streak(prior, hour, lambda r: r.state == before and r.target.rank < before.rank) + 1
+        calm = _streak(prior, hour, lambda r: r.state == before and r.target.rank < before.rank)
+        # The evaluation that stepped down into ``before`` was made in the state above it:
+        # it counted toward leaving that state, not toward leaving this one.
+        if calm and len(prior) > calm and prior[calm].state.rank > before.rank:
+            calm -= 1
+        calm += 1
         needed = getattr(cfg.deescalation, before.value)
         after = before.lower() if calm >= needed else before
 

@@ -15,6 +15,9 @@ from market_maker.types import UtcDatetime, UtcHour
 SCHEMA_VERSION = "1.0"
 EXIT_STATES_DIR = "exit_states"
 NOTIFIED_STATES = ("WARNING", "LATEST_ACCEPTABLE_EXIT", "MANDATORY_EXIT")
+# The regime analysis refused (too few metrics): alerted like a WARNING, rate limited apart.
+REFUSAL_KEY = "ANALYSIS_REFUSED"
+NOTIFICATION_KEYS = (*NOTIFIED_STATES, REFUSAL_KEY)
 
 
 class Record(BaseModel):
@@ -40,6 +43,7 @@ class EvaluationRecord(Record):
     warning: bool = Field(description="The WARNING conditions were met.")
     conditions: list[str] = Field(description="Names of the conditions met, all levels.")
     notified: ExitState | None = Field(None, description="State notified for this hour, if any.")
+    refusal_notified: bool = Field(False, description="The analysis refusal was alerted.")
 
 
 class ExitStateFile(Record):
@@ -50,7 +54,7 @@ class ExitStateFile(Record):
     state: ExitState = Field(description="State at the end of the day's last evaluation.")
     transitions: list[TransitionRecord] = Field(default_factory=list)
     last_notification: dict[str, UtcDatetime | None] = Field(
-        default_factory=lambda: dict.fromkeys(NOTIFIED_STATES)
+        default_factory=lambda: dict.fromkeys(NOTIFICATION_KEYS)
     )
     evaluations: list[EvaluationRecord] = Field(default_factory=list)
 

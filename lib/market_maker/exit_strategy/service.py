@@ -9,13 +9,18 @@ from pathlib import Path
 
 from market_maker.config import Settings
 from market_maker.decisions.model import Decision, GridRef, decision_id
-from market_maker.decisions.store import DecisionStore
+from market_maker.decisions.store import DecisionStore, ImmutableRecordError
 from market_maker.exit_strategy.engine import Evaluation, evaluate
+from market_maker.exit_strategy.model import REFUSAL_KEY
 from market_maker.exit_strategy.observation import Observation
 from market_maker.exit_strategy.states import RECOMMENDATION, ExitState
 from market_maker.exit_strategy.store import ExitStateStore, Prior
 from market_maker.grids.book import GridBook
-from market_maker.notifications.message import Notification, exit_notification
+from market_maker.notifications.message import (
+    Notification,
+    exit_notification,
+    refusal_notification,
+)
 from market_maker.notifications.notifier import Delivery, Notifier
 from market_maker.notifications.policy import should_notify
 from market_maker.regime import files
@@ -94,13 +99,53 @@ class ExitEvaluator:
         outcome = ExitOutcome(symbol, hour, grid.id, evaluation)
 
         decision = self._decision(metrics, observation, evaluation, book, code_version)
-        path, _ = self.decisions.write(decision)
+        try:
+            path, _ = self.decisions.write(decision)
+        except ImmutableRecordError:
+            # An earlier run issued this hour's decision (under another configuration or
+            # code version): the record stands, and the operator was told then.
+            path = self.decisions.path(decision)
+            decision = self.decisions.read(path)
+            log.warning(
+                "decision %s was issued by an earlier run and is kept as it is", decision.id
+            )
         outcome.decision = decision
         outcome.paths.append(path)
 
         notified = self._notify(outcome, observation, prior, run_url)
-        outcome.paths.append(self.states.record(symbol, evaluation, notified))
+        refused = self._notify_refusal(outcome, metrics, prior, run_url)
+        outcome.paths.append(
+            self.states.record(symbol, evaluation, notified, refusal_notified=refused)
+        )
         return outcome
+
+    def _notify_refusal(
+        self, outcome: ExitOutcome, metrics: MetricsFile, prior: Prior, run_url: str | None
+    ) -> bool:
+        """Alert a refused analysis (rate limited like WARNING) unless an exit alert went out."""
+        if metrics.verdict is not None or outcome.grid_id is None:
+            return False
+        if prior.existing is not None:
+            return prior.existing.refusal_notified
+        if outcome.notification is not None:
+            return False
+        last = prior.last_notification.get(REFUSAL_KEY)
+        limit = timedelta(hours=self.settings.notifications.rate_limit_hours.WARNING)
+        if last is not None and metrics.hour - last < limit:
+            return False
+        n = refusal_notification(
+            symbol=metrics.symbol,
+            grid_id=outcome.grid_id,
+            hour=metrics.hour,
+            computable=metrics.metrics_computable,
+            errors=[f"{k}: {m.error}" for k, m in metrics.metrics.items() if m.error][:4],
+            url=run_url,
+        )
+        deliveries = self.notifier.send(n)
+        outcome.deliveries += deliveries
+        if outcome.notification is None:
+            outcome.notification = n
+        return any(d.ok for d in deliveries)
 
     def _decision(
         self,

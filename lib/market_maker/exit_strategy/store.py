@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from market_maker.errors import DataError
 from market_maker.exit_strategy.engine import Evaluation
 from market_maker.exit_strategy.model import (
-    NOTIFIED_STATES,
+    NOTIFICATION_KEYS,
+    REFUSAL_KEY,
     EvaluationRecord,
     ExitStateFile,
     exit_state_relpath,
@@ -39,7 +40,7 @@ class Prior:
     state: ExitState = ExitState.NORMAL
     records: list[EvaluationRecord] = field(default_factory=list)  # most recent first
     last_notification: dict[str, datetime | None] = field(
-        default_factory=lambda: dict.fromkeys(NOTIFIED_STATES)
+        default_factory=lambda: dict.fromkeys(NOTIFICATION_KEYS)
     )
     existing: EvaluationRecord | None = None  # this hour's record from an earlier run
 
@@ -63,7 +64,7 @@ class ExitStateStore:
         """State, evaluations and last notifications of ``grid_id`` before ``hour``."""
         out = Prior()
         records: list[EvaluationRecord] = []
-        notified: dict[str, datetime | None] = dict.fromkeys(NOTIFIED_STATES)
+        notified: dict[str, datetime | None] = dict.fromkeys(NOTIFICATION_KEYS)
         for back in range(LOOKBACK_DAYS, -1, -1):
             file = self.day(symbol, (hour - timedelta(days=back)).date())
             if file is None:
@@ -75,8 +76,16 @@ class ExitStateStore:
                     records.append(record)
                 elif record.hour == hour:
                     out.existing = record
-            for state, when in file.last_notification.items():
-                if when is not None and when < hour:
+            # The day's map holds only its latest time per state: when an evaluation later in
+            # the day notified again (a rerun of an earlier hour), the times before ``hour``
+            # are read from the evaluations that notified.
+            moments = [
+                *file.last_notification.items(),
+                *((r.notified.value, r.hour) for r in file.evaluations if r.notified is not None),
+                *((REFUSAL_KEY, r.hour) for r in file.evaluations if r.refusal_notified),
+            ]
+            for state, when in moments:
+                if when is not None and when < hour and state in notified:
                     previous = notified.get(state)
                     notified[state] = max(when, previous) if previous else when
         records.sort(key=lambda r: r.hour, reverse=True)
@@ -85,7 +94,14 @@ class ExitStateStore:
         out.last_notification = notified
         return out
 
-    def record(self, symbol: str, evaluation: Evaluation, notified: ExitState | None) -> Path:
+    def record(
+        self,
+        symbol: str,
+        evaluation: Evaluation,
+        notified: ExitState | None,
+        *,
+        refusal_notified: bool = False,
+    ) -> Path:
         """Write the evaluation (and transition, and notification time) into its day's file."""
         day = evaluation.hour.date()
         current = self.day(symbol, day)
@@ -95,7 +111,7 @@ class ExitStateStore:
             for e in (current.evaluations if current else [])
             if not (e.hour == evaluation.hour and e.grid_id == evaluation.grid_id)
         ]
-        evaluations.append(evaluation.record(notified))
+        evaluations.append(evaluation.record(notified, refusal_notified=refusal_notified))
         evaluations.sort(key=lambda e: e.hour)
         transitions = [
             t
@@ -106,12 +122,15 @@ class ExitStateStore:
             transitions.append(evaluation.transition)
         transitions.sort(key=lambda t: t.timestamp)
         last = dict(current.last_notification) if current else carried
-        for state in NOTIFIED_STATES:
-            last.setdefault(state, carried.get(state))
-        if notified is not None and notified.value in NOTIFIED_STATES:
-            previous = last.get(notified.value)
-            if previous is None or previous < evaluation.hour:
-                last[notified.value] = evaluation.hour
+        for key in NOTIFICATION_KEYS:
+            last.setdefault(key, carried.get(key))
+        sent = [notified.value] if notified is not None else []
+        sent += [REFUSAL_KEY] if refusal_notified else []
+        for key in sent:
+            if key in NOTIFICATION_KEYS:
+                previous = last.get(key)
+                if previous is None or previous < evaluation.hour:
+                    last[key] = evaluation.hour
         final = evaluations[-1]
         updated = ExitStateFile(
             symbol=symbol,
@@ -135,7 +154,7 @@ class ExitStateStore:
             file = self.day(symbol, day - timedelta(days=back))
             if file is not None:
                 return dict(file.last_notification)
-        return dict.fromkeys(NOTIFIED_STATES)
+        return dict.fromkeys(NOTIFICATION_KEYS)
 
 
 def dumps(file: ExitStateFile) -> bytes:

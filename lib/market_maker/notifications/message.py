@@ -136,3 +136,34 @@ def failure_notification(
         state=state_name,
         context={"flow": flow_name, "run": run_name, "consecutive_failures": consecutive_failures},
     )
+
+
+def refusal_notification(
+    *,
+    symbol: str,
+    grid_id: str,
+    hour: datetime,
+    computable: int,
+    errors: list[str],
+    url: str | None,
+) -> Notification:
+    """The regime analysis refused (too few metrics): the exit logic is running half blind."""
+    lines = [
+        f"The regime analysis of {symbol} refused at {hour:%Y-%m-%d %H:%M} UTC: only "
+        f"{computable} of 6 metrics could be computed, so no regime verdict. Grid {grid_id} is "
+        "evaluated on price alone until the data is complete again.",
+    ]
+    if errors:
+        lines.append("Why: " + "; ".join(errors))
+    return Notification(
+        kind="analysis_refused",
+        title=trim(f"{symbol} {grid_id}: regime analysis refused", MAX_TITLE),
+        message=trim("\n".join(lines)),
+        priority=PRIORITY[ExitState.WARNING],
+        timestamp=int(hour.timestamp()),
+        url=url,
+        url_title="Flow run in Prefect" if url else None,
+        symbol=symbol,
+        state="ANALYSIS_REFUSED",
+        context={"grid_id": grid_id, "computable": computable},
+    )

@@ -1,0 +1,250 @@
+"""Decision records: written once, never overwritten or edited; later facts are new files."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from market_maker.config import Settings, load_settings
+from market_maker.decisions.model import Decision, GridRef, decision_id, decision_relpath
+from market_maker.decisions.store import DecisionStore, ImmutableRecordError
+from market_maker.errors import DataError
+from market_maker.exchange.replay import load_recorded_minutes
+from market_maker.exit_strategy.service import ExitEvaluator
+from market_maker.exit_strategy.states import ExitState, Recommendation
+from market_maker.grids.book import GridBook
+from market_maker.notifications.notifier import Notifier
+from market_maker.regime.model import MetricsFile, Verdict
+from market_maker.regime.service import analyze_series
+from tests.conftest import SAMPLE_FILE
+
+HOUR = datetime(2023, 8, 15, 10, tzinfo=UTC)
+
+
+def decision(hour: datetime = HOUR, **changes: object) -> Decision:
+    issued = hour + timedelta(hours=1)
+    data: dict[str, object] = {
+        "id": decision_id("ETH-USDT", issued),
+        "symbol": "ETH-USDT",
+        "hour": hour,
+        "issued_at": issued,
+        "expires_at": issued + timedelta(minutes=60),
+        "recommendation": Recommendation.HOLD,
+        "exit_state": ExitState.NORMAL,
+        "previous_exit_state": ExitState.NORMAL,
+        "verdict": Verdict.RANGE_OK,
+        "confidence": 0.81,
+        "reasons": ["no exit condition met"],
+        "metrics": {"price": 1840.5, "adx": 14.2},
+        "grid": GridRef(grid_id="eth-grid-1", lower_price=1780, upper_price=1900, levels=20),
+        "metrics_file": "metrics/ETH-USDT/2023-08-15-10.yaml",
+        "config_version": "c0ffee",
+        "code_version": "0.1.0",
+    }
+    data.update(changes)
+    return Decision.model_validate(data)
+
+
+def test_a_decision_is_filed_under_its_issue_day_and_time(tmp_path: Path) -> None:
+    path, written = DecisionStore(tmp_path).write(decision())
+    assert written
+    assert path == tmp_path / "decisions/2023-08-15/dec-ETH-USDT-110000.yaml"
+    assert yaml.safe_load(path.read_text())["id"] == "dec-ETH-USDT-20230815-110000"
+
+
+def test_the_last_hour_of_a_day_is_issued_and_filed_on_the_next_day(tmp_path: Path) -> None:
+    late = decision(datetime(2023, 8, 15, 23, tzinfo=UTC))
+    path, _ = DecisionStore(tmp_path).write(late)
+    assert path == tmp_path / "decisions/2023-08-16/dec-ETH-USDT-000000.yaml"
+    assert late.id == "dec-ETH-USDT-20230816-000000"
+    assert decision_relpath("ETH-USDT", late.issued_at) == path.relative_to(tmp_path)
+
+
+def test_rewriting_an_identical_decision_is_a_no_op_that_reports_not_written(
+    tmp_path: Path,
+) -> None:
+    store = DecisionStore(tmp_path)
+    path, _ = store.write(decision())
+    before = path.stat().st_mtime_ns, path.read_bytes()
+
+    again, written = store.write(decision())
+
+    assert again == path and not written
+    assert (path.stat().st_mtime_ns, path.read_bytes()) == before
+
+
+def test_a_decision_with_other_content_cannot_overwrite_the_record(tmp_path: Path) -> None:
+    store = DecisionStore(tmp_path)
+    path, _ = store.write(decision())
+    before = path.read_bytes()
+    changed = decision(recommendation=Recommendation.STOP_GRID, exit_state=ExitState.WARNING)
+
+    with pytest.raises(ImmutableRecordError, match="immutable"):
+        store.write(changed)
+    assert path.read_bytes() == before
+
+
+def test_a_decision_cannot_be_edited_in_memory_or_by_hand(tmp_path: Path) -> None:
+    record = decision()
+    with pytest.raises(ValidationError, match="frozen"):
+        record.reasons = ["changed my mind"]  # type: ignore[misc]
+    store = DecisionStore(tmp_path)
+    path, _ = store.write(record)
+    path.write_text(path.read_text().replace("HOLD", "STOP_GRID"))
+
+    with pytest.raises(ImmutableRecordError):
+        store.write(record)  # a rerun does not silently repair (or hide) an edited record
+
+
+def test_later_facts_are_appended_as_new_files_with_increasing_sequence_numbers(
+    tmp_path: Path,
+) -> None:
+    store = DecisionStore(tmp_path)
+    path, _ = store.write(decision())
+    original = path.read_bytes()
+    recorded = HOUR + timedelta(hours=1, minutes=7)
+
+    first = store.append(
+        decision().id, "action", {"action": "grid disable", "grid_id": "eth-grid-1"}, recorded
+    )
+    first_bytes = first.read_bytes()
+    second = store.append(decision().id, "evaluation", {"horizon": "24h", "ok": True}, recorded)
+    third = store.append(decision().id, "evaluation", {"horizon": "72h", "ok": True}, recorded)
+
+    assert [p.name for p in (first, second, third)] == [
+        "dec-ETH-USDT-110000.01-action.yaml",
+        "dec-ETH-USDT-110000.02-evaluation.yaml",
+        "dec-ETH-USDT-110000.03-evaluation.yaml",
+    ]
+    assert first.read_bytes() == first_bytes
+    assert path.read_bytes() == original
+    entries = store.entries(decision().id)
+    assert [e.sequence for e in entries] == [1, 2, 3]
+    assert [e.kind for e in entries] == ["action", "evaluation", "evaluation"]
+    assert entries[2].data == {"horizon": "72h", "ok": True}
+
+
+def test_appending_to_an_unknown_decision_is_refused(tmp_path: Path) -> None:
+    store = DecisionStore(tmp_path)
+    with pytest.raises(DataError, match="no decision"):
+        store.append("dec-ETH-USDT-20230815-110000", "action", {}, HOUR)
+    with pytest.raises(DataError, match="not a decision id"):
+        store.find("eth-grid-1")
+
+
+@pytest.fixture(scope="module")
+def sample_metrics() -> list[MetricsFile]:
+    """The regime analysis of a few real hours of the sample, as the live path writes it."""
+    minutes = load_recorded_minutes(SAMPLE_FILE)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith("MARKET_MAKER_"):
+                mp.delenv(name)
+        cfg = load_settings().regime
+    batch = analyze_series("ETH-USDT", minutes, HOUR, HOUR + timedelta(hours=3), cfg)
+    return [
+        batch.record(i, snapshot_path="s", collected_at=None, config_version="c", code_version="v")
+        for i in range(len(batch.hours))
+    ]
+
+
+@pytest.fixture
+def evaluator(tmp_path: Path) -> tuple[ExitEvaluator, GridBook, Settings]:
+    settings = load_settings()
+    grid = {
+        "id": "eth-grid-1",
+        "symbol": "ETH-USDT",
+        "lower_price": 1780.0,
+        "upper_price": 1900.0,
+        "levels": 20,
+        "amount_per_grid": 0.01,
+        "profit_per_grid": 0.0035,
+        "history": [{"enabled": "2023-08-14T00:00:00Z"}],
+    }
+    (tmp_path / "grids").mkdir()
+    (tmp_path / "grids/eth-grid-1.yaml").write_text(yaml.safe_dump(grid))
+    book = GridBook.load(tmp_path, fee_rate=settings.grids.fee_rate)
+    return ExitEvaluator(tmp_path, settings, Notifier(settings.notifications)), book, settings
+
+
+@pytest.mark.parametrize(
+    ("verdict", "minutes"),
+    [(Verdict.TREND, 15), (Verdict.TRANSITION, 30), (Verdict.RANGE_OK, 60)],
+)
+def test_a_decision_expires_sooner_the_more_the_market_moves(
+    sample_metrics: list[MetricsFile],
+    evaluator: tuple[ExitEvaluator, GridBook, Settings],
+    verdict: Verdict,
+    minutes: int,
+) -> None:
+    ev, book, _ = evaluator
+    metrics = sample_metrics[0].model_copy(update={"verdict": verdict})
+
+    outcome = ev.evaluate(metrics, book, code_version="v")
+
+    d = outcome.decision
+    assert d is not None and d.verdict == verdict
+    assert d.issued_at == metrics.hour + timedelta(hours=1)
+    assert d.expires_at - d.issued_at == timedelta(minutes=minutes)
+    stored = DecisionStore(ev.root).read(ev.root / decision_relpath("ETH-USDT", d.issued_at))
+    assert stored == d
+
+
+def test_every_evaluated_hour_leaves_one_decision_naming_its_metrics_and_grid(
+    sample_metrics: list[MetricsFile], evaluator: tuple[ExitEvaluator, GridBook, Settings]
+) -> None:
+    ev, book, _ = evaluator
+    for metrics in sample_metrics:
+        ev.evaluate(metrics, book, code_version="v")
+    files = sorted((ev.root / "decisions/2023-08-15").glob("*.yaml"))
+    assert [f.name for f in files] == [f"dec-ETH-USDT-{h}0000.yaml" for h in (11, 12, 13, 14)]
+    first = DecisionStore(ev.root).read(files[0])
+    assert first.metrics_file == "metrics/ETH-USDT/2023-08-15-10.yaml"
+    assert first.grid.grid_id == "eth-grid-1"
+    assert first.grid.grid_version == book.versions["eth-grid-1"]
+    assert first.reasons
+
+
+def test_a_rerun_under_another_configuration_keeps_the_first_decision(
+    sample_metrics: list[MetricsFile], evaluator: tuple[ExitEvaluator, GridBook, Settings]
+) -> None:
+    ev, book, settings = evaluator
+    first = ev.evaluate(sample_metrics[0], book, code_version="v").decision
+    changed = sample_metrics[0].model_copy(update={"config_version": "another"})
+    again = ExitEvaluator(ev.root, settings, Notifier(settings.notifications))
+
+    outcome = again.evaluate(changed, book, code_version="v")
+
+    assert first is not None and outcome.decision == first
+    assert outcome.decision.config_version == "c"
+    assert outcome.notification is None
+
+
+def test_a_refused_analysis_is_alerted_once_within_the_rate_limit(
+    sample_metrics: list[MetricsFile], evaluator: tuple[ExitEvaluator, GridBook, Settings]
+) -> None:
+    ev, book, _ = evaluator
+    refused = [
+        m.model_copy(
+            update={
+                "status": "INSUFFICIENT_METRICS",
+                "verdict": None,
+                "verdict_1h": None,
+                "confidence": None,
+                "metrics_computable": 3,
+            }
+        )
+        for m in sample_metrics
+    ]
+    outcomes = [ev.evaluate(m, book, code_version="v") for m in refused]
+
+    kinds = [o.notification.kind if o.notification else None for o in outcomes]
+    assert kinds == ["analysis_refused", None, None, None]  # WARNING's 4 h limit
+    assert "3 of 6 metrics" in outcomes[0].notification.message  # type: ignore[union-attr]
+    assert outcomes[0].decision is not None
+    assert any("refused" in reason for reason in outcomes[0].decision.reasons)

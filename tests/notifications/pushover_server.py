@@ -1,0 +1,270 @@
+"""A fake Pushover server for tests: real HTTP on 127.0.0.1, validating as Pushover documents.
+
+``POST /1/messages.json``, form-encoded: ``token`` and ``user`` (30 characters
+of [A-Za-z0-9]), ``message`` (not blank, at most 1024 characters), ``title``
+(at most 250), ``priority`` (-2..2; 2 needs ``retry`` >= 30 and ``expire`` <=
+10800). Invalid input gets HTTP 400 ``{"status": 0, "errors": [...],
+"request": ...}``; success HTTP 200 ``{"status": 1, "request": ...}`` (plus a
+``receipt`` for priority 2), with the X-Limit-App-* quota headers. Every
+accepted message is recorded with all its fields; faults (5xx, slow answers)
+are queued and consumed per request. ``POST /webhook`` records JSON bodies.
+
+    with FakePushover() as server:
+        settings = PushoverSettings(api_url=server.messages_url, token=..., user_key=...)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+MESSAGES_PATH = "/1/messages.json"
+WEBHOOK_PATH = "/webhook"
+KEY = re.compile(r"[A-Za-z0-9]{30}")
+MONTHLY_LIMIT = 10_000
+LENGTHS = {"message": 1024, "title": 250, "url": 512, "url_title": 100}
+TOKEN = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"  # the format of Pushover's own examples
+USER_KEY = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A canned answer instead of the real one; with ``delay`` the answer only comes late."""
+
+    status: int = 500
+    body: bytes = b'{"status": 0, "errors": ["internal error"]}'
+    delay: float = 0.0
+
+    @classmethod
+    def server_error(cls, status: int = 503) -> Fault:
+        return cls(status, f"<html><body>{status} Service Unavailable</body></html>".encode())
+
+    @classmethod
+    def slow(cls, seconds: float) -> Fault:
+        return cls(status=200, body=b"", delay=seconds)
+
+
+@dataclass
+class Request:
+    """Every request the server saw, accepted or not."""
+
+    path: str
+    form: dict[str, str]
+    status: int = 0
+    fault: bool = False
+
+
+@dataclass
+class FakePushover:
+    tokens: set[str] | None = None  # None: any well-formed token is an application's
+    accepted: list[dict[str, str]] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
+    webhook: list[Any] = field(default_factory=list)
+    _faults: list[tuple[str, Fault]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _httpd: ThreadingHTTPServer | None = None
+
+    def __enter__(self) -> FakePushover:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.fake = self  # type: ignore[attr-defined]
+        threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def messages_url(self) -> str:
+        return self.url + MESSAGES_PATH
+
+    @property
+    def webhook_url(self) -> str:
+        return self.url + WEBHOOK_PATH
+
+    def inject(self, fault: Fault, *, path: str = MESSAGES_PATH, times: int = 1) -> None:
+        with self._lock:
+            self._faults.extend([(path, fault)] * times)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.accepted.clear()
+            self.requests.clear()
+            self.webhook.clear()
+
+    # -- request handling ----------------------------------------------------------
+
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        path = urlsplit(handler.path).path
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        with self._lock:
+            fault = next((f for p, f in self._faults if p == path), None)
+            if fault is not None:
+                self._faults.remove((path, fault))
+        if fault is not None and fault.delay:
+            self._stopping.wait(fault.delay)
+            fault = None
+        if handler.command != "POST" or path not in (MESSAGES_PATH, WEBHOOK_PATH):
+            _send(handler, 404, {"status": 0, "errors": ["not found"]})
+            return
+        if path == WEBHOOK_PATH:
+            self._webhook(handler, raw, fault)
+            return
+        form = {k: v[-1] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
+        entry = Request(path, form)
+        with self._lock:
+            self.requests.append(entry)
+        if fault is not None:
+            entry.status, entry.fault = fault.status, True
+            _send_raw(handler, fault.status, fault.body, "text/html")
+            return
+        request_id = str(uuid.uuid4())
+        errors = self.validate(form, handler.headers.get("Content-Type") or "")
+        if errors:
+            entry.status = 400
+            _send(handler, 400, {"status": 0, "errors": errors, "request": request_id})
+            return
+        reply: dict[str, Any] = {"status": 1, "request": request_id}
+        if form.get("priority") == "2":
+            reply["receipt"] = uuid.uuid4().hex[:30]
+        with self._lock:
+            self.accepted.append(form)
+            remaining = MONTHLY_LIMIT - len(self.accepted)
+        entry.status = 200
+        _send(handler, 200, reply, self._quota_headers(remaining))
+
+    def validate(self, form: dict[str, str], content_type: str) -> list[str]:
+        """Pushover's documented checks; every problem is named, not just the first."""
+        errors: list[str] = []
+        if not content_type.startswith("application/x-www-form-urlencoded"):
+            errors.append("request must be form-encoded")
+        token = form.get("token", "")
+        if not KEY.fullmatch(token) or (self.tokens is not None and token not in self.tokens):
+            errors.append("application token is invalid")
+        if not KEY.fullmatch(form.get("user", "")):
+            errors.append("user identifier is not a valid user, group, or subscribed user key")
+        message = form.get("message")
+        if message is None or not message.strip():
+            errors.append("message cannot be blank")
+        for name, limit in LENGTHS.items():
+            if len(form.get(name, "")) > limit:
+                errors.append(f"{name} is too long ({limit} characters at most)")
+        if "timestamp" in form and not form["timestamp"].isdigit():
+            errors.append("timestamp is invalid")
+        return errors + _priority_errors(form)
+
+    def _webhook(self, handler: BaseHTTPRequestHandler, raw: bytes, fault: Fault | None) -> None:
+        if fault is not None:
+            _send_raw(handler, fault.status, fault.body, "text/plain")
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            _send(handler, 400, {"error": "body is not JSON"})
+            return
+        with self._lock:
+            self.webhook.append(body)
+        _send(handler, 200, {"ok": True})
+
+    @staticmethod
+    def _quota_headers(remaining: int) -> dict[str, str]:
+        now = datetime.now(UTC)
+        first = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+        return {
+            "X-Limit-App-Limit": str(MONTHLY_LIMIT),
+            "X-Limit-App-Remaining": str(remaining),
+            "X-Limit-App-Reset": str(int(first.timestamp())),
+        }
+
+
+def _priority_errors(form: dict[str, str]) -> list[str]:
+    """Priority -2..2; an emergency (2) needs retry >= 30 s and expire <= 10800 s."""
+    priority = _int(form.get("priority", "0"))
+    if priority is None or not -2 <= priority <= 2:
+        return ["priority is invalid"]
+    if priority != 2:
+        return []
+    errors = []
+    retry, expire = _int(form.get("retry", "")), _int(form.get("expire", ""))
+    if retry is None:
+        errors.append("retry is required for emergency-priority notifications")
+    elif retry < 30:
+        errors.append("retry must be at least 30 seconds")
+    if expire is None:
+        errors.append("expire is required for emergency-priority notifications")
+    elif expire > 10800:
+        errors.append("expire must be at most 10800 seconds")
+    return errors
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _send(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> None:
+    _send_raw(handler, status, json.dumps(body).encode(), "application/json", headers)
+
+
+def _send_raw(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.server.fake.handle(self)  # type: ignore[attr-defined]
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
