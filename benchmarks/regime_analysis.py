@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import talib
-from numpy.lib.stride_tricks import sliding_window_view
 
 from market_maker.backfill import plan_chunks
 from market_maker.candles import Interval, aggregate
@@ -33,6 +32,7 @@ from market_maker.config import load_settings
 from market_maker.context import RunContext
 from market_maker.exchange.replay import load_recorded_minutes
 from market_maker.regime import kernels
+from market_maker.regime.metrics import windows as cut_windows
 from market_maker.regime.service import analyze_range
 from market_maker.timeutil import format_utc
 
@@ -60,7 +60,8 @@ def main() -> None:
         paths = written_paths(collect_hours(ctx, "ETH-USDT", chunk, collected_at=datetime.now(UTC)))
         written += len(paths)
         ctx.store.commit(f"backfill: ETH-USDT {format_utc(chunk[0])}", paths)
-    print(f"backfill of 2023 ({written} snapshots written now): {time.perf_counter() - t0:.1f} s")
+    elapsed = time.perf_counter() - t0
+    print(f"backfill pass over 2023 ({written} snapshots written now): {elapsed:.1f} s")
 
     shutil.rmtree(ctx.cache_dir, ignore_errors=True)
     timings = {}
@@ -95,8 +96,11 @@ def main() -> None:
 
 
 def _kernel_table(hours, lo: int, hi: int) -> None:
+    ends = np.arange(lo, hi)
+
     def windows(values: np.ndarray, n: int) -> np.ndarray:
-        return np.ascontiguousarray(sliding_window_view(values, n)[lo - n + 1 : hi - n + 1])
+        """The windows exactly as the analysis cuts them (metrics.windows)."""
+        return cut_windows(values, ends, n)
 
     h, low, c = hours.high, hours.low, hours.close
     cases = {

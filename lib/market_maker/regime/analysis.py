@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Literal
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from market_maker.candles import CandleSeries
 from market_maker.regime import kernels
@@ -36,7 +35,7 @@ from market_maker.regime.confidence import (
     missing_metrics,
     short_history,
 )
-from market_maker.regime.metrics import VOTE_NAMES, MetricBatch, compute_timeframe
+from market_maker.regime.metrics import VOTE_NAMES, MetricBatch, compute_timeframe, windows
 from market_maker.regime.model import (
     ConfirmationRecord,
     HistoryRecord,
@@ -296,8 +295,7 @@ def _volatility(series: CandleSeries, ends: np.ndarray, window: int) -> np.ndarr
     out = np.full(len(ends), np.nan)
     ok = ends >= window - 1
     if ok.any():
-        close = sliding_window_view(series.close, window)[ends[ok] - window + 1]
-        _, _, sigma = kernels.normalized_slope(close)
+        _, _, sigma = kernels.normalized_slope(windows(series.close, ends[ok], window))
         out[ok] = sigma
     return out
 

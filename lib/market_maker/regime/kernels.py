@@ -29,6 +29,19 @@ def _check(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
+def _bar_major(arr: np.ndarray) -> np.ndarray:
+    """(bars, windows), contiguous: the loops below read one bar of every window at a time.
+
+    Only the memory layout changes, never the arithmetic, so results stay bit-identical.
+    Windows cut from one series with ``sliding_window_view`` already read a bar of every
+    window from consecutive memory and are not copied.
+    """
+    bars = arr.T
+    if bars.strides[1] == bars.itemsize:
+        return bars
+    return np.ascontiguousarray(bars)
+
+
 def adx(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) -> np.ndarray:
     """Wilder's ADX(period) at the last bar, as TA-Lib's ``TA_ADX`` computes it on the window.
 
@@ -40,15 +53,16 @@ def adx(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) 
     k, n = close.shape
     if n < 2 * period:
         return np.full(k, np.nan)
+    high, low, close = _bar_major(high), _bar_major(low), _bar_major(close)
     plus = np.zeros(k)
     minus = np.zeros(k)
     tr = np.zeros(k)
     sum_dx = np.zeros(k)
     result = np.zeros(k)
     for i in range(1, n):
-        h, lo, pc = high[:, i], low[:, i], close[:, i - 1]
-        diff_p = h - high[:, i - 1]
-        diff_m = low[:, i - 1] - lo
+        h, lo, pc = high[i], low[i], close[i - 1]
+        diff_p = h - high[i - 1]
+        diff_m = low[i - 1] - lo
         # TA-Lib: -DM when diff_m > diff_p and > 0; +DM when diff_p > diff_m and > 0.
         dm_minus = np.maximum(diff_m, 0.0) * (diff_m > diff_p)
         dm_plus = np.maximum(diff_p, 0.0) * (diff_p > diff_m)
@@ -92,25 +106,28 @@ def efficiency_ratio(close: np.ndarray) -> np.ndarray:
     k, n = close.shape
     if n < 2:
         return np.full(k, np.nan)
+    c = _bar_major(close)
     path = np.zeros(k)
     for i in range(1, n):
-        path = path + np.abs(close[:, i] - close[:, i - 1])
-    net = np.abs(close[:, -1] - close[:, 0])
+        path = path + np.abs(c[i] - c[i - 1])
+    net = np.abs(c[-1] - c[0])
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = net / path
     return np.where(path > 0, ratio, 0.0)
 
 
-def _log_returns(close: np.ndarray) -> np.ndarray:
-    logs = np.log(close)
-    return logs[:, 1:] - logs[:, :-1]
+def _log_returns(c: np.ndarray) -> np.ndarray:
+    """Bar-major log returns of bar-major closes."""
+    logs = np.log(c)
+    return logs[1:] - logs[:-1]
 
 
 def _mean(x: np.ndarray) -> np.ndarray:
-    total = np.zeros(x.shape[0])
-    for i in range(x.shape[1]):
-        total = total + x[:, i]
-    return total / x.shape[1]
+    """Mean over the bars of a bar-major array, summed in bar order."""
+    total = np.zeros(x.shape[1])
+    for i in range(x.shape[0]):
+        total = total + x[i]
+    return total / x.shape[0]
 
 
 def lag1_autocorrelation(close: np.ndarray) -> np.ndarray:
@@ -119,32 +136,32 @@ def lag1_autocorrelation(close: np.ndarray) -> np.ndarray:
     acf(1) = sum_t (r_t - m)(r_{t-1} - m) / sum_t (r_t - m)^2, m the mean
     return. NaN when the returns do not vary.
     """
-    returns = _log_returns(_check(close))
-    k, m = returns.shape
+    returns = _log_returns(_bar_major(_check(close)))
+    m, k = returns.shape
     if m < 3:
         return np.full(k, np.nan)
-    centred = returns - _mean(returns)[:, None]
+    centred = returns - _mean(returns)[None, :]
     num = np.zeros(k)
     den = np.zeros(k)
     for i in range(m):
-        den = den + centred[:, i] * centred[:, i]
+        den = den + centred[i] * centred[i]
         if i:
-            num = num + centred[:, i] * centred[:, i - 1]
+            num = num + centred[i] * centred[i - 1]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / den, np.nan)
 
 
 def ar1_coefficient(close: np.ndarray) -> np.ndarray:
     """OLS slope b of X_t = a + b X_{t-1} on the window's log prices."""
-    logs = np.log(_check(close))
-    x, y = logs[:, :-1], logs[:, 1:]
+    logs = np.log(_bar_major(_check(close)))
+    x, y = logs[:-1], logs[1:]
     mx, my = _mean(x), _mean(y)
-    sxy = np.zeros(logs.shape[0])
-    sxx = np.zeros(logs.shape[0])
-    for i in range(x.shape[1]):
-        dx_ = x[:, i] - mx
+    sxy = np.zeros(logs.shape[1])
+    sxx = np.zeros(logs.shape[1])
+    for i in range(x.shape[0]):
+        dx_ = x[i] - mx
         sxx = sxx + dx_ * dx_
-        sxy = sxy + dx_ * (y[:, i] - my)
+        sxy = sxy + dx_ * (y[i] - my)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(sxx > 0, sxy / sxx, np.nan)
 
@@ -167,6 +184,7 @@ def regression_slope(y: np.ndarray) -> np.ndarray:
     """Least-squares slope per bar over x = 0..n-1, as TA-Lib's ``LINEARREG_SLOPE``."""
     y = _check(y)
     k, n = y.shape
+    bars = _bar_major(y)
     sum_x = n * (n - 1) * 0.5
     sum_x_sqr = n * (n - 1) * (2 * n - 1) / 6
     divisor = sum_x * sum_x - n * sum_x_sqr
@@ -174,7 +192,7 @@ def regression_slope(y: np.ndarray) -> np.ndarray:
     sum_y = np.zeros(k)
     # TA-Lib walks the window from its oldest bar with x counting down to 0.
     for i in range(n - 1, -1, -1):
-        value = y[:, n - 1 - i]
+        value = bars[n - 1 - i]
         sum_y = sum_y + value
         sum_xy = sum_xy + float(i) * value
     return (n * sum_xy - sum_x * sum_y) / divisor
@@ -193,13 +211,13 @@ def normalized_slope(close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     close = _check(close)
     n = close.shape[1]
     slope = regression_slope(np.log(close))
-    returns = _log_returns(close)
+    returns = _log_returns(_bar_major(close))
     mean = _mean(returns)
     var = np.zeros(close.shape[0])
-    for i in range(returns.shape[1]):
-        d = returns[:, i] - mean
+    for i in range(returns.shape[0]):
+        d = returns[i] - mean
         var = var + d * d
-    sigma = np.sqrt(var / returns.shape[1])
+    sigma = np.sqrt(var / returns.shape[0])
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.where(sigma > 0, slope * math.sqrt(n) / sigma, np.nan)
     return value, slope, sigma
@@ -216,10 +234,11 @@ def bollinger_bandwidth(close: np.ndarray, period: int = 20, nbdev: float = 2.0)
     k, n = close.shape
     if n < period:
         return np.full(k, np.nan)
+    c = _bar_major(close[:, n - period :])
     total = np.zeros(k)
     total_sq = np.zeros(k)
-    for i in range(n - period, n):
-        value = close[:, i]
+    for i in range(period):
+        value = c[i]
         total = total + value
         total_sq = total_sq + value * value
     mean = total / period

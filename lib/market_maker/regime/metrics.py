@@ -39,10 +39,16 @@ def compute_timeframe(
     return {name: _compute(name, series, ends, cfg) for name in METRIC_NAMES}
 
 
-def _windows(values: np.ndarray, ends: np.ndarray, window: int) -> np.ndarray:
-    if len(values) < window:
+def windows(values: np.ndarray, ends: np.ndarray, window: int) -> np.ndarray:
+    """(k, window) windows ending at ``ends``, laid out so that one bar of every window
+    is contiguous in memory (the kernels loop bar by bar)."""
+    if len(values) < window or len(ends) == 0:
         return np.empty((0, window))
-    return sliding_window_view(values, window)[ends - window + 1]
+    starts = ends - window + 1
+    if np.array_equal(starts, np.arange(starts[0], starts[0] + len(starts))):
+        return sliding_window_view(values, window)[starts[0] : starts[0] + len(starts)]
+    bar_major = values[starts[None, :] + np.arange(window)[:, None]]
+    return bar_major.T
 
 
 def _compute(
@@ -55,11 +61,11 @@ def _compute(
     details: dict[str, np.ndarray] = {}
     ok = ends >= window - 1
     idx = ends[ok]
-    close = _windows(series.close, idx, window)
+    close = windows(series.close, idx, window)
     if name == "adx":
         values[ok] = kernels.adx(
-            _windows(series.high, idx, window),
-            _windows(series.low, idx, window),
+            windows(series.high, idx, window),
+            windows(series.low, idx, window),
             close,
             metric.period,
         )
