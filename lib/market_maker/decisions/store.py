@@ -6,9 +6,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import ValidationError
-
 from market_maker.decisions.model import (
     DECISIONS_DIR,
     Decision,
@@ -17,9 +14,7 @@ from market_maker.decisions.model import (
 )
 from market_maker.errors import DataError
 from market_maker.store.atomic import write_atomic
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+from market_maker.yaml_files import dump, load_model
 
 
 class ImmutableRecordError(DataError):
@@ -27,8 +22,7 @@ class ImmutableRecordError(DataError):
 
 
 def _dumps(model: Decision | DecisionEntry) -> bytes:
-    data = model.model_dump(mode="json")
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=4096).encode()
+    return dump(model.model_dump(mode="json"))
 
 
 class DecisionStore:
@@ -56,10 +50,7 @@ class DecisionStore:
         return path, True
 
     def read(self, path: Path) -> Decision:
-        try:
-            return Decision.model_validate(yaml.load(path.read_bytes(), Loader=_Loader))
-        except (yaml.YAMLError, ValidationError) as exc:
-            raise DataError(f"{path}: invalid decision record ({exc})") from None
+        return load_model(path.read_bytes(), Decision, str(path))
 
     def find(self, decision_id: str) -> Path:
         """The file of a decision, from its id ``dec-{SYMBOL}-{YYYYMMDD}-{HHMMSS}``."""
@@ -99,11 +90,11 @@ class DecisionStore:
     def entries(self, decision_id: str) -> list[DecisionEntry]:
         base = self.find(decision_id)
         return [
-            DecisionEntry.model_validate(yaml.load(p.read_bytes(), Loader=_Loader))
+            load_model(p.read_bytes(), DecisionEntry, str(p))
             for p in sorted(base.parent.glob(f"{base.stem}.*-*.yaml"))
         ]
 
     @staticmethod
     def _check(tmp: Path, decision: Decision) -> None:
-        if Decision.model_validate(yaml.load(tmp.read_bytes(), Loader=_Loader)) != decision:
+        if load_model(tmp.read_bytes(), Decision, str(tmp)) != decision:
             raise DataError(f"{tmp}: decision record does not read back equal")

@@ -12,9 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-
 from market_maker.errors import DataError
 from market_maker.exit_strategy.engine import Evaluation
 from market_maker.exit_strategy.model import (
@@ -26,11 +23,9 @@ from market_maker.exit_strategy.model import (
 )
 from market_maker.exit_strategy.states import ExitState
 from market_maker.store.atomic import write_atomic
+from market_maker.yaml_files import dump, load_model
 
 LOOKBACK_DAYS = 7  # how far back a run looks for the state a grid was left in
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 @dataclass
@@ -158,16 +153,11 @@ class ExitStateStore:
 
 
 def dumps(file: ExitStateFile) -> bytes:
-    data = file.model_dump(mode="json")
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=4096, allow_unicode=True).encode()
+    return dump(file.model_dump(mode="json"))
 
 
 def _read(path: Path) -> ExitStateFile:
-    try:
-        raw = yaml.load(path.read_bytes(), Loader=_Loader)
-        return ExitStateFile.model_validate(raw)
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise DataError(f"{path}: invalid exit-state file ({exc})") from None
+    return load_model(path.read_bytes(), ExitStateFile, str(path))
 
 
 def _check(tmp: Path, expected: ExitStateFile) -> None:

@@ -15,6 +15,7 @@ from market_maker.grids.model import GRIDS_DIR, GridConfig, HistoryEntry
 from market_maker.snapshots.model import GridStatusRecord
 from market_maker.store.atomic import write_atomic
 from market_maker.timeutil import format_utc
+from market_maker.yaml_files import load_model
 
 
 def grid_path(root: Path, grid_id: str) -> Path:
@@ -22,19 +23,7 @@ def grid_path(root: Path, grid_id: str) -> Path:
 
 
 def parse_grid(text: str, source: str) -> GridConfig:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DataError(f"{source}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict):
-        raise DataError(f"{source}: a grid file holds a mapping of keys")
-    try:
-        return GridConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(grid)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise DataError(f"{source}: {problems}") from None
+    return load_model(text, GridConfig, source, kind="grid file")
 
 
 def dumps(grid: GridConfig) -> str:

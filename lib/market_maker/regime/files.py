@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
-
-import yaml
-from pydantic import ValidationError
+from typing import Literal
 
 from market_maker.errors import DataError
 from market_maker.regime.model import MetricsFile, metrics_relpath
 from market_maker.store.atomic import write_atomic
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+from market_maker.yaml_files import Dumper, dump, load_model
 
 
 class _Inline(dict):
     """A mapping written on one line, as the design's skeleton shows metric entries."""
 
 
-class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
+class _Dumper(Dumper):  # type: ignore[misc, valid-type]
     pass
 
 
@@ -39,26 +34,12 @@ def dumps(metrics: MetricsFile) -> bytes:
     for key in ("range", "history", "grid"):
         if data.get(key) is not None:
             data[key] = _Inline(data[key])
-    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=4096, allow_unicode=True)
-    return text.encode()
+    return dump(data, _Dumper)
 
 
 def parse(text: str | bytes, *, source: str = "") -> MetricsFile:
     """Parse a metrics file; a DataError names the file and every field at fault."""
-    where = source or "metrics file"
-    try:
-        raw: Any = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise DataError(f"{where}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict):
-        raise DataError(f"{where}: expected a mapping")
-    try:
-        return MetricsFile.model_validate(raw)
-    except ValidationError as exc:
-        fields = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise DataError(f"{where}: {fields}") from None
+    return load_model(text, MetricsFile, source or "metrics file")
 
 
 def read(path: Path) -> MetricsFile:
