@@ -9,26 +9,19 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from market_maker.context import RunContext
+from market_maker.pipeline import analyze_hour
 from market_maker.regime.index import RefreshStats
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.service import (
     RangeAnalysis,
     analyze_range,
-    analyze_stored_hour,
     write_records,
 )
 
 
 @task(name="analyze-hour", cache_policy=NO_CACHE)
 def analyze_hour_task(ctx: RunContext, symbol: str, hour: datetime) -> MetricsFile:
-    return analyze_stored_hour(
-        ctx.reader,
-        symbol,
-        hour,
-        ctx.settings.regime,
-        config_version=ctx.config_version,
-        code_version=ctx.code_version,
-    )
+    return analyze_hour(ctx, symbol, hour)
 
 
 @task(name="analyze-range", cache_policy=NO_CACHE)

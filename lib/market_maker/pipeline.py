@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from market_maker.collection import HourOutcome, collect_hours
 from market_maker.context import RunContext
@@ -14,6 +15,7 @@ from market_maker.grids.book import GridBook
 from market_maker.regime import files
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.service import analyze_stored_hour
+from market_maker.snapshots.model import GridStatusRecord
 from market_maker.timeutil import format_utc
 
 
@@ -64,15 +66,7 @@ def run_hour(
         result.stopped = f"no snapshot ({outcome.status}: {outcome.detail})"
         result.seconds = time.perf_counter() - started
         return result
-    metrics = analyze_stored_hour(
-        ctx.reader,
-        symbol,
-        hour,
-        ctx.settings.regime,
-        config_version=ctx.config_version,
-        code_version=ctx.code_version,
-        grid=book.status(symbol, hour),
-    )
+    metrics = analyze_hour(ctx, symbol, hour, grid=book.status(symbol, hour))
     path, status = files.write(ctx.store.path, metrics)
     if status == "kept":
         # Another configuration or code version analysed this hour first: its file is the
@@ -85,6 +79,25 @@ def run_hour(
     result.paths += result.exit.paths
     result.seconds = time.perf_counter() - started
     return result
+
+
+def analyze_hour(
+    ctx: RunContext,
+    symbol: str,
+    hour: datetime,
+    *,
+    grid: GridStatusRecord | Literal["snapshot"] | None = "snapshot",
+) -> MetricsFile:
+    """The stored snapshot of ``hour`` analysed with the settings and versions of the run."""
+    return analyze_stored_hour(
+        ctx.reader,
+        symbol,
+        hour,
+        ctx.settings.regime,
+        config_version=ctx.config_version,
+        code_version=ctx.code_version,
+        grid=grid,
+    )
 
 
 def load_book(ctx: RunContext) -> GridBook:

@@ -1,11 +1,11 @@
-"""Annotated field types shared by the file models."""
+"""The base of every file and settings model, and the annotated field types they share."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, PlainSerializer
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer
 
 from market_maker.timeutil import format_utc, utc
 
@@ -31,3 +31,9 @@ UtcHour = Annotated[
 # For the hundreds of candle times in a snapshot: the offset check runs inside
 # pydantic-core, with no Python call per value (the reader's hot path).
 FastUtcDatetime = Annotated[AwareDatetime, PlainSerializer(format_utc)]
+
+
+class FrozenModel(BaseModel):
+    """Immutable, unknown keys refused; infinite floats (a half-life) stay ``.inf``, not null."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")

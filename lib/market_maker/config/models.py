@@ -9,8 +9,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     PositiveInt,
     SecretStr,
@@ -19,6 +17,7 @@ from pydantic import (
 )
 
 from market_maker.timeutil import utc
+from market_maker.types import FrozenModel
 
 SYMBOL_PATTERN = r"^[A-Z0-9]{2,12}-[A-Z0-9]{2,12}$"
 
@@ -32,8 +31,7 @@ def _check_symbol(value: str) -> str:
 Symbol = Annotated[str, AfterValidator(_check_symbol)]
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+Section = FrozenModel
 
 
 class ExchangeSettings(Section):

@@ -6,19 +6,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from market_maker.config.models import Symbol
 from market_maker.exit_strategy.states import ExitState, Recommendation
 from market_maker.regime.model import Verdict
-from market_maker.types import UtcDatetime, UtcHour
+from market_maker.types import FrozenModel, UtcDatetime, UtcHour
 
 SCHEMA_VERSION = "1.0"
 DECISIONS_DIR = "decisions"
 
 
-class Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
+Record = FrozenModel
 
 
 class GridRef(Record):

@@ -6,11 +6,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from market_maker.config.models import Symbol
 from market_maker.exit_strategy.states import ExitState
-from market_maker.types import UtcDatetime, UtcHour
+from market_maker.types import FrozenModel, UtcDatetime, UtcHour
 
 SCHEMA_VERSION = "1.0"
 EXIT_STATES_DIR = "exit_states"
@@ -20,8 +20,7 @@ REFUSAL_KEY = "ANALYSIS_REFUSED"
 NOTIFICATION_KEYS = (*NOTIFIED_STATES, REFUSAL_KEY)
 
 
-class Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
+Record = FrozenModel
 
 
 class TransitionRecord(Record):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import Field, PositiveInt
 
+from market_maker.types import FrozenModel
 
-class Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+Section = FrozenModel
 
 
 class WarningSettings(Section):

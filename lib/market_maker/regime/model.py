@@ -6,12 +6,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from market_maker.config.models import Symbol
 from market_maker.regime.settings import MetricName
 from market_maker.snapshots.model import GridStatusRecord
-from market_maker.types import UtcDatetime, UtcHour
+from market_maker.types import FrozenModel, UtcDatetime, UtcHour
 
 SCHEMA_VERSION = "1.0"
 METRICS_DIR = "metrics"
@@ -34,9 +34,7 @@ Vote = Literal["range", "neutral", "trend"]
 Timeframe = Literal["1h", "4h"]
 
 
-class Record(BaseModel):
-    # Infinite half-lives are real values: keep them as .inf in YAML.
-    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
+Record = FrozenModel
 
 
 class MetricRecord(Record):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+
+from market_maker.types import FrozenModel
 
 MetricName = Literal[
     "adx",
@@ -24,8 +26,7 @@ METRIC_NAMES: tuple[MetricName, ...] = (
 )
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+Section = FrozenModel
 
 
 class Thresholds(Section):

@@ -5,19 +5,18 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveInt
 
 from market_maker.candles import CandleSeries, Interval
 from market_maker.config.models import Symbol
-from market_maker.types import FastUtcDatetime, UtcDatetime, UtcHour
+from market_maker.types import FastUtcDatetime, FrozenModel, UtcDatetime, UtcHour
 
 SCHEMA_VERSION = "2.0"
 KNOWN_VERSIONS = ("1.0", "2.0")
 V1_PRICE_SCALE = 100  # version 1.0 files stored prices x100 without saying so
 
 
-class Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+Record = FrozenModel
 
 
 class CandleRecord(Record):
