@@ -22,6 +22,7 @@ from market_maker.notifications.notifier import Notifier
 from market_maker.regime.model import MetricsFile, Verdict
 from market_maker.regime.service import analyze_series
 from tests.conftest import SAMPLE_FILE
+from tests.grid_files import grid_data
 
 HOUR = datetime(2023, 8, 15, 10, tzinfo=UTC)
 
@@ -156,16 +157,7 @@ def sample_metrics() -> list[MetricsFile]:
 @pytest.fixture
 def evaluator(tmp_path: Path) -> tuple[ExitEvaluator, GridBook, Settings]:
     settings = load_settings()
-    grid = {
-        "id": "eth-grid-1",
-        "symbol": "ETH-USDT",
-        "lower_price": 1780.0,
-        "upper_price": 1900.0,
-        "levels": 20,
-        "amount_per_grid": 0.01,
-        "profit_per_grid": 0.0035,
-        "history": [{"enabled": "2023-08-14T00:00:00Z"}],
-    }
+    grid = grid_data()
     (tmp_path / "grids").mkdir()
     (tmp_path / "grids/eth-grid-1.yaml").write_text(yaml.safe_dump(grid))
     book = GridBook.load(tmp_path, fee_rate=settings.grids.fee_rate)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -31,6 +30,7 @@ import numpy as np
 
 from market_maker.candles import CandleSeries, Interval, aggregate
 from market_maker.exchange.replay import load_recorded_minutes
+from tests.loopback import LoopbackServer
 
 SAMPLE_FILE = (
     Path(__file__).resolve().parents[2]
@@ -115,13 +115,15 @@ class _Reject(Exception):
         self.status, self.code, self.msg = status, code, msg
 
 
-class FakeKuCoin:
+class FakeKuCoin(LoopbackServer):
     """The fake exchange; start it with ``with`` (or start/stop). ``url`` is its base URL.
 
     The clock runs from ``now`` (default: the wall clock) at real speed; set it
     with :meth:`set_now`. Nothing after the clock is served, except the
     candle still open at it.
     """
+
+    protocol_version = "HTTP/1.0"
 
     def __init__(
         self,
@@ -144,37 +146,6 @@ class FakeKuCoin:
             self.set_now(now)
 
     # -- control ---------------------------------------------------------------
-
-    def __enter__(self) -> FakeKuCoin:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.fake = self  # type: ignore[attr-defined]
-        # A short poll interval makes shutdown quick.
-        serve = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        serve.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(time.time() + self._offset, tz=UTC)
@@ -421,18 +392,6 @@ class FakeKuCoin:
             Interval.HOUR: aggregate(minutes, Interval.HOUR),
             Interval.FOUR_HOURS: aggregate(minutes, Interval.FOUR_HOURS),
         }
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-
-    def do_GET(self) -> None:
-        self.server.fake.handle(self)  # type: ignore[attr-defined]
-
-    do_POST = do_DELETE = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def _send(

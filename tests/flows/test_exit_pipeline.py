@@ -26,6 +26,7 @@ from flows.snapshot_analysis import snapshot_analysis
 from market_maker.decisions.store import DecisionStore
 from market_maker.exit_strategy.model import ExitStateFile
 from market_maker.exit_strategy.store import ExitStateStore
+from tests.grid_files import grid_data
 from tests.notifications.pushover_server import TOKEN, USER_KEY, FakePushover
 
 SYMBOL = "ETH-USDT"
@@ -34,17 +35,7 @@ END = datetime(2023, 8, 17, 23, tzinfo=UTC)
 CRASH = datetime(2023, 8, 17, 20, tzinfo=UTC)  # ETH fell from ~1,800 to ~1,550 in two hours
 LIMITS = {"WARNING": 4, "LATEST_ACCEPTABLE_EXIT": 2, "MANDATORY_EXIT": 1}
 PRIORITY = {"NORMAL": -1, "WARNING": 0, "LATEST_ACCEPTABLE_EXIT": 1, "MANDATORY_EXIT": 2}
-GRID = {
-    "schema_version": "1.0",
-    "id": "eth-grid-1",
-    "symbol": SYMBOL,
-    "lower_price": 1780.0,
-    "upper_price": 1900.0,
-    "levels": 20,
-    "amount_per_grid": 0.01,
-    "profit_per_grid": 0.0035,
-    "history": [{"enabled": "2023-08-14T00:00:00Z"}],
-}
+GRID = grid_data(symbol=SYMBOL)
 
 
 def environment(base: Path, pushover: FakePushover) -> dict[str, str]:

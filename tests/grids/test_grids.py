@@ -13,28 +13,13 @@ from git import Repo
 from flows.cli import main
 from market_maker.errors import DataError
 from market_maker.grids.book import GridBook, add_grid, grid_path, parse_grid, set_running
+from tests.grid_files import grid_data
 
 FEE = 0.001  # KuCoin spot; a buy/sell pair pays it twice
 
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def grid_data(**changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "schema_version": "1.0",
-        "id": "eth-grid-1",
-        "symbol": "ETH-USDT",
-        "lower_price": 1780.0,
-        "upper_price": 1900.0,
-        "levels": 20,
-        "amount_per_grid": 0.01,
-        "profit_per_grid": 0.0035,
-        "history": [{"enabled": "2023-08-14T00:00:00Z"}],
-    }
-    data.update(changes)
-    return data
 
 
 def write(path: Path, data: dict[str, Any]) -> Path:

@@ -22,9 +22,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.loopback import LoopbackServer
 
 MESSAGES_PATH = "/1/messages.json"
 WEBHOOK_PATH = "/webhook"
@@ -63,7 +64,7 @@ class Request:
 
 
 @dataclass
-class FakePushover:
+class FakePushover(LoopbackServer):
     tokens: set[str] | None = None  # None: any well-formed token is an application's
     accepted: list[dict[str, str]] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
@@ -72,35 +73,6 @@ class FakePushover:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _httpd: ThreadingHTTPServer | None = None
-
-    def __enter__(self) -> FakePushover:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.fake = self  # type: ignore[attr-defined]
-        threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def messages_url(self) -> str:
@@ -256,15 +228,3 @@ def _send_raw(
         handler.send_header(name, value)
     handler.end_headers()
     handler.wfile.write(body)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        self.server.fake.handle(self)  # type: ignore[attr-defined]
-
-    do_GET = do_POST
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
