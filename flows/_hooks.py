@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from market_maker import redaction
 from market_maker.config import load_settings
 from market_maker.config.models import NotificationSettings, PushoverSettings
 from market_maker.errors import ConfigurationError
@@ -96,7 +97,7 @@ def alert_on_failure(flow: Any, flow_run: Any, state: Any) -> None:
             flow_name=getattr(flow, "name", "flow"),
             run_name=getattr(flow_run, "name", "?"),
             state_name=getattr(state, "name", "Failed"),
-            error=(getattr(state, "message", "") or "")[:600],
+            error=redaction.redact(getattr(state, "message", "") or "")[:600],
             url=run_url(flow_run, settings),
             consecutive_failures=consecutive_failures(flow_run),
             when=datetime.now(UTC),

@@ -7,12 +7,16 @@ and in Prefect's ephemeral mode otherwise.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from market_maker.errors import MarketMakerError
+from market_maker import redaction
+from market_maker.config.settings import SECRET_FIELDS, env_var_for
+from market_maker.errors import ConfigurationError, MarketMakerError
+from market_maker.identifiers import check_decision_id, check_grid_id, check_symbol
 from market_maker.timeutil import parse_utc
 
 CONFIG_FILE_ENV = "MARKET_MAKER_CONFIG"
@@ -25,8 +29,49 @@ def _hour(text: str) -> datetime:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
+    """An argparse type from an identifier check: a bad value is a usage error naming it."""
+
+    def convert(text: str) -> str:
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = check.__name__.removeprefix("check_")
+    return convert
+
+
+_symbol = _checked(check_symbol)
+_grid_id = _checked(check_grid_id)
+_decision_id = _checked(check_decision_id)
+
+
+class _NoTraceback(logging.Filter):
+    """On the console a failure is its message: the traceback goes to Prefect's run logs (and
+    to the console with --debug)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_tracebacks() -> None:
+    import prefect  # noqa: F401 - sets up Prefect's handlers, which the filter goes on
+
+    for name in ("", "prefect", "prefect.flow_runs", "prefect.task_runs", "market_maker"):
+        for handler in logging.getLogger(name).handlers:
+            if type(handler).__name__ != "APILogHandler" and isinstance(
+                handler, logging.StreamHandler
+            ):
+                handler.addFilter(_NoTraceback())
+
+
 def _prepare_environment(args: argparse.Namespace) -> None:
     """Settings that must be in place before Prefect is imported."""
+    redaction.register_environment(env_var_for(field) for field in SECRET_FIELDS)
+    redaction.install_log_redaction()
     if getattr(args, "config", None):
         os.environ[CONFIG_FILE_ENV] = args.config
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -244,16 +289,29 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config",
-        metavar="FILE",
-        help="YAML file merged over config/default.yaml (also: $MARKET_MAKER_CONFIG)",
-    )
+    def common_options(default: object) -> argparse.ArgumentParser:
+        # The subcommands' copies default to SUPPRESS, so `market-maker --config F cmd` and
+        # `market-maker cmd --config F` both work (the later one wins).
+        common = argparse.ArgumentParser(add_help=False)
+        common.add_argument(
+            "--config",
+            metavar="FILE",
+            default=default,
+            help="YAML file merged over config/default.yaml (also: $MARKET_MAKER_CONFIG)",
+        )
+        common.add_argument(
+            "--debug",
+            action="store_true",
+            default=default if default is argparse.SUPPRESS else False,
+            help="show tracebacks of failures (normally one line)",
+        )
+        return common
+
+    common = common_options(argparse.SUPPRESS)
     parser = argparse.ArgumentParser(
         prog="market-maker",
         description="Decision support for spot grid trading: snapshots, regimes, exit alerts.",
-        parents=[common],
+        parents=[common_options(None)],
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -265,29 +323,31 @@ def build_parser() -> argparse.ArgumentParser:
     add("demo", cmd_demo, "Backfill the recorded sample, collect the latest hour, validate.")
 
     p = add("collect", cmd_collect, "Collect one hour's snapshot (default: the last closed hour).")
-    p.add_argument("--symbol", action="append", required=True, help="repeat for several symbols")
+    p.add_argument(
+        "--symbol", action="append", required=True, type=_symbol, help="repeat for several"
+    )
     p.add_argument("--hour", type=_hour, help="UTC hour, e.g. 2023-08-31T22:00:00Z")
 
     p = add("backfill", cmd_backfill, "Write missing or invalid snapshots for a range of hours.")
-    p.add_argument("--symbol", required=True)
+    p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--start", type=_hour, required=True, help="first hour (UTC, ISO 8601)")
     p.add_argument("--end", type=_hour, required=True, help="last hour, inclusive")
     p.add_argument("--chunk-hours", type=int, help="hours per fetch and commit")
 
     p = add("validate", cmd_validate, "Validate stored snapshots; non-zero exit on any error.")
-    p.add_argument("--symbol", required=True)
+    p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--start", type=_hour, help="first hour (default: first stored)")
     p.add_argument("--end", type=_hour, help="last hour (default: last stored)")
 
     p = add("analyze", cmd_analyze, "Classify the regime of stored snapshots, write metrics files.")
-    p.add_argument("--symbol", required=True)
+    p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--hour", type=_hour, help="one hour (default: the last closed hour)")
     p.add_argument("--start", type=_hour, help="first hour of a range (one file per hour)")
     p.add_argument("--end", type=_hour, help="last hour of the range, inclusive")
     p.add_argument("--recompute", action="store_true", help="replace files that differ")
 
     p = add("regimes", cmd_regimes, "Query the regime index (periods, transitions, confidence).")
-    p.add_argument("--symbol", required=True)
+    p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--start", type=_hour)
     p.add_argument("--end", type=_hour)
     p.add_argument("--verdict", choices=["RANGE_OK", "RANGE_WEAK", "TRANSITION", "TREND"])
@@ -297,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json"], default="table")
 
     p = add("evaluate-exit", cmd_evaluate_exit, "Evaluate the running grid's exit state.")
-    p.add_argument("--symbol", required=True)
+    p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--hour", type=_hour, help="UTC hour (default: the last closed hour)")
 
     p = add(
@@ -305,7 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_run_hourly,
         "The hourly pipeline: collect, analyse, evaluate exits (a range replays hour by hour).",
     )
-    p.add_argument("--symbol", action="append", required=True, help="repeat for several")
+    p.add_argument(
+        "--symbol", action="append", required=True, type=_symbol, help="repeat for several"
+    )
     p.add_argument("--hour", type=_hour)
     p.add_argument("--start", type=_hour, help="first hour of a replay")
     p.add_argument("--end", type=_hour, help="last hour of a replay, inclusive")
@@ -316,10 +378,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("file")
     for action in ("enable", "disable"):
         g = grid_sub.add_parser(action, help=f"{action} a grid (appends to its history)")
-        g.add_argument("--id", required=True)
+        g.add_argument("--id", required=True, type=_grid_id)
         g.add_argument("--at", type=_hour, help="when (UTC, default now)")
         g.add_argument("--reason", help="why, recorded in the history")
-        g.add_argument("--decision", help="decision id this acts on (recorded beside it)")
+        g.add_argument(
+            "--decision", type=_decision_id, help="decision id this acts on (recorded beside it)"
+        )
     g = grid_sub.add_parser("list", help="grids and whether they run")
     g.add_argument("--at", type=_hour)
 
@@ -329,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Verdict shares per month over a recording of 1-minute candles (for calibration).",
     )
     p.add_argument("--data-file", required=True, help="CSV(.gz): timestamp_ms,open,high,low,...")
-    p.add_argument("--symbol", default="ETH-USDT")
+    p.add_argument("--symbol", default="ETH-USDT", type=_symbol)
     p.add_argument("--start", type=_hour)
     p.add_argument("--end", type=_hour)
 
@@ -356,19 +420,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _prepare_environment(args)
     try:
+        if not args.debug:
+            _quiet_tracebacks()
         return args.func(args)
     except BrokenPipeError:  # output piped into head and the like
         sys.stderr.close()
         return 0
-    except MarketMakerError as exc:
-        print(f"market-maker {args.command}: {exc}", file=sys.stderr)
-        return 2 if _is_config_error(exc) else 1
+    except KeyboardInterrupt:
+        print(f"market-maker {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"market-maker {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigurationError) else 1
 
 
-def _is_config_error(exc: Exception) -> bool:
-    from market_maker.errors import ConfigurationError
-
-    return isinstance(exc, ConfigurationError)
+def _one_line(exc: BaseException) -> str:
+    """The failure as one line, secrets masked; unexpected errors name their type."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if not isinstance(exc, MarketMakerError):
+        text = f"{type(exc).__name__}: {text} (run with --debug for the traceback)"
+    return redaction.redact(text)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
-    AfterValidator,
     Field,
     PositiveInt,
     SecretStr,
@@ -16,19 +15,11 @@ from pydantic import (
     model_validator,
 )
 
+from market_maker.identifiers import SYMBOL_PATTERN, Symbol
 from market_maker.timeutil import utc
 from market_maker.types import FrozenModel
 
-SYMBOL_PATTERN = r"^[A-Z0-9]{2,12}-[A-Z0-9]{2,12}$"
-
-
-def _check_symbol(value: str) -> str:
-    if not re.fullmatch(SYMBOL_PATTERN, value):
-        raise ValueError(f"symbol {value!r} must look like BASE-QUOTE in capitals, e.g. ETH-USDT")
-    return value
-
-
-Symbol = Annotated[str, AfterValidator(_check_symbol)]
+__all__ = ["SYMBOL_PATTERN", "Symbol"]
 
 
 Section = FrozenModel
@@ -56,6 +47,11 @@ class ExchangeSettings(Section):
     )
     circuit_breaker_open_minutes: float = Field(
         30.0, gt=0, description="How long an open circuit refuses calls."
+    )
+    allow_no_ip_whitelist: bool = Field(
+        False,
+        description="Accept a KuCoin key with no IP whitelist. The design makes the whitelist "
+        "mandatory: a leaked key without one works from anywhere.",
     )
 
     @field_validator("base_url")
@@ -111,6 +107,21 @@ class DataRepositorySettings(Section):
     author_email: str = "market-maker@localhost"
     lock_timeout_seconds: float = Field(
         600.0, gt=0, description="How long a run waits for another run's lock on the repository."
+    )
+    lease_seconds: float = Field(
+        60.0,
+        ge=60,
+        le=600,
+        description="Lease of the Prefect concurrency slot a writer holds, renewed while it "
+        "runs: a writer killed outright blocks the next one for at most this long (plus the "
+        "server's 15 s sweep). Prefect accepts 60 s at least.",
+    )
+    network_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Longest a git fetch, push or clone may take; a remote that never answers "
+        "is then treated as unreachable (the commit stays local for the next run).",
     )
 
 

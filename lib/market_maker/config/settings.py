@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from market_maker.config.models import (
     BackfillSettings,
@@ -40,10 +46,11 @@ class Settings(BaseSettings):
     )
 
     environment: str = Field("local", description="Free label: local, staging, production.")
-    symbols: list[Symbol] = Field(
+    symbols: Annotated[list[Symbol], NoDecode] = Field(
         default_factory=lambda: ["ETH-USDT"],
         min_length=1,
-        description="Symbols collected every hour (JSON list in the environment).",
+        description="Symbols collected every hour (in the environment: ETH-USDT,BTC-USDT or a "
+        "JSON list).",
     )
     exchange: ExchangeSettings = ExchangeSettings()
     replay: ReplaySettings = ReplaySettings()
@@ -73,6 +80,20 @@ class Settings(BaseSettings):
         # No dotenv and no secrets directory: secrets come from the environment only.
         return (env_settings, init_settings)
 
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _symbol_list(cls, value: Any) -> Any:
+        """From the environment: a comma-separated list, or a JSON list."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON list ({exc.msg})") from None
+        return [part.strip() for part in text.split(",") if part.strip()]
+
     @model_validator(mode="after")
     def _snapshots_hold_the_regime_windows(self) -> Settings:
         needed = self.regime.bars_needed()
@@ -86,10 +107,34 @@ class Settings(BaseSettings):
                 )
         return self
 
+    def require_symbols(self, symbols: list[str]) -> None:
+        """A ConfigurationError naming every symbol asked for that is not configured."""
+        unknown = [s for s in symbols if s not in self.symbols]
+        if unknown:
+            from market_maker.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"symbol {', '.join(unknown)} is not configured (symbols: "
+                f"{', '.join(self.symbols)}); add it to `symbols` in the configuration"
+            )
+
     def resolve(self, path: Path) -> Path:
         """An absolute path: relative ones are taken from the project root."""
         path = path.expanduser()
         return path if path.is_absolute() else (self.project_root / path).resolve()
+
+    def secret_values(self) -> list[str]:
+        """Every secret in force, for the redaction of messages and logs."""
+        values = []
+        for key in SECRET_FIELDS:
+            model: Any = self
+            for part in key.split("."):
+                model = getattr(model, part)
+            values.append(secret_value(model))
+        from market_maker.redaction import url_credentials
+
+        values.append(url_credentials(self.data_repository.remote_url))
+        return [v for v in values if v]
 
     def public_dict(self) -> dict[str, Any]:
         """The settings without secrets, as plain data (what ``config show`` prints)."""

@@ -1,0 +1,107 @@
+"""Keep secret values out of every message, log line and error the project or a library emits.
+
+Secrets are held as ``SecretStr`` from load to use; this module is the second
+line: the values are registered once (from the environment before the
+settings are even parsed, then from the settings), and every log record
+created in the process, whatever its logger and level, has them replaced by
+``***`` before any handler (console, JSON, Prefect's API) sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import traceback
+from collections.abc import Iterable
+from urllib.parse import quote, quote_plus, urlsplit
+
+MASK = "***"
+# Shorter values would mask ordinary words; real keys and tokens are far longer.
+MIN_SECRET_LENGTH = 6
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_installed = False
+
+
+def register(values: Iterable[str | None]) -> None:
+    """Add secret values (and their URL-encoded forms) to the set every message is cleaned of."""
+    added = set()
+    for value in values:
+        if not value or len(value) < MIN_SECRET_LENGTH:
+            continue
+        added |= {value, quote(value, safe=""), quote_plus(value)}
+        password = urlsplit(value).password if "://" in value else None
+        if password and len(password) >= MIN_SECRET_LENGTH:
+            added.add(password)
+    if added:
+        with _lock:
+            _secrets.update(added)
+
+
+def register_environment(names: Iterable[str]) -> None:
+    """Register the values of the named environment variables (set or not)."""
+    register(os.environ.get(name) for name in names)
+
+
+def url_credentials(url: str | None) -> str | None:
+    """The password or token embedded in a URL's user part, if any (``https://u:TOKEN@host``)."""
+    if not url or "://" not in url:
+        return None
+    parts = urlsplit(url)
+    return parts.password or parts.username
+
+
+def known() -> frozenset[str]:
+    with _lock:
+        return frozenset(_secrets)
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by ``***`` (longest first)."""
+    secrets = known()
+    if not secrets or not text:
+        return text
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def contains_secret(text: str) -> bool:
+    return any(secret in text for secret in known())
+
+
+def _clean(record: logging.LogRecord) -> logging.LogRecord:
+    try:
+        message = record.getMessage()
+    except Exception:  # a malformed record: leave it to the handler to report
+        return record
+    if contains_secret(message):
+        record.msg, record.args = redact(message), ()
+    if record.exc_info and record.exc_info[1] is not None:
+        text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        if contains_secret(text):
+            record.exc_text, record.exc_info = redact(text), None
+    for name in ("stack_info", "exc_text"):
+        value = getattr(record, name, None)
+        if isinstance(value, str) and contains_secret(value):
+            setattr(record, name, redact(value))
+    return record
+
+
+def install_log_redaction() -> None:
+    """Clean every log record at creation, before any handler or formatter sees it."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+    factory = logging.getLogRecordFactory()
+
+    def cleaning_factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        return _clean(record) if _secrets else record
+
+    logging.setLogRecordFactory(cleaning_factory)
