@@ -134,7 +134,7 @@ def test_appending_to_an_unknown_decision_is_refused(tmp_path: Path) -> None:
     store = DecisionStore(tmp_path)
     with pytest.raises(DataError, match="no decision"):
         store.append("dec-ETH-USDT-20230815-110000", "action", {}, HOUR)
-    with pytest.raises(DataError, match="not a decision id"):
+    with pytest.raises(DataError, match="must look like dec-ETH-USDT"):
         store.find("eth-grid-1")
 
 

@@ -6,10 +6,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from market_maker.config.models import Symbol
+from market_maker.errors import DataError
 from market_maker.exit_strategy.states import ExitState, Recommendation
+from market_maker.identifiers import DecisionId, GridId, decision_id_part, symbol_part
 from market_maker.regime.model import Verdict
 from market_maker.types import FrozenModel, UtcDatetime, UtcHour
 
@@ -21,16 +23,16 @@ Record = FrozenModel
 
 
 class GridRef(Record):
-    grid_id: str
-    lower_price: float
-    upper_price: float
-    levels: int
+    grid_id: GridId
+    lower_price: float = Field(gt=0, allow_inf_nan=False)
+    upper_price: float = Field(gt=0, allow_inf_nan=False)
+    levels: int = Field(ge=2)
     grid_version: str | None = None
 
 
 class Decision(Record):
     schema_version: Literal["1.0"] = SCHEMA_VERSION
-    id: str = Field(description="dec-{SYMBOL}-{YYYYMMDD}-{HHMMSS} of the issue time.")
+    id: DecisionId = Field(description="dec-{SYMBOL}-{YYYYMMDD}-{HHMMSS} of the issue time.")
     type: Literal["GRID_MANAGE"] = "GRID_MANAGE"
     symbol: Symbol
     hour: UtcHour = Field(description="The evaluated hour.")
@@ -48,12 +50,25 @@ class Decision(Record):
     config_version: str
     code_version: str
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Decision:
+        if self.id != decision_id(self.symbol, self.issued_at):
+            raise ValueError(
+                f"id {self.id} does not match the symbol and issue time "
+                f"({decision_id(self.symbol, self.issued_at)})"
+            )
+        if self.expires_at < self.issued_at:
+            raise ValueError("expires_at is before issued_at")
+        if self.grid.lower_price >= self.grid.upper_price:
+            raise ValueError("grid.lower_price must be below grid.upper_price")
+        return self
+
 
 class DecisionEntry(Record):
     """A later fact about a decision (operator action, outcome evaluation); never an edit."""
 
     schema_version: Literal["1.0"] = SCHEMA_VERSION
-    decision_id: str
+    decision_id: DecisionId
     sequence: int = Field(ge=1)
     kind: Literal["action", "evaluation"]
     recorded_at: UtcDatetime
@@ -62,8 +77,20 @@ class DecisionEntry(Record):
 
 def decision_relpath(symbol: str, issued_at: datetime) -> Path:
     """``decisions/{YYYY-MM-DD}/dec-{SYMBOL}-{HHMMSS}.yaml``."""
-    return Path(DECISIONS_DIR, f"{issued_at:%Y-%m-%d}", f"dec-{symbol}-{issued_at:%H%M%S}.yaml")
+    name = f"dec-{symbol_part(symbol)}-{issued_at:%H%M%S}.yaml"
+    return Path(DECISIONS_DIR, f"{issued_at:%Y-%m-%d}", name)
 
 
 def decision_id(symbol: str, issued_at: datetime) -> str:
     return f"dec-{symbol}-{issued_at:%Y%m%d-%H%M%S}"
+
+
+def decision_id_relpath(value: str) -> Path:
+    """Where the decision with this id lives; a DataError for anything but a decision id."""
+    decision_id_part(value)
+    symbol, day, time = value.removeprefix("dec-").rsplit("-", 2)
+    try:
+        issued = datetime.strptime(day + time, "%Y%m%d%H%M%S")
+    except ValueError:
+        raise DataError(f"decision id {value!r} holds no valid date and time") from None
+    return decision_relpath(symbol, issued)

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from market_maker.decisions.model import (
-    DECISIONS_DIR,
     Decision,
     DecisionEntry,
+    decision_id_relpath,
     decision_relpath,
 )
 from market_maker.errors import DataError
+from market_maker.identifiers import inside
 from market_maker.store.atomic import write_atomic
 from market_maker.yaml_files import dump, load_model
 
@@ -30,7 +31,7 @@ class DecisionStore:
         self.root = root
 
     def path(self, decision: Decision) -> Path:
-        return self.root / decision_relpath(decision.symbol, decision.issued_at)
+        return inside(self.root, decision_relpath(decision.symbol, decision.issued_at))
 
     def write(self, decision: Decision) -> tuple[Path, bool]:
         """Write a new record; (path, False) when an identical one is already there (a rerun).
@@ -50,18 +51,18 @@ class DecisionStore:
         return path, True
 
     def read(self, path: Path) -> Decision:
-        return load_model(path.read_bytes(), Decision, str(path))
+        """Parse a record and check it against its path (a record is where its id says)."""
+        decision = load_model(path.read_bytes(), Decision, str(path))
+        expected = decision_relpath(decision.symbol, decision.issued_at)
+        if Path(*path.parts[-3:]) != expected:
+            raise DataError(f"{path}: decision {decision.id} belongs at {expected.as_posix()}")
+        return decision
 
     def find(self, decision_id: str) -> Path:
         """The file of a decision, from its id ``dec-{SYMBOL}-{YYYYMMDD}-{HHMMSS}``."""
-        try:
-            prefix, stamp_day, stamp_time = decision_id.rsplit("-", 2)
-            day = datetime.strptime(stamp_day, "%Y%m%d")
-        except ValueError:
-            raise DataError(f"not a decision id: {decision_id!r}") from None
-        path = self.root / DECISIONS_DIR / f"{day:%Y-%m-%d}" / f"{prefix}-{stamp_time}.yaml"
+        path = inside(self.root, decision_id_relpath(decision_id))
         if not path.exists():
-            raise DataError(f"no decision {decision_id} ({path})")
+            raise DataError(f"no decision {decision_id} ({path.relative_to(self.root)})")
         return path
 
     def append(
@@ -89,10 +90,14 @@ class DecisionStore:
 
     def entries(self, decision_id: str) -> list[DecisionEntry]:
         base = self.find(decision_id)
-        return [
-            load_model(p.read_bytes(), DecisionEntry, str(p))
-            for p in sorted(base.parent.glob(f"{base.stem}.*-*.yaml"))
-        ]
+        out = []
+        for path in sorted(base.parent.glob(f"{base.stem}.*-*.yaml")):
+            entry = load_model(path.read_bytes(), DecisionEntry, str(path))
+            expected = f"{base.stem}.{entry.sequence:02d}-{entry.kind}.yaml"
+            if entry.decision_id != decision_id or path.name != expected:
+                raise DataError(f"{path}: entry of {entry.decision_id} belongs at {expected}")
+            out.append(entry)
+        return out
 
     @staticmethod
     def _check(tmp: Path, decision: Decision) -> None:

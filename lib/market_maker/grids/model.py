@@ -9,12 +9,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
-from market_maker.config.models import Symbol
+from market_maker.identifiers import GRID_ID_PATTERN, Symbol
 from market_maker.types import UtcDatetime
 
 SCHEMA_VERSION = "1.0"
 GRIDS_DIR = "grids"
-GRID_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 
 class HistoryEntry(BaseModel):

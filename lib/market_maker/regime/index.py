@@ -18,6 +18,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from market_maker.errors import DataError
+from market_maker.identifiers import symbol_part, valid_symbol
 from market_maker.regime import files
 from market_maker.regime.model import METRICS_DIR
 from market_maker.timeutil import format_utc, from_seconds, to_seconds
@@ -101,7 +102,11 @@ class RegimeIndex:
     def refresh(self, symbol: str | None = None) -> RefreshStats:
         """Read metrics files that are new or changed, drop rows whose file is gone."""
         base = self.data_root / METRICS_DIR
-        symbols = [symbol] if symbol else sorted(p.name for p in base.glob("*") if p.is_dir())
+        symbols = (
+            [symbol_part(symbol)]
+            if symbol
+            else sorted(p.name for p in base.glob("*") if p.is_dir() and valid_symbol(p.name))
+        )
         read = removed = unchanged = skipped = 0
         with self._connect() as db:
             for sym in symbols:

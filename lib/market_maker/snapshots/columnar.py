@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from market_maker.candles import CandleSeries, Interval
+from market_maker.identifiers import inside, symbol_part
 from market_maker.snapshots.model import GridStatusRecord, Snapshot
 from market_maker.snapshots.paths import SNAPSHOTS_DIR, hour_from_path
 from market_maker.snapshots.reader import SnapshotReader
@@ -66,7 +67,10 @@ class CandleCache:
         return out
 
     def _month(self, symbol: str, year: int, month: int) -> dict[str, np.ndarray]:
-        folder = self.reader.root / SNAPSHOTS_DIR / symbol / f"{year:04d}" / f"{month:02d}"
+        folder = inside(
+            self.reader.root,
+            Path(SNAPSHOTS_DIR, symbol_part(symbol), f"{year:04d}", f"{month:02d}"),
+        )
         files = sorted(folder.glob("*/*.json"))
         fingerprint = np.array(
             [

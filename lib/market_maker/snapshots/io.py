@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from market_maker.errors import DataError
+from market_maker.identifiers import inside
 from market_maker.snapshots.model import Snapshot
 from market_maker.snapshots.paths import snapshot_relpath
 from market_maker.snapshots.validation import (
@@ -66,7 +67,7 @@ def check_file(
 
 def write_snapshot(root: Path, snapshot: Snapshot, *, limits: Limits = DEFAULT_LIMITS) -> Path:
     """Write atomically under ``root``; an invalid snapshot never replaces anything."""
-    path = root / snapshot_relpath(snapshot.symbol, snapshot.hour)
+    path = inside(root, snapshot_relpath(snapshot.symbol, snapshot.hour))
 
     def validate(tmp: Path) -> None:
         _, problems = check_file(tmp, symbol=snapshot.symbol, hour=snapshot.hour, limits=limits)

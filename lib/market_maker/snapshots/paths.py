@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from market_maker.identifiers import symbol_part
+
 SNAPSHOTS_DIR = "snapshots"
 _PATH_RE = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})\.json$")
 
@@ -13,7 +15,14 @@ _PATH_RE = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})\.json$")
 def snapshot_relpath(symbol: str, hour: datetime) -> Path:
     """``snapshots/{SYMBOL}/{YYYY}/{MM}/{DD}/{HH}.json``."""
     hour = hour.astimezone(UTC)
-    return Path(SNAPSHOTS_DIR, symbol, f"{hour:%Y}", f"{hour:%m}", f"{hour:%d}", f"{hour:%H}.json")
+    return Path(
+        SNAPSHOTS_DIR,
+        symbol_part(symbol),
+        f"{hour:%Y}",
+        f"{hour:%m}",
+        f"{hour:%d}",
+        f"{hour:%H}.json",
+    )
 
 
 def hour_from_path(path: Path) -> datetime | None:

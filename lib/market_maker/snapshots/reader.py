@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from market_maker.errors import DataError
+from market_maker.identifiers import inside, symbol_part
 from market_maker.snapshots.io import InvalidSnapshotError, check_file
 from market_maker.snapshots.model import Snapshot
 from market_maker.snapshots.paths import SNAPSHOTS_DIR, hour_from_path, snapshot_relpath
@@ -59,7 +60,7 @@ class SnapshotReader:
         self._cache: dict[Path, tuple[int, int, Snapshot | None, list[Problem]]] = {}
 
     def path_for(self, symbol: str, hour: datetime) -> Path:
-        return self.root / snapshot_relpath(symbol, hour)
+        return inside(self.root, snapshot_relpath(symbol, hour))
 
     def check(self, symbol: str, hour: datetime) -> tuple[Snapshot | None, list[Problem]]:
         """The stored snapshot for an hour (None if absent or unreadable) and its problems."""
@@ -103,7 +104,7 @@ class SnapshotReader:
         ]
 
     def stored_hours(self, symbol: str) -> list[datetime]:
-        base = self.root / SNAPSHOTS_DIR / symbol
+        base = inside(self.root, Path(SNAPSHOTS_DIR, symbol_part(symbol)))
         hours = (hour_from_path(p.relative_to(self.root)) for p in base.glob("*/*/*/*.json"))
         return sorted(h for h in hours if h is not None)
 
