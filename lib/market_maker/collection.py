@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Literal
 
 from market_maker.context import RunContext
+from market_maker.errors import NewerSchemaError
 from market_maker.snapshots import write_snapshot
 from market_maker.snapshots.builder import build_snapshot, fetch_bundle
 from market_maker.snapshots.model import GridStatusRecord
+from market_maker.snapshots.validation import newer_schema
 from market_maker.timeutil import format_utc, last_closed_hour
 
 Status = Literal["written", "unchanged", "missing_at_source", "not_closed"]
@@ -62,6 +64,7 @@ def collect_hours(
                 symbol, hour, "unchanged", ctx.reader.path_for(symbol, hour)
             )
         else:
+            _refuse_newer(ctx, symbol, hour)
             need.append(hour)
     if not need:
         return list(outcomes.values())
@@ -91,6 +94,13 @@ def collect_hours(
         path = write_snapshot(ctx.store.path, built.snapshot, limits=ctx.limits)
         outcomes[hour] = HourOutcome(symbol, hour, "written", path)
     return [outcomes[h] for h in sorted(outcomes)]
+
+
+def _refuse_newer(ctx: RunContext, symbol: str, hour: datetime) -> None:
+    """A snapshot a newer version wrote is never overwritten: stop and name it."""
+    problem = newer_schema(ctx.reader.check(symbol, hour)[1])
+    if problem is not None:
+        raise NewerSchemaError(f"{ctx.reader.path_for(symbol, hour)}: {problem.message}")
 
 
 def written_paths(outcomes: list[HourOutcome]) -> list[Path]:

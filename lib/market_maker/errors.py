@@ -15,8 +15,21 @@ class ConfigurationError(MarketMakerError):
     """The configuration is invalid. Fix the named key; retrying cannot help."""
 
 
+class ParameterError(MarketMakerError):
+    """A run's parameter is wrong (an inverted range, a missing hour). Names the parameter."""
+
+
+class RunFailed(MarketMakerError):
+    """Part of a run failed (a symbol, a step); the message names what and why."""
+
+
 class DataError(MarketMakerError):
     """Stored or supplied data is invalid. Names the file or field at fault."""
+
+
+class NewerSchemaError(DataError):
+    """A file was written by a newer version of market-maker: never read as something else,
+    never overwritten."""
 
 
 class ExchangeError(MarketMakerError):

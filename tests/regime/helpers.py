@@ -11,6 +11,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from market_maker.candles import CandleSeries
 from market_maker.regime.analysis import Frames, RegimeBatch
 from market_maker.regime.model import MetricsFile
+from market_maker.snapshots.paths import snapshot_relpath
 from market_maker.timeutil import from_seconds, hours_between
 
 SYMBOL = "ETH-USDT"
@@ -54,7 +55,7 @@ def record(batch: RegimeBatch, i: int) -> MetricsFile:
     """One analysed hour as its metrics file (fixed provenance fields)."""
     return batch.record(
         i,
-        snapshot_path="in-memory",
+        snapshot_path=snapshot_relpath(batch.symbol, from_seconds(int(batch.hours[i]))).as_posix(),
         collected_at=None,
         config_version="test-config",
         code_version="test-code",

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from market_maker.errors import DataError
+from market_maker.errors import DataError, NewerSchemaError
+from market_maker.identifiers import inside
 from market_maker.regime.model import MetricsFile, metrics_relpath
+from market_maker.snapshots.paths import snapshot_relpath
 from market_maker.store.atomic import write_atomic
 from market_maker.yaml_files import Dumper, dump, load_model
 
@@ -43,7 +45,18 @@ def parse(text: str | bytes, *, source: str = "") -> MetricsFile:
 
 
 def read(path: Path) -> MetricsFile:
-    return parse(path.read_bytes(), source=str(path))
+    """Parse and check the file against its path (symbol folder, hour in the name)."""
+    metrics = parse(path.read_bytes(), source=str(path))
+    expected = metrics_relpath(metrics.symbol, metrics.hour)
+    if Path(*path.parts[-3:]) != expected:
+        raise DataError(
+            f"{path}: holds {metrics.symbol} {metrics.hour:%Y-%m-%dT%H:%MZ} but its path says "
+            f"{Path(*path.parts[-3:]).as_posix()}"
+        )
+    snapshot = snapshot_relpath(metrics.symbol, metrics.hour).as_posix()
+    if metrics.snapshot != snapshot:
+        raise DataError(f"{path}: snapshot {metrics.snapshot!r} is not this hour's ({snapshot})")
+    return metrics
 
 
 WriteStatus = Literal["written", "unchanged", "kept"]
@@ -56,13 +69,13 @@ def write(root: Path, metrics: MetricsFile, *, overwrite: bool = False) -> tuple
     other content (another config or code version) is there and ``overwrite``
     was not asked for, so it stays as it is. A damaged file is always replaced.
     """
-    path = root / metrics_relpath(metrics.symbol, metrics.hour)
+    path = inside(root, metrics_relpath(metrics.symbol, metrics.hour))
     data = dumps(metrics)
     if path.exists():
         existing = path.read_bytes()
         if existing == data:
             return path, "unchanged"
-        if not overwrite and _readable(existing):
+        if _readable(existing, path) and not overwrite:
             return path, "kept"  # another configuration or code version made it
 
     def validate(tmp: Path) -> None:
@@ -73,10 +86,13 @@ def write(root: Path, metrics: MetricsFile, *, overwrite: bool = False) -> tuple
     return path, "written"
 
 
-def _readable(data: bytes) -> bool:
-    """A damaged file is not another version's work: it is replaced, not kept."""
+def _readable(data: bytes, path: Path) -> bool:
+    """A damaged file is not another version's work: it is replaced, not kept. A file of a
+    newer schema is neither: it stops the write (NewerSchemaError)."""
     try:
-        parse(data)
+        parse(data, source=str(path))
+    except NewerSchemaError:
+        raise
     except DataError:
         return False
     return True

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from market_maker.config.models import Symbol
+from market_maker.identifiers import symbol_part
 from market_maker.regime.settings import MetricName
 from market_maker.snapshots.model import GridStatusRecord
 from market_maker.types import FrozenModel, UtcDatetime, UtcHour
@@ -50,6 +52,18 @@ class MetricRecord(Record):
         default_factory=dict, description="Intermediate values (e.g. slope, volatility)."
     )
 
+    @model_validator(mode="after")
+    def _numbers(self) -> MetricRecord:
+        # Only a half-life is ever infinite (no mean reversion at all), and then positive.
+        if self.value is not None and (
+            math.isnan(self.value) or (math.isinf(self.value) and self.value < 0)
+        ):
+            raise ValueError(f"value {self.value} is not a number a metric can take")
+        bad = [k for k, v in self.details.items() if not math.isfinite(v)]
+        if bad:
+            raise ValueError(f"details {', '.join(bad)} must be finite")
+        return self
+
 
 class PenaltyRecord(Record):
     name: str
@@ -70,8 +84,8 @@ class ConfirmationRecord(Record):
 class RangeRecord(Record):
     """Proposed grid bounds from the recent price distribution."""
 
-    lower: float
-    upper: float
+    lower: float = Field(gt=0, allow_inf_nan=False)
+    upper: float = Field(gt=0, allow_inf_nan=False)
     width_pct: float
     inside_share: float = Field(description="Share of the window's closes inside the bounds.")
     window: int
@@ -94,23 +108,35 @@ class MetricsFile(Record):
     status: Literal["OK", "INSUFFICIENT_METRICS"]
     verdict: Verdict | None = Field(description="Null when the analysis refused.")
     verdict_1h: Verdict | None = Field(description="The 1h verdict before 4h confirmation.")
-    score: float | None = Field(description="Weighted mean vote of the 1h metrics, in [-1, 1].")
-    confidence: float | None = Field(description="<= 0.95; null when refused.")
-    confidence_base: float | None
+    score: float | None = Field(
+        description="Weighted mean vote of the 1h metrics, in [-1, 1].", ge=-1, le=1
+    )
+    confidence: float | None = Field(description="<= 0.95; null when refused.", ge=0, le=1)
+    confidence_base: float | None = Field(ge=0, le=1)
     penalties: list[PenaltyRecord]
     metrics: dict[MetricName, MetricRecord]
     metrics_computable: int
     confirmation_4h: ConfirmationRecord
     range: RangeRecord | None
     history: HistoryRecord
-    price: float = Field(description="Close of the analysed hour.")
+    price: float = Field(description="Close of the analysed hour.", gt=0, allow_inf_nan=False)
     grid: GridStatusRecord | None
     snapshot: str = Field(description="Path of the snapshot analysed, in the data repository.")
     snapshot_collected_at: UtcDatetime | None = None
     config_version: str
     code_version: str
 
+    @model_validator(mode="after")
+    def _consistent(self) -> MetricsFile:
+        if (self.status == "OK") != (self.verdict is not None):
+            raise ValueError(f"status {self.status} does not go with verdict {self.verdict}")
+        if self.range is not None and self.range.lower >= self.range.upper:
+            raise ValueError("range.lower must be below range.upper")
+        if self.grid is not None and self.grid.lower_price >= self.grid.upper_price:
+            raise ValueError("grid.lower_price must be below grid.upper_price")
+        return self
+
 
 def metrics_relpath(symbol: str, hour) -> Path:
     """``metrics/{SYMBOL}/{YYYY-MM-DD}-{HH}.yaml``."""
-    return Path(METRICS_DIR, symbol, f"{hour:%Y-%m-%d-%H}.yaml")
+    return Path(METRICS_DIR, symbol_part(symbol), f"{hour:%Y-%m-%d-%H}.yaml")

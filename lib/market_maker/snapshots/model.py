@@ -9,6 +9,7 @@ from pydantic import Field, NonNegativeFloat, PositiveInt
 
 from market_maker.candles import CandleSeries, Interval
 from market_maker.config.models import Symbol
+from market_maker.identifiers import GridId
 from market_maker.types import FastUtcDatetime, FrozenModel, UtcDatetime, UtcHour
 
 SCHEMA_VERSION = "2.0"
@@ -48,11 +49,11 @@ class MarketSummaryRecord(Record):
 class GridStatusRecord(Record):
     """The grid configured for the symbol at collection time."""
 
-    grid_id: str
+    grid_id: GridId
     running: bool
-    lower_price: float
-    upper_price: float
-    levels: int
+    lower_price: float = Field(gt=0, allow_inf_nan=False)
+    upper_price: float = Field(gt=0, allow_inf_nan=False)
+    levels: int = Field(ge=2)
     running_since: UtcDatetime | None = Field(None, description="When the grid last started.")
     grid_version: str | None = Field(None, description="Git hash of the grid file.")
 

@@ -40,6 +40,7 @@ class Problem:
     message: str
     severity: Severity = "error"
     file: str = ""
+    code: str = ""  # "newer_schema": a newer version wrote the file; never overwrite it
 
     def __str__(self) -> str:
         where = f"{self.file}: " if self.file else ""
@@ -80,7 +81,9 @@ def parse_snapshot(text: str | bytes) -> tuple[Snapshot | None, list[Problem]]:
             )
         else:
             message = f"unknown schema_version {version!r} (known: {', '.join(KNOWN_VERSIONS)})"
-        return None, [Problem("schema_version", message)]
+        return None, [
+            Problem("schema_version", message, code="newer_schema" if _is_newer(version) else "")
+        ]
     try:
         return Snapshot.model_validate(migrate(raw)), []
     except ValidationError as exc:
@@ -323,6 +326,10 @@ def _times(times: list[datetime], *, short: bool = False) -> str:
 
 def errors_only(problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if p.severity == "error"]
+
+
+def newer_schema(problems: list[Problem]) -> Problem | None:
+    return next((p for p in problems if p.code == "newer_schema"), None)
 
 
 def located(problems: list[Problem], path: Path | str) -> list[Problem]:
