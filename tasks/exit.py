@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from market_maker.context import RunContext
 from market_maker.exit_strategy.service import ExitEvaluator, ExitOutcome
 from market_maker.grids.book import GridBook
+from market_maker.identifiers import inside
 from market_maker.pipeline import HourResult, run_hour
 from market_maker.regime import files
 from market_maker.regime.model import metrics_relpath
@@ -26,7 +27,7 @@ def evaluate_exit_task(
     run_url: str | None,
 ) -> ExitOutcome:
     """Evaluate the exit state from the hour's stored metrics file."""
-    metrics = files.read(ctx.store.path / metrics_relpath(symbol, hour))
+    metrics = files.read(inside(ctx.store.path, metrics_relpath(symbol, hour)))
     return evaluator.evaluate(metrics, book, code_version=ctx.code_version, run_url=run_url)
 
 

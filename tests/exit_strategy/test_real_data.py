@@ -37,9 +37,9 @@ class RecordingNotifier(Notifier):
         super().__init__(NotificationSettings())
         self.sent: list[Notification] = []
 
-    def send(self, n: Notification) -> list[Delivery]:
+    def send(self, n: Notification, channels: list[str] | None = None) -> list[Delivery]:
         self.sent.append(n)
-        return [Delivery("test", True, "recorded")]
+        return [Delivery("log", True, "recorded")]
 
 
 @dataclass

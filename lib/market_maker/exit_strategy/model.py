@@ -6,13 +6,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from market_maker.config.models import Symbol
 from market_maker.exit_strategy.states import ExitState
+from market_maker.identifiers import GridId, symbol_part
 from market_maker.types import FrozenModel, UtcDatetime, UtcHour
 
-SCHEMA_VERSION = "1.0"
+# 1.1 added revisions of evaluations and the record of every delivery attempt; a 1.0 file
+# reads as a 1.1 file with neither.
+SCHEMA_VERSION = "1.1"
+KNOWN_VERSIONS = ("1.0", "1.1")
 EXIT_STATES_DIR = "exit_states"
 NOTIFIED_STATES = ("WARNING", "LATEST_ACCEPTABLE_EXIT", "MANDATORY_EXIT")
 # The regime analysis refused (too few metrics): alerted like a WARNING, rate limited apart.
@@ -25,30 +29,52 @@ Record = FrozenModel
 
 class TransitionRecord(Record):
     timestamp: UtcHour = Field(description="The evaluated hour.")
-    grid_id: str
+    grid_id: GridId
     from_state: ExitState
     to_state: ExitState
     reasons: list[str]
     metrics: dict[str, float | str | None]
+    revision: int = Field(1, ge=1, description="The evaluation revision that made it.")
 
 
 class EvaluationRecord(Record):
-    """One hourly evaluation: the state after it and what fired (persistence reads these)."""
+    """One hourly evaluation: the state after it and what fired (persistence reads these).
+
+    Never rewritten: a rerun under different inputs appends a higher ``revision`` with a
+    ``note`` saying what changed; readers use the latest revision of each hour.
+    """
 
     hour: UtcHour
-    grid_id: str
+    grid_id: GridId
     state: ExitState
     target: ExitState = Field(description="The highest state whose triggers fired.")
     warning: bool = Field(description="The WARNING conditions were met.")
     conditions: list[str] = Field(description="Names of the conditions met, all levels.")
     notified: ExitState | None = Field(None, description="State notified for this hour, if any.")
     refusal_notified: bool = Field(False, description="The analysis refusal was alerted.")
+    revision: int = Field(1, ge=1, description="1 for the first evaluation of the hour.")
+    inputs: str | None = Field(
+        None, description="Fingerprint of what was evaluated (metrics, grid, prior state)."
+    )
+    note: str | None = Field(None, description="Why this revision was appended.")
+
+
+class DeliveryRecord(Record):
+    """One attempt to deliver an alert on one channel, with its outcome."""
+
+    hour: UtcHour = Field(description="The evaluated hour the alert is about.")
+    grid_id: GridId
+    key: str = Field(description="The state alerted (or ANALYSIS_REFUSED).")
+    channel: str = Field(description="pushover, log (no keys configured) or webhook.")
+    attempted_at: UtcDatetime
+    ok: bool
+    detail: str = Field(description="Request id and receipt, or why it failed.")
 
 
 class ExitStateFile(Record):
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.1"] = SCHEMA_VERSION
     symbol: Symbol
-    grid_id: str = Field(description="Grid of the day's last evaluation.")
+    grid_id: GridId = Field(description="Grid of the day's last evaluation.")
     date: date
     state: ExitState = Field(description="State at the end of the day's last evaluation.")
     transitions: list[TransitionRecord] = Field(default_factory=list)
@@ -56,7 +82,45 @@ class ExitStateFile(Record):
         default_factory=lambda: dict.fromkeys(NOTIFICATION_KEYS)
     )
     evaluations: list[EvaluationRecord] = Field(default_factory=list)
+    deliveries: list[DeliveryRecord] = Field(default_factory=list)
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _migrate(cls, value: object) -> object:
+        return SCHEMA_VERSION if value == "1.0" else value
+
+    @model_validator(mode="after")
+    def _one_day(self) -> ExitStateFile:
+        for when in (
+            *(e.hour for e in self.evaluations),
+            *(t.timestamp for t in self.transitions),
+            *(d.hour for d in self.deliveries),
+        ):
+            if when.date() != self.date:
+                raise ValueError(f"{when:%Y-%m-%dT%H:%MZ} does not belong to the day {self.date}")
+        revisions: dict[tuple[datetime, str], int] = {}
+        for e in self.evaluations:
+            key = (e.hour, e.grid_id)
+            if e.revision != revisions.get(key, 0) + 1:
+                raise ValueError(
+                    f"evaluation {e.hour:%Y-%m-%dT%H:%MZ} of {e.grid_id}: revision {e.revision} "
+                    "out of order"
+                )
+            revisions[key] = e.revision
+        return self
+
+    def latest(self) -> list[EvaluationRecord]:
+        """The latest revision of each hour's evaluation, in time order."""
+        latest: dict[tuple[datetime, str], EvaluationRecord] = {}
+        for e in self.evaluations:
+            latest[(e.hour, e.grid_id)] = e
+        return sorted(latest.values(), key=lambda e: e.hour)
+
+    def effective_transitions(self) -> list[TransitionRecord]:
+        """Transitions made by the latest revision of each hour."""
+        current = {(e.hour, e.grid_id): e.revision for e in self.latest()}
+        return [t for t in self.transitions if current.get((t.timestamp, t.grid_id)) == t.revision]
 
 
 def exit_state_relpath(symbol: str, day: date | datetime) -> Path:
-    return Path(EXIT_STATES_DIR, symbol, f"{day:%Y-%m-%d}.yaml")
+    return Path(EXIT_STATES_DIR, symbol_part(symbol), f"{day:%Y-%m-%d}.yaml")

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from market_maker.config import Settings
 from market_maker.decisions.model import Decision, GridRef, decision_id
 from market_maker.decisions.store import DecisionStore, ImmutableRecordError
 from market_maker.exit_strategy.engine import Evaluation, evaluate
-from market_maker.exit_strategy.model import REFUSAL_KEY
+from market_maker.exit_strategy.model import REFUSAL_KEY, DeliveryRecord
 from market_maker.exit_strategy.observation import Observation
 from market_maker.exit_strategy.states import RECOMMENDATION, ExitState
 from market_maker.exit_strategy.store import ExitStateStore, Prior
 from market_maker.grids.book import GridBook
+from market_maker.identifiers import inside
 from market_maker.notifications.message import (
     Notification,
     exit_notification,
@@ -28,6 +32,8 @@ from market_maker.regime.model import MetricsFile, metrics_relpath
 from market_maker.timeutil import HOUR, format_utc
 
 log = logging.getLogger(__name__)
+# Given the last delivery per key on a channel: (send?, why).
+Decide = Callable[[dict[str, datetime | None]], tuple[bool, str]]
 
 
 @dataclass
@@ -49,13 +55,25 @@ class ExitOutcome:
             return f"{self.symbol} {when}: {self.skipped}"
         e = self.evaluation
         change = f"{e.before} -> {e.after}" if e.after != e.before else f"{e.after}"
-        sent = (
-            f", notified ({', '.join(f'{d.channel}: {d.detail}' for d in self.deliveries)})"
-            if self.deliveries
-            else ""
-        )
+        sent = ""
+        if self.delivered:
+            sent += f", notified ({', '.join(f'{d.channel}: {d.detail}' for d in self.delivered)})"
+        if self.undelivered:
+            sent += (
+                ", NOT delivered ("
+                + ", ".join(f"{d.channel}: {d.detail}" for d in self.undelivered)
+                + "; the next run retries while the state holds)"
+            )
         recommendation = self.decision.recommendation if self.decision else "-"
         return f"{self.symbol} {when} grid {self.grid_id}: {change}, {recommendation}{sent}"
+
+    @property
+    def delivered(self) -> list[Delivery]:
+        return [d for d in self.deliveries if d.ok]
+
+    @property
+    def undelivered(self) -> list[Delivery]:
+        return [d for d in self.deliveries if not d.ok]
 
 
 class ExitEvaluator:
@@ -76,7 +94,7 @@ class ExitEvaluator:
     def _metrics_at(self, symbol: str, hour: datetime) -> MetricsFile | None:
         key = (symbol, hour)
         if key not in self._metrics:
-            path = self.root / metrics_relpath(symbol, hour)
+            path = inside(self.root, metrics_relpath(symbol, hour))
             self._metrics[key] = files.read(path) if path.exists() else None
         return self._metrics[key]
 
@@ -98,6 +116,9 @@ class ExitEvaluator:
         evaluation = evaluate(observation, prior.state, prior.records, self.settings.exit_strategy)
         outcome = ExitOutcome(symbol, hour, grid.id, evaluation)
 
+        inputs = _fingerprint(
+            metrics, book.versions.get(grid.id), prior, self._metrics_at(symbol, hour - HOUR)
+        )
         decision = self._decision(metrics, observation, evaluation, book, code_version)
         try:
             path, _ = self.decisions.write(decision)
@@ -112,26 +133,93 @@ class ExitEvaluator:
         outcome.decision = decision
         outcome.paths.append(path)
 
-        notified = self._notify(outcome, observation, prior, run_url)
-        refused = self._notify_refusal(outcome, metrics, prior, run_url)
+        attempts: list[DeliveryRecord] = []
+        notified = self._notify(outcome, observation, prior, run_url, attempts)
+        refused = self._notify_refusal(outcome, metrics, prior, run_url, attempts)
         outcome.paths.append(
-            self.states.record(symbol, evaluation, notified, refusal_notified=refused)
+            self.states.record(
+                symbol,
+                evaluation,
+                notified,
+                refusal_notified=refused,
+                inputs=inputs,
+                deliveries=attempts,
+            )
         )
         return outcome
 
+    def _due_channels(
+        self,
+        prior: Prior,
+        key: str,
+        decide: Callable[[dict[str, datetime | None]], tuple[bool, str]],
+    ) -> tuple[list[str], str]:
+        """The channels this alert is due on, each by its own record; and why (or why not)."""
+        due, why = [], "no channel"
+        for channel in self.notifier.channels:
+            if prior.already_delivered(channel, key):
+                why = f"already notified {key} for this hour on {channel} by an earlier run"
+                continue
+            send, why = decide(prior.last_delivered(channel))
+            if send:
+                due.append(channel)
+        return due, why
+
+    def _deliver(
+        self,
+        outcome: ExitOutcome,
+        n: Notification,
+        channels: list[str],
+        key: str,
+        attempts: list[DeliveryRecord],
+    ) -> bool:
+        """Send on ``channels``; record every attempt; True when the primary channel took it."""
+        deliveries = self.notifier.send(n, channels)
+        now = datetime.now(UTC).replace(microsecond=0)
+        for d in deliveries:
+            attempts.append(
+                DeliveryRecord(
+                    hour=outcome.hour,
+                    grid_id=outcome.grid_id or "-",
+                    key=key,
+                    channel=d.channel,
+                    attempted_at=now,
+                    ok=d.ok,
+                    detail=d.detail[:300],
+                )
+            )
+        outcome.deliveries += deliveries
+        if not any(d.ok for d in deliveries):
+            log.warning(
+                "no channel delivered the %s alert for %s %s; the next run retries while it holds",
+                key,
+                outcome.symbol,
+                format_utc(outcome.hour),
+            )
+        return any(d.ok and d.channel != "webhook" for d in deliveries)
+
     def _notify_refusal(
-        self, outcome: ExitOutcome, metrics: MetricsFile, prior: Prior, run_url: str | None
+        self,
+        outcome: ExitOutcome,
+        metrics: MetricsFile,
+        prior: Prior,
+        run_url: str | None,
+        attempts: list[DeliveryRecord],
     ) -> bool:
         """Alert a refused analysis (rate limited like WARNING) unless an exit alert went out."""
-        if metrics.verdict is not None or outcome.grid_id is None:
-            return False
-        if prior.existing is not None:
-            return prior.existing.refusal_notified
-        if outcome.notification is not None:
-            return False
-        last = prior.last_notification.get(REFUSAL_KEY)
-        limit = timedelta(hours=self.settings.notifications.rate_limit_hours.WARNING)
-        if last is not None and metrics.hour - last < limit:
+        if metrics.verdict is None and outcome.grid_id is not None:
+            limit = timedelta(hours=self.settings.notifications.rate_limit_hours.WARNING)
+
+            def decide(last: dict[str, datetime | None]) -> tuple[bool, str]:
+                when = last.get(REFUSAL_KEY)
+                return when is None or metrics.hour - when >= limit, "analysis refusal"
+
+            channels, _ = self._due_channels(prior, REFUSAL_KEY, decide)
+            sent_now = {d.channel for d in outcome.delivered}
+            channels = [c for c in channels if c not in sent_now]
+        else:
+            channels = []
+        if not channels:
             return False
         n = refusal_notification(
             symbol=metrics.symbol,
@@ -141,11 +229,9 @@ class ExitEvaluator:
             errors=[f"{k}: {m.error}" for k, m in metrics.metrics.items() if m.error][:4],
             url=run_url,
         )
-        deliveries = self.notifier.send(n)
-        outcome.deliveries += deliveries
         if outcome.notification is None:
             outcome.notification = n
-        return any(d.ok for d in deliveries)
+        return self._deliver(outcome, n, channels, REFUSAL_KEY, attempts)
 
     def _decision(
         self,
@@ -193,24 +279,34 @@ class ExitEvaluator:
         )
 
     def _notify(
-        self, outcome: ExitOutcome, o: Observation, prior: Prior, run_url: str | None
+        self,
+        outcome: ExitOutcome,
+        o: Observation,
+        prior: Prior,
+        run_url: str | None,
+        attempts: list[DeliveryRecord],
     ) -> ExitState | None:
         e, decision = outcome.evaluation, outcome.decision
         if e is None or decision is None:
             return None
-        if prior.existing is not None and prior.existing.notified is not None:
-            outcome.notify_reason = "already notified for this hour by an earlier run"
-            return prior.existing.notified
-        send, why = should_notify(
-            before=e.before,
-            after=e.after,
-            hour=e.hour,
-            last_notification=prior.last_notification,
-            limits=self.settings.notifications.rate_limit_hours,
-        )
+        key = e.after.value
+
+        def decide(last: dict[str, datetime | None]) -> tuple[bool, str]:
+            return should_notify(
+                before=e.before,
+                after=e.after,
+                hour=e.hour,
+                last_notification=last,
+                limits=self.settings.notifications.rate_limit_hours,
+            )
+
+        channels, why = self._due_channels(prior, key, decide)
         outcome.notify_reason = why
-        if not send:
-            return None
+        primary = self.notifier.channels[0]
+        if not channels:
+            return e.after if prior.already_delivered(primary, key) else None
+        failed = [prior.failed_since.get(c, {}).get(key) for c in channels]
+        retry_of = min((f for f in failed if f is not None), default=None)
         n = exit_notification(
             symbol=outcome.symbol,
             grid_id=o.grid.id,
@@ -227,10 +323,22 @@ class ExitEvaluator:
             decision_id=decision.id,
             expires_at=decision.expires_at,
             url=run_url,
+            undelivered_since=retry_of,
         )
         outcome.notification = n
-        outcome.deliveries = self.notifier.send(n)
-        if any(d.ok for d in outcome.deliveries):
+        if self._deliver(outcome, n, channels, key, attempts):
             return e.after
-        log.warning("no channel delivered the %s notification for %s", e.after, format_utc(e.hour))
-        return None
+        return e.after if prior.already_delivered(primary, key) else None
+
+
+def _fingerprint(
+    metrics: MetricsFile, grid_version: str | None, prior: Prior, previous: MetricsFile | None
+) -> str:
+    """What an evaluation depends on: the hour's and the previous hour's metrics, the grid file,
+    and the evaluations its persistence reads. Equal fingerprints give equal evaluations."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    digest.update(files.dumps(metrics))
+    digest.update(files.dumps(previous) if previous is not None else b"-")
+    history = [(format_utc(r.hour), r.state, r.target, r.warning) for r in prior.records[:48]]
+    digest.update(json.dumps([grid_version, str(prior.state), history]).encode())
+    return digest.hexdigest()[:12]

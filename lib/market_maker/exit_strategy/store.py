@@ -2,8 +2,10 @@
 
 Day files are read once per run and cached; writing an evaluation updates
 its day's file (the state at the end of the day, the transitions, the
-evaluations and ``last_notification``). Re-evaluating an hour replaces that
-hour's entries with identical ones, so reruns change nothing.
+evaluations, the delivery attempts and ``last_notification``). An hour's
+recorded evaluation is never rewritten: a rerun with the same inputs and
+outcome changes nothing, a rerun under different inputs appends a new
+revision that says what changed.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ from market_maker.exit_strategy.engine import Evaluation
 from market_maker.exit_strategy.model import (
     NOTIFICATION_KEYS,
     REFUSAL_KEY,
+    DeliveryRecord,
     EvaluationRecord,
     ExitStateFile,
     exit_state_relpath,
 )
 from market_maker.exit_strategy.states import ExitState
+from market_maker.identifiers import inside
 from market_maker.store.atomic import write_atomic
 from market_maker.yaml_files import dump, load_model
 
 LOOKBACK_DAYS = 7  # how far back a run looks for the state a grid was left in
+# Legacy (1.0) files recorded only that an hour was notified, not on which channel.
+ANY_CHANNEL = "*"
 
 
 @dataclass
@@ -37,7 +43,27 @@ class Prior:
     last_notification: dict[str, datetime | None] = field(
         default_factory=lambda: dict.fromkeys(NOTIFICATION_KEYS)
     )
-    existing: EvaluationRecord | None = None  # this hour's record from an earlier run
+    existing: EvaluationRecord | None = None  # this hour's latest record from an earlier run
+    # channel -> key -> hour of the last alert delivered on it before this hour
+    delivered: dict[str, dict[str, datetime]] = field(default_factory=dict)
+    # channel -> keys already delivered for this very hour (a rerun never sends them again)
+    delivered_now: dict[str, set[str]] = field(default_factory=dict)
+    # channel -> key -> hour of the first failed attempt since the last delivery on it
+    failed_since: dict[str, dict[str, datetime]] = field(default_factory=dict)
+
+    def last_delivered(self, channel: str) -> dict[str, datetime | None]:
+        """Per key, the last hour an alert reached ``channel`` (legacy records count for all)."""
+        out: dict[str, datetime | None] = dict.fromkeys(NOTIFICATION_KEYS)
+        for source in (self.delivered.get(ANY_CHANNEL, {}), self.delivered.get(channel, {})):
+            for key, when in source.items():
+                previous = out.get(key)
+                out[key] = when if previous is None else max(previous, when)
+        return out
+
+    def already_delivered(self, channel: str, key: str) -> bool:
+        return key in self.delivered_now.get(channel, set()) or key in self.delivered_now.get(
+            ANY_CHANNEL, set()
+        )
 
 
 class ExitStateStore:
@@ -46,7 +72,7 @@ class ExitStateStore:
         self._days: dict[tuple[str, date], ExitStateFile | None] = {}
 
     def path(self, symbol: str, day: date) -> Path:
-        return self.root / exit_state_relpath(symbol, day)
+        return inside(self.root, exit_state_relpath(symbol, day))
 
     def day(self, symbol: str, day: date) -> ExitStateFile | None:
         key = (symbol, day)
@@ -56,37 +82,25 @@ class ExitStateStore:
         return self._days[key]
 
     def prior(self, symbol: str, grid_id: str, hour: datetime) -> Prior:
-        """State, evaluations and last notifications of ``grid_id`` before ``hour``."""
+        """State, evaluations and deliveries of ``grid_id`` before ``hour``."""
         out = Prior()
         records: list[EvaluationRecord] = []
-        notified: dict[str, datetime | None] = dict.fromkeys(NOTIFICATION_KEYS)
+        attempts: list[DeliveryRecord] = []
         for back in range(LOOKBACK_DAYS, -1, -1):
             file = self.day(symbol, (hour - timedelta(days=back)).date())
             if file is None:
                 continue
-            for record in file.evaluations:
-                if record.grid_id != grid_id:
-                    continue
-                if record.hour < hour:
+            for record in file.latest():
+                if record.grid_id == grid_id and record.hour < hour:
                     records.append(record)
-                elif record.hour == hour:
+                elif record.grid_id == grid_id and record.hour == hour:
                     out.existing = record
-            # The day's map holds only its latest time per state: when an evaluation later in
-            # the day notified again (a rerun of an earlier hour), the times before ``hour``
-            # are read from the evaluations that notified.
-            moments = [
-                *file.last_notification.items(),
-                *((r.notified.value, r.hour) for r in file.evaluations if r.notified is not None),
-                *((REFUSAL_KEY, r.hour) for r in file.evaluations if r.refusal_notified),
-            ]
-            for state, when in moments:
-                if when is not None and when < hour and state in notified:
-                    previous = notified.get(state)
-                    notified[state] = max(when, previous) if previous else when
+            attempts += _legacy_attempts(file, grid_id, hour)
+            attempts += [d for d in file.deliveries if d.grid_id == grid_id and d.hour <= hour]
+        _read_attempts(out, attempts, hour)
         records.sort(key=lambda r: r.hour, reverse=True)
         out.records = records
         out.state = records[0].state if records else ExitState.NORMAL
-        out.last_notification = notified
         return out
 
     def record(
@@ -96,46 +110,59 @@ class ExitStateStore:
         notified: ExitState | None,
         *,
         refusal_notified: bool = False,
+        inputs: str | None = None,
+        deliveries: list[DeliveryRecord] | None = None,
     ) -> Path:
-        """Write the evaluation (and transition, and notification time) into its day's file."""
+        """Add the hour's evaluation (a new revision only when it differs) and the deliveries."""
         day = evaluation.hour.date()
         current = self.day(symbol, day)
         carried = self._carried_notifications(symbol, day)
-        evaluations = [
-            e
-            for e in (current.evaluations if current else [])
-            if not (e.hour == evaluation.hour and e.grid_id == evaluation.grid_id)
-        ]
-        evaluations.append(evaluation.record(notified, refusal_notified=refusal_notified))
-        evaluations.sort(key=lambda e: e.hour)
-        transitions = [
-            t
-            for t in (current.transitions if current else [])
-            if not (t.timestamp == evaluation.hour and t.grid_id == evaluation.grid_id)
-        ]
-        if evaluation.transition is not None:
-            transitions.append(evaluation.transition)
-        transitions.sort(key=lambda t: t.timestamp)
+        evaluations = list(current.evaluations) if current else []
+        transitions = list(current.transitions) if current else []
+        latest = {(e.hour, e.grid_id): e for e in evaluations}
+        existing = latest.get((evaluation.hour, evaluation.grid_id))
+        record = evaluation.record(notified, refusal_notified=refusal_notified).model_copy(
+            update={"inputs": inputs}
+        )
+        if existing is None:
+            evaluations.append(record)
+            if evaluation.transition is not None:
+                transitions.append(evaluation.transition)
+        elif _differs(existing, record):
+            revision = existing.revision + 1
+            evaluations.append(
+                record.model_copy(
+                    update={"revision": revision, "note": _revision_note(existing, record)}
+                )
+            )
+            if evaluation.transition is not None:
+                transitions.append(evaluation.transition.model_copy(update={"revision": revision}))
+        evaluations.sort(key=lambda e: (e.hour, e.revision))
+        transitions.sort(key=lambda t: (t.timestamp, t.revision))
+        all_deliveries = [*(current.deliveries if current else []), *(deliveries or [])]
         last = dict(current.last_notification) if current else carried
         for key in NOTIFICATION_KEYS:
             last.setdefault(key, carried.get(key))
-        sent = [notified.value] if notified is not None else []
-        sent += [REFUSAL_KEY] if refusal_notified else []
-        for key in sent:
+        primary = [
+            d.key for d in deliveries or [] if d.ok and d.channel != "webhook"
+        ]  # what the operator's phone (or the log, without keys) received
+        for key in primary:
             if key in NOTIFICATION_KEYS:
                 previous = last.get(key)
                 if previous is None or previous < evaluation.hour:
                     last[key] = evaluation.hour
-        final = evaluations[-1]
         updated = ExitStateFile(
             symbol=symbol,
-            grid_id=final.grid_id,
+            grid_id=evaluation.grid_id,
             date=day,
-            state=final.state,
+            state=ExitState.NORMAL,
             transitions=transitions,
             last_notification=last,
             evaluations=evaluations,
+            deliveries=all_deliveries,
         )
+        final = updated.latest()[-1]
+        updated = updated.model_copy(update={"state": final.state, "grid_id": final.grid_id})
         path = self.path(symbol, day)
         data = dumps(updated)
         if not path.exists() or path.read_bytes() != data:
@@ -156,10 +183,83 @@ def dumps(file: ExitStateFile) -> bytes:
     return dump(file.model_dump(mode="json"))
 
 
+def _legacy_attempts(file: ExitStateFile, grid_id: str, hour: datetime) -> list[DeliveryRecord]:
+    """Evaluations recorded as notified before deliveries were recorded (channel unknown)."""
+    attempted = {d.hour for d in file.deliveries if d.grid_id == grid_id}
+    out = []
+    for record in file.evaluations:
+        if record.grid_id != grid_id or record.hour > hour or record.hour in attempted:
+            continue
+        keys = [record.notified.value] if record.notified is not None else []
+        keys += [REFUSAL_KEY] if record.refusal_notified else []
+        out += [
+            DeliveryRecord(
+                hour=record.hour,
+                grid_id=grid_id,
+                key=key,
+                channel=ANY_CHANNEL,
+                attempted_at=record.hour,
+                ok=True,
+                detail="recorded as notified",
+            )
+            for key in keys
+        ]
+    return out
+
+
+def _read_attempts(out: Prior, attempts: list[DeliveryRecord], hour: datetime) -> None:
+    """Fill the delivery fields of ``out`` from every attempt up to ``hour``, in order."""
+    notified: dict[str, datetime | None] = dict.fromkeys(NOTIFICATION_KEYS)
+    for d in sorted(attempts, key=lambda d: (d.hour, d.attempted_at)):
+        if d.ok and d.hour == hour:
+            out.delivered_now.setdefault(d.channel, set()).add(d.key)
+        elif d.ok:
+            out.delivered.setdefault(d.channel, {})[d.key] = d.hour
+            out.failed_since.get(d.channel, {}).pop(d.key, None)
+            if d.channel != "webhook" and d.key in notified:
+                previous = notified[d.key]
+                notified[d.key] = d.hour if previous is None else max(previous, d.hour)
+        else:
+            out.failed_since.setdefault(d.channel, {}).setdefault(d.key, d.hour)
+    out.last_notification = notified
+
+
+def _differs(existing: EvaluationRecord, new: EvaluationRecord) -> bool:
+    """Another outcome, or the same outcome from other inputs (a fingerprint was recorded)."""
+    keys = ("state", "target", "warning", "conditions")
+    if any(getattr(existing, k) != getattr(new, k) for k in keys):
+        return True
+    return existing.inputs is not None and new.inputs is not None and existing.inputs != new.inputs
+
+
+def _revision_note(existing: EvaluationRecord, new: EvaluationRecord) -> str:
+    changes = []
+    if existing.inputs != new.inputs:
+        changes.append(f"inputs {existing.inputs} -> {new.inputs}")
+    for key in ("state", "target", "warning", "conditions"):
+        before, after = getattr(existing, key), getattr(new, key)
+        if before != after:
+            changes.append(f"{key} {before} -> {after}")
+    return f"re-evaluated under different inputs; revision {existing.revision} is kept above: " + (
+        "; ".join(changes) or "same outcome"
+    )
+
+
+def read_day_file(path: Path) -> ExitStateFile:
+    """An exit-state file, checked against its path."""
+    return _read(path)
+
+
 def _read(path: Path) -> ExitStateFile:
-    return load_model(path.read_bytes(), ExitStateFile, str(path))
+    file = load_model(path.read_bytes(), ExitStateFile, str(path))
+    expected = Path(*path.parts[-3:])
+    if exit_state_relpath(file.symbol, file.date) != expected:
+        raise DataError(
+            f"{path}: holds {file.symbol} {file.date} but its path says {expected.as_posix()}"
+        )
+    return file
 
 
 def _check(tmp: Path, expected: ExitStateFile) -> None:
-    if _read(tmp) != expected:
+    if load_model(tmp.read_bytes(), ExitStateFile, str(tmp)) != expected:
         raise DataError(f"{tmp}: exit-state file does not read back equal")

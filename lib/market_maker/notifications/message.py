@@ -70,6 +70,7 @@ def exit_notification(
     decision_id: str,
     expires_at: datetime,
     url: str | None,
+    undelivered_since: datetime | None = None,
 ) -> Notification:
     change = (
         ("escalated from " if state.rank > previous.rank else "eased from ") + str(previous)
@@ -98,6 +99,11 @@ def exit_notification(
         f"Hour {hour:%Y-%m-%d %H:%M} UTC, decision {decision_id}, act before "
         f"{expires_at:%H:%M} UTC."
     )
+    if undelivered_since is not None:
+        lines.append(
+            f"Sent late: the alert for {undelivered_since:%Y-%m-%d %H:%M} UTC could not be "
+            "delivered."
+        )
     title = f"{symbol} {grid_id}: {state.value.replace('_', ' ')} ({change})"
     return Notification(
         kind="exit_state",

@@ -41,9 +41,19 @@ class Notifier:
         if self.pushover is None and settings.pushover.configured:
             self.pushover = PushoverClient(settings.pushover, session=self.session)
 
-    def send(self, n: Notification) -> list[Delivery]:
-        deliveries = [self._pushover(n)]
-        if self.settings.webhook_url:
+    @property
+    def channels(self) -> list[str]:
+        """``pushover`` (``log`` without keys), then ``webhook`` when one is configured."""
+        primary = "pushover" if self.pushover is not None else "log"
+        return [primary, "webhook"] if self.settings.webhook_url else [primary]
+
+    def send(self, n: Notification, channels: list[str] | None = None) -> list[Delivery]:
+        """Deliver on ``channels`` (default: all); every attempt is returned, failed or not."""
+        wanted = self.channels if channels is None else channels
+        deliveries = []
+        if "pushover" in wanted or "log" in wanted:
+            deliveries.append(self._pushover(n))
+        if "webhook" in wanted and self.settings.webhook_url:
             deliveries.append(self._webhook(n))
         return deliveries
 
