@@ -53,6 +53,7 @@ class ApiKey:
     passphrase: str
     version: int = 3
     permission: str = "General,Spot"
+    ip_whitelist: str = "127.0.0.1"  # comma-separated, as KuCoin reports it; "" for none
 
 
 @dataclass(frozen=True)
@@ -380,7 +381,7 @@ class FakeKuCoin(LoopbackServer):
             "apiKey": key.key,
             "apiVersion": key.version,
             "permission": key.permission,
-            "ipWhitelist": "",
+            "ipWhitelist": key.ip_whitelist,
             "createdAt": 1690000000000,
             "uid": 165111215,
             "isMaster": True,

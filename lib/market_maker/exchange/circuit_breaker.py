@@ -27,6 +27,7 @@ T = TypeVar("T")
 class BreakerState:
     failures: int = 0
     opened_at: datetime | None = None
+    last_error: str = ""
 
 
 class CircuitBreaker:
@@ -53,12 +54,12 @@ class CircuitBreaker:
         self.clock = clock
         self.state = self._load()
 
-    def call(self, fn: Callable[[], T]) -> T:
-        self._refuse_if_open()
+    def call(self, fn: Callable[[], T], what: str = "") -> T:
+        self._refuse_if_open(what)
         try:
             result = fn()
-        except TransientExchangeError:
-            self._record_failure()
+        except TransientExchangeError as exc:
+            self._record_failure(str(exc))
             raise
         self._record_success()
         return result
@@ -68,17 +69,20 @@ class CircuitBreaker:
         opened = self.state.opened_at
         return opened is not None and self.clock() < opened + self.open_for
 
-    def _refuse_if_open(self) -> None:
+    def _refuse_if_open(self, what: str = "") -> None:
         opened = self.state.opened_at
         if opened is not None and self.clock() < opened + self.open_for:
             until = opened + self.open_for
+            last = f" (last: {self.state.last_error})" if self.state.last_error else ""
             raise CircuitOpenError(
-                f"circuit breaker for {self.name} is open after {self.state.failures} "
-                f"consecutive failures; calls refused until {format_utc(until)}"
+                f"{what or self.name} not called: the circuit breaker for {self.name} is open "
+                f"after {self.state.failures} consecutive failures{last}; calls refused until "
+                f"{format_utc(until)}"
             )
 
-    def _record_failure(self) -> None:
+    def _record_failure(self, error: str = "") -> None:
         self.state.failures += 1
+        self.state.last_error = error[:200]
         if self.state.failures >= self.threshold:
             if not self.is_open:
                 log.warning(
@@ -100,7 +104,11 @@ class CircuitBreaker:
         try:
             raw = json.loads(self.state_file.read_text())
             opened = raw.get("opened_at")
-            return BreakerState(int(raw["failures"]), parse_utc(opened) if opened else None)
+            return BreakerState(
+                int(raw["failures"]),
+                parse_utc(opened) if opened else None,
+                str(raw.get("last_error", "")),
+            )
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring unreadable breaker state %s: %s", self.state_file, exc)
             return BreakerState()
@@ -113,6 +121,7 @@ class CircuitBreaker:
         payload = {
             "failures": self.state.failures,
             "opened_at": format_utc(opened) if opened else None,
+            "last_error": self.state.last_error,
         }
         fd, tmp = tempfile.mkstemp(dir=self.state_file.parent, prefix=".breaker-")
         with os.fdopen(fd, "w") as handle:

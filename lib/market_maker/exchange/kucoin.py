@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -167,7 +168,20 @@ class KuCoinExchange:
                 "refuses a key that can move funds. Create a key with General permission only "
                 "and set it in MARKET_MAKER_EXCHANGE__API_KEY / __API_SECRET / __API_PASSPHRASE."
             )
-        log.info("KuCoin API key permissions: %s", ", ".join(permissions) or "(none)")
+        whitelist = [
+            ip.strip() for ip in str(info.get("ipWhitelist") or "").split(",") if ip.strip()
+        ]
+        if not whitelist and not self.settings.allow_no_ip_whitelist:
+            raise UnsafeAPIKeyError(
+                "the configured KuCoin API key has no IP whitelist: anyone who obtains it can use "
+                "it from anywhere. Restrict it to the addresses the flows run from, or set "
+                "exchange.allow_no_ip_whitelist: true to accept the risk."
+            )
+        log.info(
+            "KuCoin API key permissions: %s; IP whitelist: %s",
+            ", ".join(permissions) or "(none)",
+            f"{len(whitelist)} address(es)" if whitelist else "none (allowed by configuration)",
+        )
         return permissions
 
     # -- transport ------------------------------------------------------------
@@ -185,7 +199,17 @@ class KuCoinExchange:
             before_sleep=self._log_retry,
             reraise=True,
         )
-        return self.breaker.call(lambda: retrying(self._send, method, path_with_query, signed))
+        endpoint = f"KuCoin {method} {path}"
+        try:
+            return self.breaker.call(
+                lambda: retrying(self._send, method, path_with_query, signed), what=endpoint
+            )
+        except TransientExchangeError as exc:
+            attempts = self.settings.retry_attempts
+            raise TransientExchangeError(
+                f"{exc} (gave up after {attempts} attempt{'s' if attempts > 1 else ''})",
+                retry_after=exc.retry_after,
+            ) from None
 
     def _send(self, method: str, path_with_query: str, signed: bool) -> Any:
         headers = {"Accept": "application/json"}
@@ -204,8 +228,14 @@ class KuCoinExchange:
                 f"KuCoin {method} {path} timed out after {self.settings.timeout_seconds}s"
             ) from None
         except requests.ConnectionError as exc:
-            raise TransientExchangeError(f"KuCoin {method} {path} unreachable: {exc}") from None
-        return _unwrap(response, path)
+            raise TransientExchangeError(
+                f"KuCoin {method} {path} unreachable: {_cause(exc)}"
+            ) from None
+        except requests.RequestException as exc:  # a body cut short, a bad chunk: transient
+            raise TransientExchangeError(
+                f"KuCoin {method} {path} answer broken off: {_cause(exc)}"
+            ) from None
+        return _unwrap(response, path, method)
 
     def _auth(self, method: str, path_with_query: str) -> dict[str, str]:
         key, secret, passphrase = (
@@ -243,7 +273,14 @@ class KuCoinExchange:
         log.warning("attempt %d failed (%s); retrying in %.1fs", state.attempt_number, exc, wait)
 
 
-def _unwrap(response: requests.Response, path: str) -> Any:
+def _cause(exc: Exception) -> str:
+    """The innermost reason of a requests error, without the URL repeated at length."""
+    text = str(exc.args[0] if exc.args else exc)
+    reason = re.search(r"\(Caused by ([^)]*)\)", text)
+    return (reason.group(1) if reason else text)[:200] or type(exc).__name__
+
+
+def _unwrap(response: requests.Response, path: str, method: str = "GET") -> Any:
     status = response.status_code
     if status == 429:
         raise RateLimitedError(
@@ -254,6 +291,12 @@ def _unwrap(response: requests.Response, path: str) -> Any:
     try:
         body = response.json()
     except ValueError:
+        if status < 400:
+            # A success status with a body that does not parse: cut short on the way.
+            raise TransientExchangeError(
+                f"KuCoin {method} {path}: incomplete or malformed JSON answer "
+                f"(HTTP {status}, {len(response.content)} bytes)"
+            ) from None
         raise ExchangeAPIError(
             f"http-{status}",
             f"response is not JSON: {response.text[:200]!r}",
