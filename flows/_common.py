@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
+import os
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from prefect import get_client
-from prefect.concurrency.sync import concurrency
 from prefect.logging import get_run_logger
 from prefect.runtime import deployment, flow_run
 from pydantic import AfterValidator, Field
 
+from flows._lock import DATA_REPOSITORY_LIMIT, data_repository_lock, ensure_concurrency_limit
+from market_maker import redaction
 from market_maker.config import load_settings
 from market_maker.config.models import SYMBOL_PATTERN
+from market_maker.config.settings import SECRET_FIELDS, env_var_for
 from market_maker.context import RunContext
+from market_maker.errors import ConfigurationError, MarketMakerError
 from market_maker.exchange import Exchange
 from market_maker.timeutil import format_utc, is_hour, last_closed_hour, utc
-
-# The Prefect global concurrency limit that serialises writers of the data repository.
-DATA_REPOSITORY_LIMIT = "data-repository"
 
 
 def _on_the_hour(value: datetime | None) -> datetime | None:
@@ -48,10 +46,35 @@ RequiredHour = Annotated[
 ]
 
 
-def open_context() -> RunContext:
-    """Load the settings in force and open the data repository (the flow's edge)."""
+FLOW_TIMEOUT_ENV = "MARKET_MAKER_FLOW_TIMEOUT_SECONDS"
+
+# Every process that loads a flow (a Kubernetes job, `make serve`, the CLI) masks the secret
+# values of its environment in every log record, Prefect's and libraries' included.
+redaction.register_environment(env_var_for(field) for field in SECRET_FIELDS)
+redaction.install_log_redaction()
+
+
+def flow_timeout(default: float) -> float:
+    """A flow's time limit: the deployment's (``MARKET_MAKER_FLOW_TIMEOUT_SECONDS`` in its job
+    variables, see prefect.yaml), else ``default``. A run past it fails and releases its lock.
+    """
+    raw = os.environ.get(FLOW_TIMEOUT_ENV)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ConfigurationError(
+            f"environment variable {FLOW_TIMEOUT_ENV} must be a number of seconds, not {raw!r}"
+        ) from None
+
+
+def open_context(symbols: list[str] | None = None) -> RunContext:
+    """Load the settings in force and open the data repository (the flow's edge).
+
+    ``symbols`` asked for must be configured: a typo is an error, not an empty success.
+    """
     settings = load_settings()
     configure_logging(settings.logging.format, settings.logging.level)
+    settings.require_symbols(symbols or [])
     return RunContext.open(settings)
 
 
@@ -95,36 +118,6 @@ def collected_at(exchange: Exchange) -> datetime:
     return max(datetime.now(UTC), exchange.now()).replace(microsecond=0)
 
 
-@contextlib.contextmanager
-def data_repository_lock(ctx: RunContext) -> Iterator[None]:
-    """Serialise writers: a Prefect global concurrency slot across pods, a file lock on the disk."""
-    ensure_concurrency_limit(DATA_REPOSITORY_LIMIT)
-    timeout = ctx.settings.data_repository.lock_timeout_seconds
-    with concurrency(DATA_REPOSITORY_LIMIT, occupy=1, timeout_seconds=timeout), ctx.store.locked():
-        yield
-
-
-_known_limits: set[str] = set()
-
-
-def ensure_concurrency_limit(name: str, limit: int = 1) -> None:
-    """Create the global concurrency limit on first use, so a fresh server enforces it too."""
-    if name in _known_limits:
-        return
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            with contextlib.suppress(ObjectAlreadyExists):
-                client.create_global_concurrency_limit(
-                    GlobalConcurrencyLimitCreate(name=name, limit=limit)
-                )
-    _known_limits.add(name)
-
-
 def commit_message(flow: str, symbol: str, hours: list[datetime], detail: str) -> str:
     """First line names the flow, symbol and hour(s); the body says what changed."""
     if not hours:
@@ -134,6 +127,21 @@ def commit_message(flow: str, symbol: str, hours: list[datetime], detail: str) -
     else:
         span = f"{format_utc(min(hours))}..{format_utc(max(hours))}"
     return f"{flow}: {symbol} {span}\n\n{detail}\n"
+
+
+def failure_reason(state: Any) -> str:
+    """Why a task run failed, in one line: its exception's message (secrets masked)."""
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception as error:  # the result itself could not be read
+        exc = error
+    if isinstance(exc, BaseException):
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        if not isinstance(exc, MarketMakerError):
+            text = f"{type(exc).__name__}: {text}"
+    else:
+        text = str(state.message or state.name)
+    return redaction.redact(text)
 
 
 def logger():
@@ -153,3 +161,10 @@ def log_duration(
         else logging.INFO
     )
     log.log(level, "%s took %.2f s", what, seconds)
+
+
+__all__ = [
+    "DATA_REPOSITORY_LIMIT",
+    "data_repository_lock",
+    "ensure_concurrency_limit",
+]

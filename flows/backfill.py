@@ -18,12 +18,14 @@ from flows._common import (
     collected_at,
     commit_message,
     data_repository_lock,
+    flow_timeout,
     logger,
     open_context,
 )
 from flows._hooks import FAILURE_HOOKS
 from market_maker.backfill import BackfillReport, plan_chunks
 from market_maker.collection import written_paths
+from market_maker.errors import ParameterError
 from market_maker.timeutil import format_utc
 from tasks.snapshots import collect_hours_task
 from tasks.store import commit_task, push_task, sync_task
@@ -37,6 +39,7 @@ ChunkHours = Annotated[
 @flow(
     name="backfill",
     description="Write missing or invalid snapshots for a past range.",
+    timeout_seconds=flow_timeout(21600),
     **FAILURE_HOOKS,
 )
 def backfill(
@@ -54,9 +57,9 @@ def backfill(
         chunk_hours: Hours fetched and committed together; empty: the configured 168.
     """
     if end < start:
-        raise ValueError(f"end {format_utc(end)} is before start {format_utc(start)}")
+        raise ParameterError(f"end {format_utc(end)} is before start {format_utc(start)}")
     log = logger()
-    ctx = open_context()
+    ctx = open_context([symbol])
     exchange = ctx.exchange
     chunks = plan_chunks(start, end, chunk_hours or ctx.settings.backfill.chunk_hours)
     report = BackfillReport(symbol, start, end)

@@ -13,6 +13,7 @@ from flows._common import (
     commit_message,
     data_repository_lock,
     flow_run_url,
+    flow_timeout,
     log_duration,
     logger,
     open_context,
@@ -28,7 +29,10 @@ from tasks.store import commit_task, push_task, sync_task
 
 
 @flow(
-    name="exit-evaluation", description="Evaluate the running grid's exit state.", **FAILURE_HOOKS
+    name="exit-evaluation",
+    description="Evaluate the running grid's exit state.",
+    timeout_seconds=flow_timeout(600),
+    **FAILURE_HOOKS,
 )
 def exit_evaluation(symbol: SymbolParam, hour: HourParam = None) -> dict[str, object]:
     """Evaluate ``hour`` (default: the last closed hour) from its stored metrics file.
@@ -38,7 +42,7 @@ def exit_evaluation(symbol: SymbolParam, hour: HourParam = None) -> dict[str, ob
         hour: UTC hour to evaluate; empty: the hour before the scheduled start.
     """
     log = logger()
-    ctx = open_context()
+    ctx = open_context([symbol])
     target = resolve_hour(hour, ctx.exchange)
     started = time.perf_counter()
     with data_repository_lock(ctx):

@@ -7,29 +7,46 @@ operator state: the next hourly run picks the change up without a redeploy.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 from market_maker.config import load_settings
+from market_maker.context import RunContext
 from market_maker.decisions.store import DecisionStore
-from market_maker.grids.book import GridBook, add_grid, set_running
-from market_maker.store import GitDataStore
+from market_maker.errors import DataError
+from market_maker.grids.book import GridBook, add_grid, parse_grid, set_running
 from market_maker.timeutil import format_utc
 
+log = logging.getLogger("market_maker.grid_admin")
 
-def _store() -> tuple[GitDataStore, float]:
-    settings = load_settings()
-    return GitDataStore.from_settings(settings), settings.grids.fee_rate
+
+@contextlib.contextmanager
+def _writing(command: str) -> Iterator[RunContext]:
+    """Lock, repair what an interrupted run left, rebase onto the remote; then all or nothing:
+    either the command's commit holds every file it wrote, or the working copy is as before."""
+    ctx = RunContext.open(load_settings())
+    with ctx.store.locked(f"market-maker {command}"):
+        for line in ctx.store.reconcile(ctx.validator).lines():
+            log.warning("data repository: %s", line)
+        ctx.store.sync()
+        with ctx.store.transaction():
+            yield ctx
 
 
 def grid_add(source: Path) -> str:
-    store, fee = _store()
-    with store.locked():
-        store.sync()
-        path = add_grid(store.path, source, fee_rate=fee)
+    with _writing("grid add") as ctx:
+        try:
+            symbol = parse_grid(source.read_text(), str(source)).symbol
+        except OSError as exc:
+            raise DataError(f"grid file {source}: {exc.strerror}") from None
+        ctx.settings.require_symbols([symbol])
+        path = add_grid(ctx.store.path, source, fee_rate=ctx.settings.grids.fee_rate)
         grid_id = path.stem
-        store.commit(f"grid add: {grid_id}\n\nfrom {source.name}\n", [path])
-        result = store.push()
+        ctx.store.commit(f"grid add: {grid_id}\n\nfrom {source.name}\n", [path])
+    result = ctx.store.push()
     return f"grid {grid_id} added at {path} ({result.detail})"
 
 
@@ -41,31 +58,35 @@ def grid_set(
     reason: str | None,
     decision: str | None = None,
 ) -> str:
-    store, fee = _store()
     action = "enable" if enabled else "disable"
-    with store.locked():
-        store.sync()
-        path = set_running(store.path, grid_id, enabled=enabled, at=at, reason=reason, fee_rate=fee)
+    with _writing(f"grid {action}") as ctx:
+        root = ctx.store.path
+        decisions = DecisionStore(root)
+        if decision:
+            decisions.find(decision)  # an unknown decision stops the command before any write
+        fee = ctx.settings.grids.fee_rate
+        path = set_running(root, grid_id, enabled=enabled, at=at, reason=reason, fee_rate=fee)
         paths = [path]
         if decision:
             paths.append(
-                DecisionStore(store.path).append(
+                decisions.append(
                     decision,
                     "action",
                     {"action": f"grid {action}", "grid_id": grid_id, "reason": reason},
                     recorded_at=at,
                 )
             )
-        store.commit(
+        ctx.store.commit(
             f"grid {action}: {grid_id} {format_utc(at)}\n\n{reason or 'no reason given'}\n", paths
         )
-        result = store.push()
+    result = ctx.store.push()
     return f"grid {grid_id} {action}d at {format_utc(at)} ({result.detail})"
 
 
 def grid_list(at: datetime) -> str:
-    store, fee = _store()
-    book = GridBook.load(store.path, fee_rate=fee)
+    settings = load_settings()
+    ctx = RunContext.open(settings)
+    book = GridBook.load(ctx.store.path, fee_rate=settings.grids.fee_rate)
     if not book.grids:
         return "(no grids)"
     lines = []

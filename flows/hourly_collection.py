@@ -11,12 +11,15 @@ from flows._common import (
     collected_at,
     commit_message,
     data_repository_lock,
+    failure_reason,
+    flow_timeout,
     logger,
     open_context,
     resolve_hour,
 )
 from flows._hooks import FAILURE_HOOKS
 from market_maker.collection import HourOutcome, written_paths
+from market_maker.errors import RunFailed
 from market_maker.timeutil import format_utc
 from tasks.snapshots import collect_hours_task
 from tasks.store import commit_task, push_task, sync_task
@@ -25,6 +28,7 @@ from tasks.store import commit_task, push_task, sync_task
 @flow(
     name="hourly-collection",
     description="Collect one hour's snapshot for each symbol.",
+    timeout_seconds=flow_timeout(600),
     **FAILURE_HOOKS,
 )
 def hourly_collection(
@@ -41,7 +45,7 @@ def hourly_collection(
             closed hour for a run started by hand).
     """
     log = logger()
-    ctx = open_context()
+    ctx = open_context(symbols)
     symbols = symbols or list(ctx.settings.symbols)
     exchange = ctx.exchange  # builds the client (and checks a KuCoin key) before anything else
     target = resolve_hour(hour, exchange)
@@ -57,7 +61,7 @@ def hourly_collection(
             if state.is_completed():
                 outcomes += state.result()
             else:
-                failures[symbol] = str(state.message or state.name)
+                failures[symbol] = failure_reason(state)
         detail = "\n".join(str(o) for o in outcomes) or "nothing collected"
         sha = commit_task(
             ctx,
@@ -79,7 +83,7 @@ def hourly_collection(
         description=f"Collection of {format_utc(target)}",
     )
     if failures:
-        raise RuntimeError(
+        raise RunFailed(
             "collection failed for "
             + "; ".join(f"{symbol}: {reason}" for symbol, reason in failures.items())
         )

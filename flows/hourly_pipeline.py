@@ -14,13 +14,16 @@ from flows._common import (
     collected_at,
     commit_message,
     data_repository_lock,
+    failure_reason,
     flow_run_url,
+    flow_timeout,
     log_duration,
     logger,
     open_context,
     resolve_hour,
 )
 from flows._hooks import FAILURE_HOOKS
+from market_maker.errors import ParameterError, RunFailed
 from market_maker.exit_strategy.report import outcome_markdown
 from market_maker.exit_strategy.service import ExitEvaluator
 from market_maker.notifications.notifier import Notifier
@@ -33,6 +36,7 @@ from tasks.store import commit_task, push_task, sync_task
 @flow(
     name="hourly-pipeline",
     description="Collect, analyse and evaluate the exit state of every symbol for an hour.",
+    timeout_seconds=flow_timeout(1800),
     **FAILURE_HOOKS,
 )
 def hourly_pipeline(
@@ -55,9 +59,9 @@ def hourly_pipeline(
         end: Last hour of the replay, inclusive.
     """
     if (start is None) != (end is None) or (start is not None and hour is not None):
-        raise ValueError("give hour, or start and end, or nothing")
+        raise ParameterError("give hour, or start and end, or nothing")
     log = logger()
-    ctx = open_context()
+    ctx = open_context(symbols)
     symbols = symbols or list(ctx.settings.symbols)
     replay = start is not None and end is not None
     hours = list(hours_between(start, end)) if replay else [resolve_hour(hour, ctx.exchange)]
@@ -85,7 +89,7 @@ def hourly_pipeline(
                     results[symbol] += done
                     paths += [p for r in done for p in r.paths]
                 else:
-                    failures[symbol] = str(state.message or state.name)
+                    failures[symbol] = failure_reason(state)
             detail = "\n".join(r.line() for s in symbols for r in results[s] if r.hour in chunk)
             sha = commit_task(
                 ctx, commit_message("hourly-pipeline", ",".join(symbols), chunk, detail), paths
@@ -139,7 +143,7 @@ def hourly_pipeline(
         "seconds": round(seconds, 2),
     }
     if failures:
-        raise RuntimeError(
+        raise RunFailed(
             "pipeline failed for " + "; ".join(f"{s}: {why}" for s, why in failures.items())
         )
     return summary

@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Literal
 
 from market_maker.config import load_settings
+from market_maker.errors import DataError
 from market_maker.regime.index import RegimeIndex, as_dict
 from market_maker.store import GitDataStore
+from market_maker.timeutil import format_utc
 
 
 def query_regimes(
@@ -23,7 +25,11 @@ def query_regimes(
     output: Literal["table", "json"] = "table",
 ) -> str:
     """Refresh the index from the metrics files, then answer one query as a table or JSON."""
-    store = GitDataStore.from_settings(load_settings())
+    settings = load_settings()
+    settings.require_symbols([symbol])
+    if start is not None and end is not None and end < start:
+        raise DataError(f"end {format_utc(end)} is before start {format_utc(start)}")
+    store = GitDataStore.from_settings(settings)
     index = RegimeIndex(store.state_dir / "regime-index.sqlite", store.path)
     index.refresh(symbol)
     rows: list[dict[str, object]]

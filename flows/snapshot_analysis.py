@@ -10,11 +10,13 @@ from flows._common import (
     SymbolParam,
     commit_message,
     data_repository_lock,
+    flow_timeout,
     logger,
     open_context,
     resolve_hour,
 )
 from flows._hooks import FAILURE_HOOKS
+from market_maker.errors import ParameterError
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.report import metrics_markdown, range_markdown
 from market_maker.timeutil import format_utc, hours_between
@@ -30,6 +32,7 @@ from tasks.store import commit_task, push_task, sync_task
 @flow(
     name="snapshot-analysis",
     description="Classify the market regime of stored snapshots.",
+    timeout_seconds=flow_timeout(3600),
     **FAILURE_HOOKS,
 )
 def snapshot_analysis(
@@ -53,11 +56,11 @@ def snapshot_analysis(
         recompute: Replace metrics files that differ from this analysis.
     """
     if (start is None) != (end is None):
-        raise ValueError("give both start and end for a range, or neither")
+        raise ParameterError("give both start and end for a range, or neither")
     if start is not None and (hour is not None or end < start):  # type: ignore[operator]
-        raise ValueError("give either hour or start..end (with start <= end)")
+        raise ParameterError("give either hour or start..end (with start <= end)")
     log = logger()
-    ctx = open_context()
+    ctx = open_context([symbol])
     with data_repository_lock(ctx):
         sync_task(ctx)
         if start is not None and end is not None:

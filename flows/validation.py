@@ -7,7 +7,7 @@ from datetime import datetime
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from flows._common import HourParam, SymbolParam, open_context
+from flows._common import HourParam, SymbolParam, flow_timeout, open_context
 from flows._hooks import FAILURE_HOOKS
 from market_maker.errors import DataError
 from market_maker.timeutil import format_utc
@@ -17,6 +17,7 @@ from tasks.snapshots import validate_task
 @flow(
     name="validate-snapshots",
     description="Validate stored snapshots and how they join.",
+    timeout_seconds=flow_timeout(3600),
     **FAILURE_HOOKS,
 )
 def validate_snapshots(
@@ -34,7 +35,7 @@ def validate_snapshots(
         fail_on_error: End the run Failed when any error is found (the problems are in the
             artifact either way), so a CI job waiting on the run fails too.
     """
-    ctx = open_context()
+    ctx = open_context([symbol])
     report = validate_task(ctx, symbol, start, end)
     create_markdown_artifact(
         key="snapshot-validation",

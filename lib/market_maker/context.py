@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from market_maker.config import Settings
+from market_maker.data_files import DataFileValidator
 from market_maker.exchange import Exchange, build_exchange
 from market_maker.regime.index import RegimeIndex
 from market_maker.snapshots import Limits, SnapshotReader
@@ -37,6 +38,11 @@ class RunContext:
     def limits(self) -> Limits:
         cfg = self.settings.snapshots
         return Limits(window_1h=cfg.window_1h, window_4h=cfg.window_4h)
+
+    @cached_property
+    def validator(self) -> DataFileValidator:
+        """Checks what an interrupted run left uncommitted, as it was checked when written."""
+        return DataFileValidator(self.limits, self.settings.grids.fee_rate)
 
     @cached_property
     def reader(self) -> SnapshotReader:

@@ -138,7 +138,9 @@ def test_backfilling_the_same_range_again_changes_nothing(settings: Settings) ->
     assert repo.head.commit.hexsha == head
 
 
-def test_backfill_rewrites_an_invalid_snapshot_and_keeps_the_valid_ones(settings: Settings) -> None:
+def test_backfill_restores_a_damaged_committed_snapshot_and_quarantines_the_damage(
+    settings: Settings,
+) -> None:
     span = {
         "symbol": SYMBOL,
         "start": hour("2023-07-04T00:00:00"),
@@ -146,13 +148,37 @@ def test_backfill_rewrites_an_invalid_snapshot_and_keeps_the_valid_ones(settings
     }
     backfill(**span)
     base = settings.resolve(settings.data_repository.base_path)
-    broken = base / snapshot_relpath(SYMBOL, hour("2023-07-04T02:00:00"))
+    relative = snapshot_relpath(SYMBOL, hour("2023-07-04T02:00:00"))
+    broken = base / relative
     good = broken.read_bytes()
     broken.write_bytes(good[: len(good) // 2])
 
     again = backfill(**span)
 
-    assert again["written"] == 1
+    assert again["written"] == 0
+    assert broken.read_bytes() == good
+    assert SnapshotReader(base).is_valid(SYMBOL, hour("2023-07-04T02:00:00"))
+    (kept,) = (base / "quarantine").glob(f"*/{relative.as_posix()}")
+    assert kept.read_bytes() == good[: len(good) // 2]
+
+
+def test_backfill_rewrites_an_invalid_snapshot_that_was_never_committed(
+    settings: Settings,
+) -> None:
+    span = {
+        "symbol": SYMBOL,
+        "start": hour("2023-07-04T00:00:00"),
+        "end": hour("2023-07-04T03:00:00"),
+    }
+    base = settings.resolve(settings.data_repository.base_path)
+    backfill(**{**span, "end": hour("2023-07-04T01:00:00")})
+    broken = base / snapshot_relpath(SYMBOL, hour("2023-07-04T02:00:00"))
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_text('{"schema_version": "2.0", "symbol": "ETH-USDT"')
+
+    again = backfill(**span)
+
+    assert again["written"] == 2
     assert SnapshotReader(base).is_valid(SYMBOL, hour("2023-07-04T02:00:00"))
 
 

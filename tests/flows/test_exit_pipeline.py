@@ -294,6 +294,9 @@ def test_the_third_failed_run_in_a_row_is_an_emergency(
     broken = settings_root / "grids/eth-grid-9.yaml"
     broken.parent.mkdir(parents=True, exist_ok=True)
     broken.write_text(yaml.safe_dump({**GRID, "id": "eth-grid-9", "levels": 1}))
+    # Committed by hand (an uncommitted invalid file would only be quarantined by the next run).
+    Repo(settings_root).git.add("grids/eth-grid-9.yaml")
+    Repo(settings_root).git.commit("-m", "a broken grid, committed by hand")
 
     states = [
         hourly_pipeline(

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from market_maker.config.settings import git_blob_hash
 from market_maker.errors import DataError
 from market_maker.grids.model import GRIDS_DIR, GridConfig, HistoryEntry
+from market_maker.identifiers import grid_id_part, inside
 from market_maker.snapshots.model import GridStatusRecord
 from market_maker.store.atomic import write_atomic
 from market_maker.timeutil import format_utc
@@ -19,7 +20,7 @@ from market_maker.yaml_files import load_model
 
 
 def grid_path(root: Path, grid_id: str) -> Path:
-    return root / GRIDS_DIR / f"{grid_id}.yaml"
+    return inside(root, Path(GRIDS_DIR, f"{grid_id_part(grid_id)}.yaml"))
 
 
 def parse_grid(text: str, source: str) -> GridConfig:
@@ -48,14 +49,7 @@ class GridBook:
         grids: dict[str, GridConfig] = {}
         versions: dict[str, str] = {}
         for path in sorted((root / GRIDS_DIR).glob("*.yaml")):
-            text = path.read_text()
-            grid = parse_grid(text, str(path))
-            if grid.id != path.stem:
-                raise DataError(f"{path}: id {grid.id!r} must match the file name {path.stem!r}")
-            try:
-                grid.check_fees(fee_rate)
-            except ValueError as exc:
-                raise DataError(f"{path}: {exc}") from None
+            grid, text = _load(path, fee_rate)
             grids[grid.id] = grid
             versions[grid.id] = git_blob_hash(text)
         book = cls(root, grids, versions)
@@ -96,6 +90,23 @@ class GridBook:
             running_since=grid.running_since(at),
             grid_version=self.versions.get(grid.id),
         )
+
+
+def _load(path: Path, fee_rate: float) -> tuple[GridConfig, str]:
+    text = path.read_text()
+    grid = parse_grid(text, str(path))
+    if grid.id != path.stem:
+        raise DataError(f"{path}: id {grid.id!r} must match the file name {path.stem!r}")
+    try:
+        grid.check_fees(fee_rate)
+    except ValueError as exc:
+        raise DataError(f"{path}: {exc}") from None
+    return grid, text
+
+
+def load_grid_file(path: Path, *, fee_rate: float) -> GridConfig:
+    """One grid file with every check it passes when the book loads."""
+    return _load(path, fee_rate)[0]
 
 
 def add_grid(root: Path, source: Path, *, fee_rate: float) -> Path:

@@ -6,27 +6,87 @@ import contextlib
 import fcntl
 import logging
 import re
+import shutil
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from git import Git, GitCommandError, Repo
 
+from market_maker import redaction
 from market_maker.config import Settings
-from market_maker.errors import PushError, StoreError
+from market_maker.errors import DataError, PushError, StoreError
+from market_maker.store.holder import Holder, read_holder, write_holder
 
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "market-maker.lock"
+HOLDER_FILE = "lock-holder.json"
 # A missing credential must fail at once, never wait for a prompt no one answers.
 NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}
 STATE_DIR = "market-maker"
-GITIGNORE = "# temporary files of atomic writes\n.*.tmp\n"
+# The folders the system writes; everything uncommitted in them is reconciled by the next
+# writer. Invalid files are moved to QUARANTINE_DIR (ignored by Git), never deleted.
+MANAGED_DIRS = (
+    "snapshots",
+    "metrics",
+    "grids",
+    "exit_states",
+    "decisions",
+    "kpis",
+    "dashboard",
+    "backtests",
+)
+QUARANTINE_DIR = "quarantine"
+GITIGNORE_LINES = (
+    "# temporary files of atomic writes",
+    ".*.tmp",
+    "# files a run found invalid: moved aside for the operator, never committed",
+    f"/{QUARANTINE_DIR}/",
+)
+# Git's own lock files: left behind only by a git process that was killed.
+GIT_LOCKS = ("index.lock", "HEAD.lock", "config.lock", "packed-refs.lock", "ORIG_HEAD.lock")
+WAIT_LOG_SECONDS = 10.0
+
+
+class Validator:
+    """Checks one uncommitted file under the managed folders: raises DataError when invalid;
+    ``immutable`` kinds are never accepted once committed (a change to them is invalid)."""
+
+    def __call__(self, root: Path, relative: Path) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def immutable(self, relative: Path) -> bool:
+        return False
+
+
+@dataclass
+class Reconciled:
+    """What reconciling the working copy found."""
+
+    pending: list[Path] = field(default_factory=list)  # valid, committed with the run
+    quarantined: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    restored: list[str] = field(default_factory=list)  # committed files put back
+    recovered: list[str] = field(default_factory=list)  # Git state repaired
+
+    def lines(self) -> list[str]:
+        out = [f"recovered: {r}" for r in self.recovered]
+        if self.pending:
+            out.append(
+                f"{len(self.pending)} file(s) written before an interruption, validated, "
+                "committed with this run"
+            )
+        out += [f"quarantined {path}: {why}" for path, why in self.quarantined]
+        out += [f"restored {path} from the last commit" for path in self.restored]
+        return out
+
+
 _UNREACHABLE = re.compile(
     r"could not read from remote|does not appear to be a git repository|unable to access|"
     r"could not resolve host|connection (refused|timed out)|"
-    r"repository .* not found",
+    r"repository .* not found|did not complete in",
     re.IGNORECASE,
 )
 _REJECTED = re.compile(r"\[rejected\]|non-fast-forward|fetch first|failed to push", re.IGNORECASE)
@@ -56,6 +116,7 @@ class GitDataStore:
         author_name: str = "market-maker",
         author_email: str = "market-maker@localhost",
         lock_timeout: float = 600.0,
+        network_timeout: float = 60.0,
     ):
         self.path = path
         self.remote_url = remote_url
@@ -63,6 +124,10 @@ class GitDataStore:
         self.author_name = author_name
         self.author_email = author_email
         self.lock_timeout = lock_timeout
+        self.network_timeout = network_timeout
+        # Valid files left uncommitted by an interrupted run: committed with the next commit.
+        self.pending: list[Path] = []
+        self.previous_holder: Holder | None = None
         self.repo = self._open()
 
     @classmethod
@@ -78,7 +143,13 @@ class GitDataStore:
             author_name=cfg.author_name,
             author_email=cfg.author_email,
             lock_timeout=cfg.lock_timeout_seconds,
+            network_timeout=cfg.network_timeout_seconds,
         )
+
+    @property
+    def remote_label(self) -> str:
+        """The remote as it may be shown: credentials in the URL are masked."""
+        return redaction.redact(self.remote_url or "(none)")
 
     # -- opening --------------------------------------------------------------
 
@@ -86,12 +157,22 @@ class GitDataStore:
         if (self.path / ".git").exists():
             repo = Repo(self.path)
         elif self.remote_url and self._remote_reachable():
-            log.info("cloning data repository %s into %s", self.remote_url, self.path)
+            log.info("cloning data repository %s into %s", self.remote_label, self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            repo = Repo.clone_from(self.remote_url, self.path, env=NO_PROMPT)
+            try:
+                repo = Repo.clone_from(
+                    self.remote_url,
+                    self.path,
+                    env=NO_PROMPT,
+                    kill_after_timeout=self.network_timeout,
+                )
+            except GitCommandError as exc:
+                raise StoreError(
+                    f"cloning the data repository from {self.remote_label} failed: {_short(exc)}"
+                ) from None
         else:
             if self.remote_url:
-                log.warning("remote %s unreachable: starting a local repository", self.remote_url)
+                log.warning("remote %s unreachable: starting a local repository", self.remote_label)
             self.path.mkdir(parents=True, exist_ok=True)
             repo = Repo.init(self.path, initial_branch=self.branch)
         repo.git.update_environment(**NO_PROMPT)
@@ -129,7 +210,7 @@ class GitDataStore:
         git = Git()
         git.update_environment(**NO_PROMPT)
         try:
-            git.ls_remote(self.remote_url)
+            git.ls_remote(self.remote_url, kill_after_timeout=self.network_timeout)
             return True
         except GitCommandError:
             return False
@@ -144,26 +225,60 @@ class GitDataStore:
     # -- locking --------------------------------------------------------------
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Exclusive use of the working copy (an advisory file lock inside ``.git``)."""
+    def locked(self, who: str = "") -> Iterator[None]:
+        """Exclusive use of the working copy: an advisory file lock inside ``.git``.
+
+        The kernel releases it when its holder dies, however it dies. A waiting run logs
+        who holds it and since when; past ``lock_timeout`` it fails with one clear line.
+        """
         lock_path = Path(self.repo.git_dir) / LOCK_FILE
-        deadline = time.monotonic() + self.lock_timeout
+        started = time.monotonic()
+        deadline = started + self.lock_timeout
+        next_log = started + 1.0
         with open(lock_path, "w") as handle:
             while True:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    if time.monotonic() > deadline:
+                    now = time.monotonic()
+                    if now > deadline:
                         raise StoreError(
-                            f"data repository {self.path} is locked by another run "
-                            f"(waited {self.lock_timeout:.0f}s)"
+                            f"data repository {self.path} is locked by {self.describe_holder()}; "
+                            f"gave up after {self.lock_timeout:.0f} s "
+                            "(data_repository.lock_timeout_seconds)"
                         ) from None
+                    if now >= next_log:
+                        log.warning(
+                            "waiting for the data repository %s: held by %s",
+                            self.path,
+                            self.describe_holder(),
+                        )
+                        next_log = now + WAIT_LOG_SECONDS
                     time.sleep(0.05)
+            # The last holder's record, for whoever checks it left nothing behind (its lease).
+            self.previous_holder = self.holder()
+            self.set_holder(Holder.me(who))
             try:
                 yield
             finally:
+                # Released in order: a record left behind means its holder was killed.
+                self.holder_file.unlink(missing_ok=True)
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @property
+    def holder_file(self) -> Path:
+        return self.state_dir / HOLDER_FILE
+
+    def holder(self) -> Holder | None:
+        return read_holder(self.holder_file)
+
+    def set_holder(self, holder: Holder) -> None:
+        write_holder(self.holder_file, holder)
+
+    def describe_holder(self) -> str:
+        holder = self.holder()
+        return holder.describe() if holder else "another run (holder unknown)"
 
     # -- reading the remote ---------------------------------------------------
 
@@ -176,9 +291,13 @@ class GitDataStore:
         if not self.remote_url:
             return False
         try:
-            self.repo.git.fetch("origin")
+            self._fetch()
         except GitCommandError as exc:
-            log.warning("data repository remote unreachable, working locally: %s", _short(exc))
+            log.warning(
+                "data repository remote %s unreachable, working locally: %s",
+                self.remote_label,
+                _short(exc),
+            )
             return False
         remote_ref = f"origin/{self.branch}"
         if remote_ref not in [r.name for r in self.repo.remotes.origin.refs]:
@@ -207,15 +326,154 @@ class GitDataStore:
 
     # -- writing --------------------------------------------------------------
 
+    def _fetch(self) -> None:
+        self.repo.git.fetch("origin", kill_after_timeout=self.network_timeout)
+
     def ensure_gitignore(self) -> Path:
+        """The repository's .gitignore holds every line the store relies on."""
         path = self.path / ".gitignore"
-        if not path.exists():
-            path.write_text(GITIGNORE)
+        text = path.read_text() if path.exists() else ""
+        missing = [line for line in GITIGNORE_LINES if line not in text.splitlines()]
+        if missing:
+            prefix = "" if not text or text.endswith("\n") else "\n"
+            path.write_text(text + prefix + "\n".join(missing) + "\n")
         return path
 
+    # -- recovering from an interrupted run ------------------------------------
+
+    def recover(self) -> list[str]:
+        """Repair what a killed Git process left: its lock files, a half-done rebase.
+
+        Call with :meth:`locked` held: then no other process of ours runs Git here, so any
+        Git lock file is stale.
+        """
+        done = []
+        git_dir = Path(self.repo.git_dir)
+        for name in ("rebase-merge", "rebase-apply"):
+            if (git_dir / name).exists():
+                with contextlib.suppress(GitCommandError):
+                    self.repo.git.rebase("--abort")
+                if (git_dir / name).exists():
+                    shutil.rmtree(git_dir / name)
+                done.append(f"an interrupted rebase was aborted ({name})")
+        stale = [git_dir / name for name in GIT_LOCKS]
+        stale += list((git_dir / "refs").rglob("*.lock"))
+        for lock in stale:
+            if lock.exists():
+                lock.unlink()
+                done.append(f"stale Git lock {lock.relative_to(git_dir)} removed")
+        for line in done:
+            log.warning("data repository %s: %s", self.path, line)
+        return done
+
+    def reconcile(self, validate: Validator) -> Reconciled:
+        """Validate every uncommitted file under the managed folders.
+
+        Valid ones join the next commit (:attr:`pending`); invalid ones are moved to
+        ``quarantine/`` and reported; committed files that are missing or invalid are
+        restored from the last commit. Leftover temporary files of atomic writes are removed.
+        Call with :meth:`locked` held.
+        """
+        report = Reconciled(recovered=self.recover())
+        self._remove_temporary_files()
+        if self.repo.head.is_valid():
+            self.repo.git.reset("-q")  # unstage what a killed commit left staged
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        for status, relative in self._dirty():
+            tracked = status != "??"
+            path = self.path / relative
+            if not path.exists():
+                self._restore(relative)
+                report.restored.append(relative.as_posix())
+                continue
+            why = None
+            if tracked and validate.immutable(relative):
+                why = "a committed record was changed; records are immutable"
+            else:
+                try:
+                    validate(self.path, relative)
+                except DataError as exc:
+                    why = redaction.redact(str(exc).replace(str(self.path) + "/", ""))
+            if why is None:
+                report.pending.append(path)
+                continue
+            self._quarantine(relative, stamp)
+            report.quarantined.append((relative.as_posix(), why))
+            if tracked:
+                self._restore(relative)
+                report.restored.append(relative.as_posix())
+        self.pending = sorted(set(self.pending) | set(report.pending))
+        for path, why in report.quarantined:
+            log.warning("quarantined %s (moved to %s/%s/): %s", path, QUARANTINE_DIR, stamp, why)
+        if report.pending:
+            log.warning(
+                "%d file(s) left uncommitted by an interrupted run are valid and are committed "
+                "with this run",
+                len(report.pending),
+            )
+        return report
+
+    def _dirty(self) -> list[tuple[str, Path]]:
+        """(status, path) of every changed or untracked file under the managed folders."""
+        out = self.repo.git.status(
+            "--porcelain=v1", "-z", "--untracked-files=all", "--", *MANAGED_DIRS
+        )
+        entries = []
+        for item in out.split("\0"):
+            if len(item) > 3:
+                entries.append((item[:2].strip() or "M", Path(item[3:])))
+        return entries
+
+    def _restore(self, relative: Path) -> None:
+        if self.repo.head.is_valid():
+            with contextlib.suppress(GitCommandError):
+                self.repo.git.checkout("HEAD", "--", relative.as_posix())
+
+    def _quarantine(self, relative: Path, stamp: str) -> None:
+        target = self.path / QUARANTINE_DIR / stamp / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(self.path / relative, target)
+
+    def _remove_temporary_files(self) -> None:
+        for folder in MANAGED_DIRS:
+            for tmp in (self.path / folder).rglob(".*.tmp"):
+                log.warning("removing %s, left by an interrupted write", tmp.relative_to(self.path))
+                tmp.unlink()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing for an operator command: on any error, every file under the managed
+        folders is put back as it was when the transaction began."""
+        before = {
+            relative: (self.path / relative).read_bytes()
+            for _, relative in self._dirty()
+            if (self.path / relative).is_file()
+        }
+        try:
+            yield
+        except BaseException:
+            self._roll_back(before)
+            raise
+
+    def _roll_back(self, before: dict[Path, bytes]) -> None:
+        for status, relative in self._dirty():
+            path = self.path / relative
+            if relative in before:
+                if not path.exists() or path.read_bytes() != before[relative]:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(before[relative])
+            elif status == "??":
+                path.unlink(missing_ok=True)
+            else:
+                self._restore(relative)
+        if self.repo.head.is_valid():
+            self.repo.git.reset("-q")
+        log.info("rolled back the working copy of %s", self.path)
+
     def commit(self, message: str, paths: Sequence[Path]) -> str | None:
-        """Commit exactly ``paths`` (already validated); None when nothing changed."""
-        rel = [str(Path(p).resolve().relative_to(self.path.resolve())) for p in paths]
+        """Commit ``paths`` (already validated) and the pending files; None when nothing changed."""
+        every = [*paths, *self.pending]
+        rel = sorted({str(Path(p).resolve().relative_to(self.path.resolve())) for p in every})
         if not rel:
             return None
         self.repo.git.add("--", *rel)
@@ -226,6 +484,7 @@ class GitDataStore:
         if not staged.strip():
             return None
         self.repo.git.commit("-m", message, "--", *rel)
+        self.pending = []
         sha = self.repo.head.commit.hexsha
         log.info("committed %s to the data repository: %s", sha[:10], message.splitlines()[0])
         return sha
@@ -242,25 +501,29 @@ class GitDataStore:
             return PushResult(False, "nothing to push")
         for attempt in range(1, attempts + 1):
             try:
-                self.repo.git.push("origin", f"{self.branch}:{self.branch}")
-                return PushResult(True, f"pushed {self.branch} to {self.remote_url}")
+                self.repo.git.push(
+                    "origin",
+                    f"{self.branch}:{self.branch}",
+                    kill_after_timeout=self.network_timeout,
+                )
+                return PushResult(True, f"pushed {self.branch} to {self.remote_label}")
             except GitCommandError as exc:
                 detail = _short(exc)
                 if _UNREACHABLE.search(detail):
                     log.warning(
                         "push to %s failed, remote unreachable; %d commit(s) stay local "
                         "and the next run pushes them: %s",
-                        self.remote_url,
+                        self.remote_label,
                         self.unpushed_count(),
                         detail,
                     )
                     return PushResult(False, f"remote unreachable: {detail}")
                 if not _REJECTED.search(detail) or attempt == attempts:
-                    raise PushError(f"push to {self.remote_url} failed: {detail}") from None
+                    raise PushError(f"push to {self.remote_label} failed: {detail}") from None
                 log.info("push rejected (the remote moved on); rebasing, attempt %d", attempt)
-                self.repo.git.fetch("origin")
+                self._fetch()
                 self._rebase_onto(f"origin/{self.branch}")
-        raise PushError(f"push to {self.remote_url} failed after {attempts} attempts")
+        raise PushError(f"push to {self.remote_label} failed after {attempts} attempts")
 
     def unpushed_count(self) -> int:
         if not self.repo.head.is_valid():
@@ -281,4 +544,8 @@ def _is_local_path(url: str) -> bool:
 
 def _short(exc: GitCommandError) -> str:
     text = " ".join(str(exc.stderr or exc).split())
-    return text.removeprefix("stderr: ")[:400]
+    text = text.removeprefix("stderr: ").strip("'")
+    if "did not complete in" in text:
+        seconds = re.search(r"did not complete in ([\d.]+) secs", text)
+        text = f"no answer within {seconds.group(1) if seconds else '?'} s (network timeout)"
+    return redaction.redact(text)[:400]

@@ -1,0 +1,63 @@
+"""Validation of a file found uncommitted in the data repository, by what its path says it is.
+
+The next writer runs it over everything an interrupted run left behind
+(:meth:`GitDataStore.reconcile`): a file passes only with the checks it
+would have passed when written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from market_maker.decisions.model import DecisionEntry
+from market_maker.decisions.store import DecisionStore
+from market_maker.errors import DataError
+from market_maker.exit_strategy.store import read_day_file
+from market_maker.grids.book import load_grid_file
+from market_maker.regime import files as metrics_files
+from market_maker.snapshots.io import check_file
+from market_maker.snapshots.paths import hour_from_path
+from market_maker.snapshots.validation import Limits, errors_only
+from market_maker.store.git_store import Validator
+from market_maker.yaml_files import load_model
+
+ENTRY_SUFFIXES = ("-action.yaml", "-evaluation.yaml")
+
+
+class DataFileValidator(Validator):
+    """Snapshots, metrics, grids, exit states and decisions, each by its own model and checks."""
+
+    def __init__(self, limits: Limits, fee_rate: float):
+        self.limits = limits
+        self.fee_rate = fee_rate
+
+    def immutable(self, relative: Path) -> bool:
+        return relative.parts[0] == "decisions"
+
+    def __call__(self, root: Path, relative: Path) -> None:
+        path = root / relative
+        kind = relative.parts[0]
+        if kind == "snapshots" and relative.suffix == ".json":
+            self._snapshot(path, relative)
+        elif kind == "metrics" and relative.suffix == ".yaml":
+            metrics_files.read(path)
+        elif kind == "exit_states" and relative.suffix == ".yaml":
+            read_day_file(path)
+        elif kind == "grids" and relative.suffix == ".yaml" and len(relative.parts) == 2:
+            load_grid_file(path, fee_rate=self.fee_rate)
+        elif kind == "decisions" and relative.name.endswith(ENTRY_SUFFIXES):
+            entry = load_model(path.read_bytes(), DecisionEntry, str(path))
+            DecisionStore(root).find(entry.decision_id)
+        elif kind == "decisions" and relative.suffix == ".yaml":
+            DecisionStore(root).read(path)
+        else:
+            raise DataError(f"{relative}: not a file market-maker writes")
+
+    def _snapshot(self, path: Path, relative: Path) -> None:
+        hour = hour_from_path(relative)
+        if hour is None or len(relative.parts) != 6:
+            raise DataError(f"{relative}: not a snapshot path")
+        _, problems = check_file(path, symbol=relative.parts[1], hour=hour, limits=self.limits)
+        errors = errors_only(problems)
+        if errors:
+            raise DataError("; ".join(f"{p.field}: {p.message}" for p in errors[:3]))
