@@ -91,12 +91,21 @@ def load_flows(path: Path = PREFECT_YAML) -> dict[str, Flow[..., Any]]:
     return flows
 
 
+def flow_timeout_of(config: dict[str, Any]) -> float | None:
+    """The time limit a deployment sets for its flow (its job variables' env)."""
+    env = ((config.get("work_pool") or {}).get("job_variables") or {}).get("env") or {}
+    raw = env.get("MARKET_MAKER_FLOW_TIMEOUT_SECONDS")
+    return float(raw) if raw is not None else None
+
+
 def build_deployments(path: Path = PREFECT_YAML) -> list[RunnerDeployment]:
     """Every deployment of ``path`` as a runner deployment, ready for ``prefect.serve``."""
     flows = load_flows(path)
     deployments = []
     for config in read_deployment_configs(path):
         flow = flows[config["name"]]
+        if (limit := flow_timeout_of(config)) is not None:
+            flow = flow.with_options(timeout_seconds=limit)
         deployments.append(
             flow.to_deployment(
                 name=config["name"],
