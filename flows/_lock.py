@@ -92,7 +92,10 @@ def _slot(ctx: RunContext, timeout: float) -> Iterator[UUID | None]:
         lease_id = _acquire(client, ctx, timeout, lease_seconds)
         stop = threading.Event()
         renewer = threading.Thread(
-            target=_renew, args=(lease_id, lease_seconds, stop), name="lease-renewal", daemon=True
+            target=_renew,
+            args=(client, lease_id, lease_seconds, stop),
+            name="lease-renewal",
+            daemon=True,
         )
         renewer.start()
         try:
@@ -165,10 +168,10 @@ def _free_dead_holder(client, dead: Holder, *, by_lease: bool) -> None:
     client.release_concurrency_slots(names=[DATA_REPOSITORY_LIMIT], slots=1, occupancy_seconds=1.0)
 
 
-def _renew(lease_id: UUID, lease_seconds: float, stop: threading.Event) -> None:
-    with get_client(sync_client=True) as client:
-        while not stop.wait(lease_seconds * RENEW_FRACTION):
-            try:
-                client.renew_concurrency_lease(lease_id=lease_id, lease_duration=lease_seconds)
-            except Exception as exc:  # the next renewal may succeed; the file lock still holds
-                log.warning("renewing the data repository's lease failed: %s", exc)
+def _renew(client, lease_id: UUID, lease_seconds: float, stop: threading.Event) -> None:
+    """Renew until stopped, on the holder's client (a client of its own costs a connection)."""
+    while not stop.wait(lease_seconds * RENEW_FRACTION):
+        try:
+            client.renew_concurrency_lease(lease_id=lease_id, lease_duration=lease_seconds)
+        except Exception as exc:  # the next renewal may succeed; the file lock still holds
+            log.warning("renewing the data repository's lease failed: %s", exc)

@@ -72,12 +72,11 @@ def backfill(
             outcomes = collect_hours_task(ctx, symbol, hours, collected_at(exchange))
             report.outcomes += outcomes
             written = written_paths(outcomes)
-            if written:
-                detail = f"{len(written)} snapshot(s) written, chunk {number} of {len(chunks)}"
-                sha = commit_task(ctx, commit_message("backfill", symbol, hours, detail), written)
-                if sha:
-                    report.commits.append(sha)
-                push_task(ctx)
+            detail = f"{len(written)} snapshot(s) written, chunk {number} of {len(chunks)}"
+            sha = commit_task(ctx, commit_message("backfill", symbol, hours, detail), written)
+            if sha:
+                report.commits.append(sha)
+            push_task(ctx)
         update_progress_artifact(progress, 100.0 * number / len(chunks))
         log.info("chunk %d/%d: %s", number, len(chunks), _chunk_line(outcomes))
 

@@ -20,7 +20,13 @@ def sync_task(ctx: RunContext) -> bool:
 
 @task(name="commit", cache_policy=NO_CACHE)
 def commit_task(ctx: RunContext, message: str, paths: list[Path]) -> str | None:
-    """Commit exactly the validated files; None when nothing changed."""
+    """Commit the validated files, with those an interrupted run left (validated when the lock
+    was taken); None when nothing changed."""
+    if ctx.store.pending:
+        message += (
+            f"\nAlso committed: {len(ctx.store.pending)} file(s) an interrupted run had written "
+            "(validated).\n"
+        )
     return ctx.store.commit(message, [*paths, ctx.store.ensure_gitignore()])
 
 
