@@ -1,0 +1,134 @@
+"""A failed alert is not a sent alert: every attempt is recorded, retried while it holds.
+
+The hourly pipeline over recorded hours of 2023-08-16: a WARNING escalates at 22:00 and
+persists at 23:00, when the 4 h rate limit would keep a delivered alert from repeating.
+Alerts go to a real HTTP server that speaks Pushover's format (and takes the webhook).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from git import Repo
+
+from flows.cli import main
+from flows.hourly_pipeline import hourly_pipeline
+from market_maker.exit_strategy.store import read_day_file
+from tests.grid_files import grid_data
+from tests.notifications.pushover_server import TOKEN, USER_KEY, FakePushover, Fault
+
+SYMBOL = "ETH-USDT"
+HISTORY = (datetime(2023, 8, 16, 12, tzinfo=UTC), datetime(2023, 8, 16, 21, tzinfo=UTC))
+ESCALATION = datetime(2023, 8, 16, 22, tzinfo=UTC)  # NORMAL -> WARNING
+PERSISTS = datetime(2023, 8, 16, 23, tzinfo=UTC)  # still WARNING, 1 h later
+
+
+@pytest.fixture
+def alerts() -> Iterator[FakePushover]:
+    with FakePushover() as server:
+        yield server
+
+
+@pytest.fixture
+def repo(tmp_path: Path, alerts: FakePushover, monkeypatch: pytest.MonkeyPatch) -> Path:
+    Repo.init(tmp_path / "remote.git", bare=True, initial_branch="main")
+    env = {
+        "MARKET_MAKER_DATA_REPOSITORY__BASE_PATH": str(tmp_path / "repo"),
+        "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL": str(tmp_path / "remote.git"),
+        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__API_URL": alerts.messages_url,
+        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__TOKEN": TOKEN,
+        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__USER_KEY": USER_KEY,
+        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__ATTEMPTS": "1",
+        "MARKET_MAKER_NOTIFICATIONS__WEBHOOK_URL": alerts.webhook_url,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump(grid_data(symbol=SYMBOL)))
+    assert main(["grid", "add", str(grid)]) == 0
+    hourly_pipeline(symbols=[SYMBOL], start=HISTORY[0], end=HISTORY[1])
+    alerts.clear()
+    return tmp_path / "repo"
+
+
+def run(hour: datetime) -> str:
+    result = hourly_pipeline(symbols=[SYMBOL], hour=hour)
+    return result["lines"][SYMBOL][0]
+
+
+def day(repo: Path):
+    return read_day_file(repo / "exit_states" / SYMBOL / "2023-08-16.yaml")
+
+
+def test_an_alert_pushover_refused_is_recorded_as_undelivered_and_sent_at_the_next_run(
+    repo: Path, alerts: FakePushover
+) -> None:
+    alerts.inject(Fault.server_error(503))
+
+    line = run(ESCALATION)
+
+    assert "NORMAL -> WARNING" in line
+    assert "NOT delivered (pushover: Pushover server error (HTTP 503)" in line
+    assert "notified (webhook" in line  # the other channel took it
+    file = day(repo)
+    (evaluation,) = [e for e in file.evaluations if e.hour == ESCALATION]
+    assert evaluation.notified is None
+    assert file.last_notification["WARNING"] != ESCALATION
+    attempts = {(d.channel, d.ok) for d in file.deliveries if d.hour == ESCALATION}
+    assert attempts == {("pushover", False), ("webhook", True)}
+    assert alerts.accepted == [] and len(alerts.webhook) == 1
+
+    # An hour later the state holds: the rate limit would keep a delivered WARNING quiet,
+    # but this one never reached the phone, so it goes now, saying it is late. The webhook
+    # had it: it is not sent again.
+    line = run(PERSISTS)
+
+    (sent,) = alerts.accepted
+    assert "WARNING" in sent["title"]
+    assert "Sent late: the alert for 2023-08-16 22:00 UTC could not be delivered" in sent["message"]
+    assert len(alerts.webhook) == 1
+    assert "notified (pushover" in line
+    file = day(repo)
+    assert file.last_notification["WARNING"] == PERSISTS
+    assert {(d.channel, d.ok) for d in file.deliveries if d.hour == PERSISTS} == {
+        ("pushover", True)
+    }
+
+    # Rerunning the hour sends nothing more and changes no file.
+    before = (repo / "exit_states" / SYMBOL / "2023-08-16.yaml").read_bytes()
+    line = run(PERSISTS)
+    assert len(alerts.accepted) == 1 and len(alerts.webhook) == 1
+    assert "notified" not in line
+    assert (repo / "exit_states" / SYMBOL / "2023-08-16.yaml").read_bytes() == before
+
+
+def test_only_the_channel_that_failed_is_retried(repo: Path, alerts: FakePushover) -> None:
+    alerts.inject(Fault(status=502, body=b"bad gateway"), path="/webhook")
+
+    line = run(ESCALATION)
+
+    assert "notified (pushover" in line and "NOT delivered (webhook: HTTP 502" in line
+    assert len(alerts.accepted) == 1 and alerts.webhook == []
+
+    run(PERSISTS)
+
+    assert len(alerts.accepted) == 1  # the phone is not woken twice for one WARNING
+    (late,) = alerts.webhook
+    assert late["state"] == "WARNING"
+    assert "Sent late" in late["message"]
+
+
+def test_an_alert_delivered_is_never_sent_twice_by_a_rerun(
+    repo: Path, alerts: FakePushover
+) -> None:
+    run(ESCALATION)
+    assert len(alerts.accepted) == 1 and len(alerts.webhook) == 1
+
+    line = run(ESCALATION)
+
+    assert len(alerts.accepted) == 1 and len(alerts.webhook) == 1
+    assert "notified" not in line
