@@ -48,6 +48,9 @@ class ExchangeAPIError(ExchangeError):
         status = f" (HTTP {http_status})" if http_status is not None else ""
         super().__init__(f"exchange error {code}{where}{status}: {msg}")
 
+    def __reduce__(self):  # a failed run's result is pickled by Prefect: keep it readable
+        return (_rebuild_api_error, (self.code, self.msg, self.http_status, self.path))
+
 
 class TransientExchangeError(ExchangeError):
     """Rate limit, server error, timeout or connection failure: worth retrying.
@@ -58,6 +61,9 @@ class TransientExchangeError(ExchangeError):
     def __init__(self, message: str, *, retry_after: float | None = None):
         self.retry_after = retry_after
         super().__init__(message)
+
+    def __reduce__(self):
+        return (_rebuild_transient, (type(self), str(self), self.retry_after))
 
 
 class RateLimitedError(TransientExchangeError):
@@ -78,3 +84,13 @@ class StoreError(MarketMakerError):
 
 class PushError(StoreError):
     """A push failed; the local commit is kept and the next run pushes it."""
+
+
+def _rebuild_api_error(code: str, msg: str, http_status: int | None, path: str) -> ExchangeAPIError:
+    return ExchangeAPIError(code, msg, http_status=http_status, path=path)
+
+
+def _rebuild_transient(
+    cls: type[TransientExchangeError], message: str, retry_after: float | None
+) -> TransientExchangeError:
+    return cls(message, retry_after=retry_after)

@@ -30,6 +30,9 @@ class NotificationRejected(NotificationError):
         self.errors = errors
         super().__init__(f"Pushover rejected the message (HTTP {status}): {'; '.join(errors)}")
 
+    def __reduce__(self):
+        return (type(self), (self.status, self.errors))
+
 
 class _ServerError(NotificationError):
     """A 5xx or a connection failure: worth one more try after a pause."""

@@ -30,6 +30,9 @@ class InvalidSnapshotError(DataError):
         listed = "\n  ".join(str(p) for p in self.problems)
         super().__init__(f"invalid snapshot {path}:\n  {listed}")
 
+    def __reduce__(self):  # pickled with a failed run's result
+        return (type(self), (self.path, self.problems))
+
 
 def dumps(snapshot: Snapshot) -> bytes:
     """JSON with one candle per line: small, stable across runs, readable in a diff."""
