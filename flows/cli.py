@@ -58,8 +58,11 @@ class _NoTraceback(logging.Filter):
 
 
 def _quiet_tracebacks() -> None:
-    import prefect  # noqa: F401 - sets up Prefect's handlers, which the filter goes on
+    # `import prefect` alone does not configure logging (Prefect imports lazily): set its
+    # handlers up now, so the filter goes on them, not on handlers that do not exist yet.
+    from prefect.logging.configuration import ensure_logging_setup
 
+    ensure_logging_setup()
     for name in ("", "prefect", "prefect.flow_runs", "prefect.task_runs", "market_maker"):
         for handler in logging.getLogger(name).handlers:
             if type(handler).__name__ != "APILogHandler" and isinstance(

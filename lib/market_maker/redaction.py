@@ -26,18 +26,35 @@ _installed = False
 
 
 def register(values: Iterable[str | None]) -> None:
-    """Add secret values (and their URL-encoded forms) to the set every message is cleaned of."""
+    """Add secret values (and their URL-encoded forms) to the set every message is cleaned of.
+
+    A secret URL's parts are registered too: libraries print them on their own (urllib3
+    logs the request target, ``/hook?token=...``, without the scheme and host).
+    """
     added = set()
     for value in values:
         if not value or len(value) < MIN_SECRET_LENGTH:
             continue
-        added |= {value, quote(value, safe=""), quote_plus(value)}
-        password = urlsplit(value).password if "://" in value else None
-        if password and len(password) >= MIN_SECRET_LENGTH:
-            added.add(password)
+        for part in {value, *_url_parts(value)}:
+            if len(part) >= MIN_SECRET_LENGTH:
+                added |= {part, quote(part, safe=""), quote_plus(part)}
     if added:
         with _lock:
             _secrets.update(added)
+
+
+def _url_parts(value: str) -> set[str]:
+    """The parts of a URL that can carry its token: the password, the request target (path
+    and query) and the query."""
+    if "://" not in value:
+        return set()
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:  # not a URL after all (a malformed host)
+        return set()
+    target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    return {p for p in (password, target, parts.query) if p}
 
 
 def register_environment(names: Iterable[str]) -> None:

@@ -345,7 +345,9 @@ def test_a_lock_held_longer_than_the_timeout_raises_naming_the_repository(
     with store.locked():
         started = time.monotonic()
         with (
-            pytest.raises(StoreError, match=r"is locked by \(pid \d+ on .*\) since .*gave up") as caught,
+            pytest.raises(
+                StoreError, match=r"is locked by \(pid \d+ on .*\) since .*gave up"
+            ) as caught,
             impatient.locked(),
         ):
             pytest.fail("the lock was granted twice")

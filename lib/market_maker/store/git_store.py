@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from git import Git, GitCommandError, Repo
 
@@ -26,6 +27,14 @@ LOCK_FILE = "market-maker.lock"
 HOLDER_FILE = "lock-holder.json"
 # A missing credential must fail at once, never wait for a prompt no one answers.
 NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}
+# Credentials in an http(s) remote URL never reach .git/config: the remote is written down
+# without them, and git gets them per command from this helper, which reads them from that
+# command's environment. The empty helper first drops any configured one (which could
+# store them, in ~/.git-credentials for instance).
+_CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get && printf "username=%s\\npassword=%s\\n" '
+    '"$MM_DATA_REMOTE_USERNAME" "$MM_DATA_REMOTE_PASSWORD"; }; f'
+)
 STATE_DIR = "market-maker"
 # The folders the system writes; everything uncommitted in them is reconciled by the next
 # writer. Invalid files are moved to QUARANTINE_DIR (ignored by Git), never deleted.
@@ -86,7 +95,7 @@ class Reconciled:
 _UNREACHABLE = re.compile(
     r"could not read from remote|does not appear to be a git repository|unable to access|"
     r"could not resolve host|connection (refused|timed out)|"
-    r"repository .* not found|did not complete in",
+    r"repository .* not found|no answer within",
     re.IGNORECASE,
 )
 _REJECTED = re.compile(r"\[rejected\]|non-fast-forward|fetch first|failed to push", re.IGNORECASE)
@@ -120,6 +129,10 @@ class GitDataStore:
     ):
         self.path = path
         self.remote_url = remote_url
+        # What git is given and writes down: the URL without credentials, which come in
+        # through the environment of each git command.
+        self._remote, credentials = _without_credentials(remote_url)
+        self._git_env = {**NO_PROMPT, **credentials}
         self.branch = branch
         self.author_name = author_name
         self.author_email = author_email
@@ -161,9 +174,9 @@ class GitDataStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 repo = Repo.clone_from(
-                    self.remote_url,
+                    self._remote,
                     self.path,
-                    env=NO_PROMPT,
+                    env=self._git_env,
                     kill_after_timeout=self.network_timeout,
                 )
             except GitCommandError as exc:
@@ -175,7 +188,7 @@ class GitDataStore:
                 log.warning("remote %s unreachable: starting a local repository", self.remote_label)
             self.path.mkdir(parents=True, exist_ok=True)
             repo = Repo.init(self.path, initial_branch=self.branch)
-        repo.git.update_environment(**NO_PROMPT)
+        repo.git.update_environment(**self._git_env)
         # Write the config only when it changes: opening happens outside the lock, and
         # two runs rewriting .git/config at once fail on its lock file.
         with repo.config_reader(config_level="repository") as reader:
@@ -187,12 +200,12 @@ class GitDataStore:
             with repo.config_writer() as cfg:
                 cfg.set_value("user", "name", self.author_name)
                 cfg.set_value("user", "email", self.author_email)
-        if self.remote_url:
+        if self._remote:
             if "origin" in [r.name for r in repo.remotes]:
-                if repo.remotes.origin.url != self.remote_url:
-                    repo.remotes.origin.set_url(self.remote_url)
+                if repo.remotes.origin.url != self._remote:
+                    repo.remotes.origin.set_url(self._remote)
             else:
-                repo.create_remote("origin", self.remote_url)
+                repo.create_remote("origin", self._remote)
         self._checkout_branch(repo)
         return repo
 
@@ -208,9 +221,9 @@ class GitDataStore:
 
     def _remote_reachable(self) -> bool:
         git = Git()
-        git.update_environment(**NO_PROMPT)
+        git.update_environment(**self._git_env)
         try:
-            git.ls_remote(self.remote_url, kill_after_timeout=self.network_timeout)
+            git.ls_remote(self._remote, kill_after_timeout=self.network_timeout)
             return True
         except GitCommandError:
             return False
@@ -456,6 +469,8 @@ class GitDataStore:
             raise
 
     def _roll_back(self, before: dict[Path, bytes]) -> None:
+        if self.repo.head.is_valid():
+            self.repo.git.reset("-q")  # unstage first: a file added, then refused, is new
         for status, relative in self._dirty():
             path = self.path / relative
             if relative in before:
@@ -466,8 +481,6 @@ class GitDataStore:
                 path.unlink(missing_ok=True)
             else:
                 self._restore(relative)
-        if self.repo.head.is_valid():
-            self.repo.git.reset("-q")
         log.info("rolled back the working copy of %s", self.path)
 
     def commit(self, message: str, paths: Sequence[Path]) -> str | None:
@@ -536,6 +549,26 @@ class GitDataStore:
 
     def head(self) -> str | None:
         return self.repo.head.commit.hexsha if self.repo.head.is_valid() else None
+
+
+def _without_credentials(url: str | None) -> tuple[str | None, dict[str, str]]:
+    """An http(s) URL without its user part, and the environment that hands git the
+    credentials it held; anything else (a path, SSH) as it is, with no environment."""
+    if not url or not re.match(r"^https?://", url, re.IGNORECASE):
+        return url, {}
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, {}
+    plain = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return plain, {
+        "GIT_CONFIG_COUNT": "2",
+        "GIT_CONFIG_KEY_0": "credential.helper",
+        "GIT_CONFIG_VALUE_0": "",
+        "GIT_CONFIG_KEY_1": "credential.helper",
+        "GIT_CONFIG_VALUE_1": _CREDENTIAL_HELPER,
+        "MM_DATA_REMOTE_USERNAME": unquote(parts.username),
+        "MM_DATA_REMOTE_PASSWORD": unquote(parts.password or ""),
+    }
 
 
 def _is_local_path(url: str) -> bool:
