@@ -31,8 +31,6 @@ BACKFILL += ["--end", "2023-08-10T08:00Z", "--chunk-hours", "3"]
 RUN_HOURLY = ["run-hourly", "--symbol", "ETH-USDT", "--start", "2023-08-16T22:00Z"]
 RUN_HOURLY += ["--end", "2023-08-17T02:00Z"]
 
-pytestmark = pytest.mark.xdist_group("crash")
-
 
 def place(root: Path) -> dict[str, str]:
     return {

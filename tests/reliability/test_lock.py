@@ -12,13 +12,10 @@ import os
 import time
 from pathlib import Path
 
-import pytest
 from git import Repo
 
 from market_maker.store import GitDataStore
 from tests.reliability.writers import Writer, run
-
-pytestmark = pytest.mark.xdist_group("crash")
 
 LONG = ["backfill", "--symbol", "ETH-USDT", "--start", "2023-07-01T00:00Z"]
 LONG += ["--end", "2023-08-20T00:00Z", "--chunk-hours", "744"]
