@@ -187,6 +187,22 @@ def test_sync_rebases_local_unpushed_commits_onto_a_remote_that_moved_on(
     assert remote_head(bare_remote) == seeded.head()
 
 
+def test_local_commits_that_conflict_with_the_remote_stop_the_run_and_lose_nothing(
+    seeded: GitDataStore, tmp_path: Path, bare_remote: Path
+) -> None:
+    other = open_store(tmp_path / "other", bare_remote)
+    other.commit("their version", [write(other, "same.txt", "theirs\n")])
+    other.push()
+    ours = seeded.commit("our version", [write(seeded, "same.txt", "ours\n")])
+
+    with pytest.raises(StoreError, match="conflict with origin/main; resolve by hand"):
+        seeded.sync()
+
+    assert seeded.head() == ours  # the rebase was aborted: our commit stands
+    assert (seeded.path / "same.txt").read_text() == "ours\n"
+    assert not (Path(seeded.repo.git_dir) / "rebase-merge").exists()
+
+
 def test_sync_fast_forwards_a_clean_working_copy(
     seeded: GitDataStore, tmp_path: Path, bare_remote: Path
 ) -> None:
