@@ -91,7 +91,10 @@ class Settings(BaseSettings):
             try:
                 return json.loads(text)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"not a JSON list ({exc.msg})") from None
+                raise ValueError(
+                    f"not a JSON list ({exc.msg}): give a comma-separated list or a JSON list, "
+                    'e.g. ETH-USDT,BTC-USDT or ["ETH-USDT", "BTC-USDT"]'
+                ) from None
         return [part.strip() for part in text.split(",") if part.strip()]
 
     @model_validator(mode="after")

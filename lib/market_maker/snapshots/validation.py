@@ -6,7 +6,7 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -333,4 +333,5 @@ def newer_schema(problems: list[Problem]) -> Problem | None:
 
 
 def located(problems: list[Problem], path: Path | str) -> list[Problem]:
-    return [Problem(p.field, p.message, p.severity, str(path)) for p in problems]
+    # Every other field kept as it is: ``code`` marks a newer schema, never to be overwritten.
+    return [replace(p, file=str(path)) for p in problems]
