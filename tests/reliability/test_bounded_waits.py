@@ -20,7 +20,7 @@ from flows.backfill import backfill
 from flows.serve import PREFECT_YAML, flow_timeout_of, read_deployment_configs
 from market_maker.store import GitDataStore
 from tests.exchange.kucoin_server import FakeKuCoin, Fault
-from tests.reliability.writers import PROJECT_ROOT, Writer, run
+from tests.reliability.writers import PROJECT_ROOT, run, zygote
 
 
 @pytest.fixture
@@ -108,9 +108,8 @@ def test_a_flow_past_its_time_limit_fails_in_one_line_and_releases_the_repositor
             "MARKET_MAKER_EXCHANGE__BASE_URL": exchange.url,
             "MARKET_MAKER_EXCHANGE__TIMEOUT_SECONDS": "60",
         }
-        stuck = Writer(env)
-        stuck.start(argv)
-        ended = stuck.wait(timeout=60)
+        with zygote(env, tmp_path / "writers") as forks:  # the limit is read at import
+            ended = forks.start(argv).wait(timeout=60)
 
         assert ended.code == 1
         assert ended.seconds < 20

@@ -13,16 +13,25 @@ from __future__ import annotations
 import random
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from git import Repo
 
 from tests.grid_files import grid_data
-from tests.reliability.writers import grid_file, remote_tree, run, writers
+from tests.reliability.writers import (
+    Writer,
+    grid_file,
+    remote_tree,
+    run,
+    slots_taken,
+    zygote,
+)
 
 SEED = 20261130
-TRIALS = 10  # per command: 20 kills in all
+TRIALS = 10  # writers killed per command: 20 kills in all
+ATTEMPTS = 25  # a writer that ends before its moment is no kill: the window then narrows
 
 # Three chunks: three lock cycles, commits and pushes.
 BACKFILL = ["backfill", "--symbol", "ETH-USDT", "--start", "2023-08-10T00:00Z"]
@@ -50,6 +59,23 @@ def copy_state(base: Path, to: Path) -> Path:
     return to
 
 
+def data_files(repo: Path) -> int:
+    return sum(
+        1 for folder in ("snapshots", "metrics", "decisions") for _ in repo.glob(f"{folder}/**/*.*")
+    )
+
+
+def killed_after_files(victim: Writer, repo: Path, count: int) -> bool:
+    """Kill the writer the moment its ``count``-th data file appears (a moment between a
+    write and its commit); False when it ended first."""
+    while victim.alive():
+        if data_files(repo) >= count:
+            victim.kill()
+            return True
+        time.sleep(0.002)
+    return False
+
+
 def fsck(path: Path) -> None:
     result = subprocess.run(["git", "fsck", "--no-progress"], cwd=path, capture_output=True)
     assert result.returncode == 0, result.stderr.decode()
@@ -68,31 +94,39 @@ def test_a_writer_killed_at_any_moment_loses_nothing_after_one_rerun(
     # Every run works in the same place: the paths are part of the configuration, whose
     # version every file records.
     work = tmp_path / "work"
-    copy_state(base, work)
-    done = run(writer_env, argv, place(work))
-    assert done.code == 0, done.err
-    expected = remote_tree(work / "remote.git")
-    assert len(expected) >= 10
-    shutil.rmtree(work)
-
     rng = random.Random(f"{SEED}-{command}")
     interrupted = recovered = 0
-    with writers(writer_env) as take:
-        for trial in range(TRIALS):
-            state = copy_state(base, work)
-            victim = take()
-            victim.start(argv, place(state))
-            victim_wait = rng.uniform(0.0, done.seconds)
-            try:
-                victim.process.wait(timeout=victim_wait)
-            except subprocess.TimeoutExpired:
-                victim.kill()
-                interrupted += 1
-            rerun = take()
-            rerun.start(argv, place(state))
-            again = rerun.wait()
+    with zygote(writer_env, tmp_path / "writers") as forks:
+        copy_state(base, work)
+        done = forks.start(argv, place(work)).wait()
+        assert done.code == 0, done.err
+        expected = remote_tree(work / "remote.git")
+        assert len(expected) >= 10
+        files = data_files(work / "repo")
+        shutil.rmtree(work)
 
-            what = f"trial {trial}, killed after {victim_wait:.2f} s"
+        window = done.seconds
+        for trial in range(ATTEMPTS):
+            if interrupted == TRIALS:
+                break
+            state = copy_state(base, work)
+            victim = forks.start(argv, place(state))
+            # Every other trial at a random time, the others at a random file written.
+            if trial % 2:
+                when = f"its file {rng.randint(1, files)} of {files}"
+                interrupted += killed_after_files(victim, state / "repo", int(when.split()[2]))
+            else:
+                victim_wait = rng.uniform(0.0, window)
+                when = f"{victim_wait:.2f} s"
+                if victim.finished_within(victim_wait):
+                    window *= 0.8  # runs vary (the test server's retries): aim earlier
+                else:
+                    victim.kill()
+                    interrupted += 1
+            again = forks.start(argv, place(state)).wait()
+
+            what = f"trial {trial}, killed at {when}"
+            assert slots_taken() == 0, f"{what}: the rerun left the Prefect slot taken"
             assert again.code == 0, f"{what}: {again.err[-3000:]}"
             recovered += "committed with this run" in again.err
             tree = remote_tree(state / "remote.git")
@@ -110,5 +144,5 @@ def test_a_writer_killed_at_any_moment_loses_nothing_after_one_rerun(
             assert again.seconds < 60, f"trial {trial}: the rerun took {again.seconds:.0f} s"
             shutil.rmtree(work)
 
-    assert interrupted >= TRIALS // 2, f"only {interrupted} of {TRIALS} writers were interrupted"
+    assert interrupted == TRIALS, f"only {interrupted} writers of {ATTEMPTS} were killed running"
     print(f"{command}: {interrupted} interrupted, {recovered} reruns committed leftovers")

@@ -15,7 +15,7 @@ from pathlib import Path
 from git import Repo
 
 from market_maker.store import GitDataStore
-from tests.reliability.writers import Writer, run
+from tests.reliability.writers import run, zygote
 
 LONG = ["backfill", "--symbol", "ETH-USDT", "--start", "2023-07-01T00:00Z"]
 LONG += ["--end", "2023-08-20T00:00Z", "--chunk-hours", "744"]
@@ -48,11 +48,11 @@ def holder_with_lease(repo: Path, timeout: float = 120) -> dict:
 
 
 def kill_inside_the_lock(env: dict[str, str], data: dict[str, str], repo: Path) -> dict:
-    victim = Writer(env)
-    victim.start(LONG, data)
-    holder = holder_with_lease(repo)
-    victim.kill()
-    assert victim.process.returncode == -9
+    with zygote(env, repo.parent / "writers") as forks:
+        victim = forks.start(LONG, data)
+        holder = holder_with_lease(repo)
+        victim.kill()
+    assert holder["pid"] == victim.pid
     return holder
 
 

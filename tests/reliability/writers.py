@@ -6,6 +6,7 @@ line (environment and command-line arguments), runs ``market-maker`` with them a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -13,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +33,12 @@ class Finished:
     seconds: float
 
 
-class Writer:
-    """One market-maker process, imports done, waiting for its command."""
+class Zygote:
+    """One process with the imports done, forking a writer for each command it is given."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.reliability.warm_writer"],
             cwd=PROJECT_ROOT,
@@ -45,51 +48,109 @@ class Writer:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.started = 0.0
-
-    def start(self, argv: list[str], env: dict[str, str] | None = None) -> None:
-        assert self.process.stdout is not None and self.process.stdin is not None
+        assert self.process.stdout is not None
         line = self.process.stdout.readline().strip()
-        assert line == "ready", f"writer did not start: {line!r} {self._stderr()}"
-        self.process.stdin.write(json.dumps({"env": env or {}, "argv": argv}) + "\n")
+        if line != "ready":
+            self.process.kill()
+            raise AssertionError(f"writers could not start: {self.process.communicate()[1]}")
+        self.count = 0
+
+    def start(self, argv: list[str], env: dict[str, str] | None = None) -> Writer:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.count += 1
+        files = {k: self.folder / f"{self.count}.{k}" for k in ("out", "err", "code")}
+        command = {"env": env or {}, "argv": argv, **{k: str(v) for k, v in files.items()}}
+        started = time.monotonic()
+        self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
-        assert self.process.stdout.readline().strip() == "started"
-        self.started = time.monotonic()
+        pid = int(self.process.stdout.readline())
+        return Writer(pid, files, started)
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+
+
+@dataclass
+class Writer:
+    """A forked writer: a pid, its output files, when it started."""
+
+    pid: int
+    files: dict[str, Path]
+    started: float
+
+    def alive(self) -> bool:
+        try:
+            state = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
+        return state != "Z"
 
     def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        while self.alive():
+            time.sleep(0.01)
 
     def wait(self, timeout: float = 300) -> Finished:
-        out, err = self.process.communicate(timeout=timeout)
-        return Finished(self.process.returncode, out, err, time.monotonic() - self.started)
+        deadline = time.monotonic() + timeout
+        while not self.files["code"].exists() or self.alive():
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError(f"writer {self.pid} still running after {timeout} s")
+            if not self.alive() and not self.files["code"].exists():
+                raise AssertionError(f"writer {self.pid} died: {self.files['err'].read_text()}")
+            time.sleep(0.02)
+        return Finished(
+            int(self.files["code"].read_text()),
+            self.files["out"].read_text(),
+            self.files["err"].read_text(),
+            time.monotonic() - self.started,
+        )
 
-    def _stderr(self) -> str:
-        self.process.kill()
-        return self.process.communicate()[1][-2000:]
-
-
-def run(env: dict[str, str], argv: list[str], data: dict[str, str] | None = None) -> Finished:
-    writer = Writer(env)
-    writer.start(argv, data)
-    return writer.wait()
+    def finished_within(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if not self.alive():
+                return True
+            time.sleep(0.01)
+        return not self.alive()
 
 
 @contextmanager
-def writers(env: dict[str, str], ahead: int = 2) -> Iterator[Callable[[], Writer]]:
-    """Hands out writers; the next ones are always starting while the current one works."""
-    pool: list[Writer] = [Writer(env) for _ in range(ahead)]
-
-    def take() -> Writer:
-        pool.append(Writer(env))
-        return pool.pop(0)
-
+def zygote(env: dict[str, str], folder: Path) -> Iterator[Zygote]:
+    forks = Zygote(env, folder)
     try:
-        yield take
+        yield forks
     finally:
-        for writer in pool:
-            writer.process.kill()
-            writer.process.communicate()
+        forks.close()
+
+
+def run(env: dict[str, str], argv: list[str], data: dict[str, str] | None = None) -> Finished:
+    """One writer, in a process of its own (its environment set before any import)."""
+    started = time.monotonic()
+    process = subprocess.run(
+        [sys.executable, "-m", "flows.cli", *argv],
+        cwd=PROJECT_ROOT,
+        env={**env, **(data or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return Finished(process.returncode, process.stdout, process.stderr, time.monotonic() - started)
+
+
+def slots_taken() -> int:
+    """Slots of the data repository's Prefect concurrency limit in use on the test server."""
+    from prefect import get_client
+
+    from flows._lock import DATA_REPOSITORY_LIMIT
+
+    with get_client(sync_client=True) as client:
+        return client.read_global_concurrency_limit_by_name(DATA_REPOSITORY_LIMIT).active_slots
 
 
 # -- comparing repositories ------------------------------------------------------------------
