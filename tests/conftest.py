@@ -35,7 +35,10 @@ def sample_file() -> Path:
 def two_years_file() -> Path:
     """The two-year recording beside the project (../shared/data)."""
     if not TWO_YEARS.exists():
-        pytest.skip(f"recorded data not found at {TWO_YEARS} (set MARKET_MAKER_SHARED_DATA)")
+        message = f"recorded data not found at {TWO_YEARS} (set MARKET_MAKER_SHARED_DATA)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}: in CI a green run must mean these tests ran")
+        pytest.skip(message)
     return TWO_YEARS
 
 
