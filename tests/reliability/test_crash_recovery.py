@@ -140,8 +140,11 @@ def test_a_writer_killed_at_any_moment_loses_nothing_after_one_rerun(
             assert working.git.rev_parse("HEAD") == Repo(state / "remote.git").git.rev_parse("main")
             fsck(state / "repo")
             fsck(state / "remote.git")
-            # A killed writer blocked the rerun for seconds, not for the lock timeout.
-            assert again.seconds < 60, f"trial {trial}: the rerun took {again.seconds:.0f} s"
+            # The killed writer did not block the rerun: it never waited for the repository
+            # (a wait of a second is logged). Its wall time also carries the test server's
+            # own stalls (SQLite retries), so only a loose bound is put on that.
+            assert "waiting for the data repository" not in again.err, what
+            assert again.seconds < 120, f"{what}: the rerun took {again.seconds:.0f} s"
             shutil.rmtree(work)
 
     assert interrupted == TRIALS, f"only {interrupted} writers of {ATTEMPTS} were killed running"
