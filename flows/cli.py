@@ -29,7 +29,7 @@ def _hour(text: str) -> datetime:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
+def _checked(check: Callable[[str], str], name: str) -> Callable[[str], str]:
     """An argparse type from an identifier check: a bad value is a usage error naming it."""
 
     def convert(text: str) -> str:
@@ -38,13 +38,13 @@ def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
-    convert.__name__ = check.__name__.removeprefix("check_")
+    convert.__name__ = name
     return convert
 
 
-_symbol = _checked(check_symbol)
-_grid_id = _checked(check_grid_id)
-_decision_id = _checked(check_decision_id)
+_symbol = _checked(check_symbol, "symbol")
+_grid_id = _checked(check_grid_id, "grid id")
+_decision_id = _checked(check_decision_id, "decision id")
 
 
 class _NoTraceback(logging.Filter):

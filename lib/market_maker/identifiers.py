@@ -8,6 +8,7 @@ checked to stay inside the data repository.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -20,29 +21,31 @@ GRID_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 DECISION_ID_PATTERN = r"^dec-[A-Z0-9]{2,12}-[A-Z0-9]{2,12}-\d{8}-\d{6}$"
 
 
-def check_symbol(value: str) -> str:
-    if not isinstance(value, str) or not re.fullmatch(SYMBOL_PATTERN, value):
-        raise ValueError(f"symbol {value!r} must look like BASE-QUOTE in capitals, e.g. ETH-USDT")
-    return value
+def _checker(pattern: str, form: str) -> Callable[[str], str]:
+    """A check: the value itself when it matches ``pattern``, else a ValueError showing the
+    form (``{!r}`` stands for the value)."""
+
+    def check(value: str) -> str:
+        if not isinstance(value, str) or not re.fullmatch(pattern, value):
+            raise ValueError(form.format(value))
+        return value
+
+    return check
 
 
-def check_grid_id(value: str) -> str:
-    if not isinstance(value, str) or not re.fullmatch(GRID_ID_PATTERN, value):
-        raise ValueError(
-            f"grid id {value!r} must be lower-case letters, digits and '-' (at most 63, "
-            "starting with a letter or digit), e.g. eth-grid-1"
-        )
-    return value
-
-
-def check_decision_id(value: str) -> str:
-    if not isinstance(value, str) or not re.fullmatch(DECISION_ID_PATTERN, value):
-        raise ValueError(
-            f"decision id {value!r} must look like dec-ETH-USDT-20240805-110000 "
-            "(dec-{SYMBOL}-{YYYYMMDD}-{HHMMSS})"
-        )
-    return value
-
+check_symbol = _checker(
+    SYMBOL_PATTERN, "symbol {!r} must look like BASE-QUOTE in capitals, e.g. ETH-USDT"
+)
+check_grid_id = _checker(
+    GRID_ID_PATTERN,
+    "grid id {!r} must be lower-case letters, digits and '-' (at most 63, starting with a "
+    "letter or digit), e.g. eth-grid-1",
+)
+check_decision_id = _checker(
+    DECISION_ID_PATTERN,
+    "decision id {!r} must look like dec-ETH-USDT-20240805-110000 "
+    "(dec-{{SYMBOL}}-{{YYYYMMDD}}-{{HHMMSS}})",
+)
 
 Symbol = Annotated[str, AfterValidator(check_symbol)]
 GridId = Annotated[str, AfterValidator(check_grid_id)]
@@ -53,26 +56,21 @@ def valid_symbol(value: str) -> bool:
     return isinstance(value, str) and re.fullmatch(SYMBOL_PATTERN, value) is not None
 
 
-def symbol_part(value: str) -> str:
-    """A symbol about to become a path component; a DataError when it is not one."""
-    try:
-        return check_symbol(value)
-    except ValueError as exc:
-        raise DataError(str(exc)) from None
+def _part(check: Callable[[str], str]) -> Callable[[str], str]:
+    """The same check for a value about to become a path component: a DataError."""
+
+    def part(value: str) -> str:
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+
+    return part
 
 
-def grid_id_part(value: str) -> str:
-    try:
-        return check_grid_id(value)
-    except ValueError as exc:
-        raise DataError(str(exc)) from None
-
-
-def decision_id_part(value: str) -> str:
-    try:
-        return check_decision_id(value)
-    except ValueError as exc:
-        raise DataError(str(exc)) from None
+symbol_part = _part(check_symbol)
+grid_id_part = _part(check_grid_id)
+decision_id_part = _part(check_decision_id)
 
 
 def inside(root: Path, relative: Path | str) -> Path:

@@ -11,21 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-from prefect.testing.utilities import prefect_test_harness
 
 from flows.cli import main
+from tests.prefect_server import harness
 
 CONSOLE_LOGGERS = ("", "prefect", "prefect.flow_runs", "prefect.task_runs", "market_maker")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def prefect_server() -> Iterator[None]:
-    # Heartbeats cost about a second per synchronous flow run; tests do not need them.
-    with (
-        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-        prefect_test_harness(server_startup_timeout=120),
-    ):
+    with harness():
         yield
 
 
