@@ -9,7 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows._common import HourParam, SymbolParam, flow_timeout, open_context
 from flows._hooks import FAILURE_HOOKS
-from market_maker.errors import DataError
+from market_maker.errors import DataError, ParameterError
 from market_maker.timeutil import format_utc
 from tasks.snapshots import validate_task
 
@@ -35,6 +35,8 @@ def validate_snapshots(
         fail_on_error: End the run Failed when any error is found (the problems are in the
             artifact either way), so a CI job waiting on the run fails too.
     """
+    if start is not None and end is not None and end < start:
+        raise ParameterError(f"end {format_utc(end)} is before start {format_utc(start)}")
     ctx = open_context([symbol])
     report = validate_task(ctx, symbol, start, end)
     create_markdown_artifact(
