@@ -7,11 +7,12 @@ and in Prefect's ephemeral mode otherwise.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 
 from market_maker import redaction
 from market_maker.config.settings import SECRET_FIELDS, env_var_for
@@ -20,6 +21,13 @@ from market_maker.identifiers import check_decision_id, check_grid_id, check_sym
 from market_maker.timeutil import parse_utc
 
 CONFIG_FILE_ENV = "MARKET_MAKER_CONFIG"
+
+
+def _hour_or_minute(text: str) -> datetime:
+    try:
+        return parse_utc(text).replace(microsecond=0)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _hour(text: str) -> datetime:
@@ -229,7 +237,6 @@ def print_pipeline(result: dict, *, verbose: bool) -> None:
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
-    from datetime import UTC
     from pathlib import Path
 
     from flows import grid_admin
@@ -248,6 +255,81 @@ def cmd_grid(args: argparse.Namespace) -> int:
                 decision=args.decision,
             )
         )
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _day_range(args: argparse.Namespace, command: str) -> list[date] | None:
+    """The days of --date, or of --start..--end; None (after saying why) when inconsistent."""
+    if args.date is not None and (args.start or args.end):
+        print(f"market-maker {command}: give --date, or --start and --end", file=sys.stderr)
+        return None
+    if args.date is not None:
+        return [args.date]
+    if args.start is None or args.end is None:
+        print(f"market-maker {command}: give --date, or --start and --end", file=sys.stderr)
+        return None
+    if args.end < args.start:
+        print(
+            f"market-maker {command}: --end {args.end} is before --start {args.start}",
+            file=sys.stderr,
+        )
+        return None
+    return [args.start + timedelta(days=i) for i in range((args.end - args.start).days + 1)]
+
+
+def cmd_kpi(args: argparse.Namespace) -> int:
+    """The KPI table of each day, computed from the records (nothing is written)."""
+    from market_maker.context import RunContext
+    from market_maker.kpis.report import kpi_table
+    from market_maker.kpis.service import KpiService
+
+    days = _day_range(args, "kpi")
+    if days is None:
+        return 2
+    ctx = RunContext.open(_settings())
+    service = KpiService(
+        ctx.store.path,
+        ctx.settings,
+        ctx.reader,
+        ctx.cache_dir,
+        config_version=ctx.config_version,
+        code_version=ctx.code_version,
+    )
+    files = [service.kpi_file(day) for day in days]
+    if args.format == "json":
+        print(json.dumps([f.model_dump(mode="json") for f in files], indent=2))
+    else:
+        print("\n\n".join(kpi_table(f) for f in files))
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from market_maker.context import RunContext
+    from market_maker.dashboard.render import write_dashboard
+
+    ctx = RunContext.open(_settings())
+    day = args.date or (ctx.exchange.now() - timedelta(days=1)).date()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_dashboard(ctx, day, out_dir=out)
+    print(out / "index.html")
+    return 0
+
+
+def cmd_decision(args: argparse.Namespace) -> int:
+    from flows.decision_admin import decision_act
+
+    at = args.at or datetime.now(UTC).replace(microsecond=0)
+    print(decision_act(args.id, args.action, at, args.note))
     return 0
 
 
@@ -382,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     for action in ("enable", "disable"):
         g = grid_sub.add_parser(action, help=f"{action} a grid (appends to its history)")
         g.add_argument("--id", required=True, type=_grid_id)
-        g.add_argument("--at", type=_hour, help="when (UTC, default now)")
+        g.add_argument("--at", type=_hour_or_minute, help="when (UTC, default now)")
         g.add_argument("--reason", help="why, recorded in the history")
         g.add_argument(
             "--decision", type=_decision_id, help="decision id this acts on (recorded beside it)"
@@ -412,6 +494,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels", type=int, default=20)
     p.add_argument("--max-days", type=int, default=14, help="a grid runs at most this long")
     p.add_argument("--horizon-hours", type=int, default=24, help="break / false-exit horizon")
+
+    p = add("kpi", cmd_kpi, "The KPIs of a day (and of the 7 and 30 days ending with it).")
+    p.add_argument("--date", type=_day, help="the day, YYYY-MM-DD (UTC)")
+    p.add_argument("--start", type=_day, help="first day of a range")
+    p.add_argument("--end", type=_day, help="last day of the range, inclusive")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+
+    p = add("dashboard", cmd_dashboard, "Write the dashboard page (price, regimes, exits, KPIs).")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write index.html in")
+    p.add_argument("--date", type=_day, help="last day shown (default: yesterday)")
+
+    p = add("decision", cmd_decision, "Record what was done about a recommendation.")
+    decision_sub = p.add_subparsers(dest="decision_action", required=True, metavar="ACTION")
+    d = decision_sub.add_parser("act", help="append an action entry to a decision")
+    d.add_argument("--id", required=True, type=_decision_id, help="the decision id")
+    d.add_argument("--action", required=True, choices=["executed", "declined", "ignored"])
+    d.add_argument("--at", type=_hour_or_minute, help="when (UTC ISO 8601, default now)")
+    d.add_argument("--note", help="free text, recorded with the action")
 
     p = add("config", cmd_config, "Show the configuration in force and its config_version.")
     p.add_argument("action", choices=["show"])

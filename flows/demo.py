@@ -96,6 +96,7 @@ def run_demo(settings: Settings) -> int:
     for line in analysed["summary"][1:]:
         print(f"  {line}")
     _grid_replay(settings, store, symbol, latest)
+    _kpis(settings, store, latest)
     print(f"  config_version  : {settings.config_version}")
     return 0 if checked["ok"] else 1
 
@@ -112,16 +113,23 @@ DEMO_GRID = {
     "profit_per_grid": 0.004,
 }
 DEMO_GRID_START = datetime(2023, 7, 25, tzinfo=UTC)
+# From here the demo replays hour by hour, so the operator can stop the grid the moment the
+# system says it must (the sample breaks down on 2023-08-17).
+WATCH_FROM = datetime(2023, 8, 16, 23, tzinfo=UTC)
+WATCH_HOURS = 48
+OPERATOR_DELAY = timedelta(minutes=10)  # inside the 15 minutes a decision under TREND holds
 
 
 def _grid_replay(settings: Settings, store, symbol: str, latest: datetime) -> None:
-    """Place a grid in a ranging stretch and replay the hourly pipeline over it."""
+    """Place a grid in a ranging stretch, replay the hourly pipeline over it, stop the grid
+    when the system says MANDATORY_EXIT (the operator acting on the decision), replay on."""
     import tempfile
 
     import yaml
 
-    from flows.grid_admin import grid_add
+    from flows.grid_admin import grid_add, grid_set
     from flows.hourly_pipeline import hourly_pipeline
+    from market_maker.decisions.model import decision_id
     from market_maker.exit_strategy.store import ExitStateStore
     from market_maker.exit_strategy.timeline import read_timeline
     from market_maker.grids.book import grid_path
@@ -138,7 +146,30 @@ def _grid_replay(settings: Settings, store, symbol: str, latest: datetime) -> No
         f"{grid['levels']} levels, from {format_utc(DEMO_GRID_START)}; replaying the hourly "
         f"pipeline to {format_utc(latest)} ..."
     )
-    result = hourly_pipeline(symbols=[symbol], start=DEMO_GRID_START, end=latest)
+    seconds = hourly_pipeline(symbols=[symbol], start=DEMO_GRID_START, end=WATCH_FROM)["seconds"]
+    states = ExitStateStore(store.path)
+    hour, stopped = WATCH_FROM, None
+    while stopped is None and hour < min(WATCH_FROM + WATCH_HOURS * HOUR, latest):
+        hour += HOUR
+        seconds += hourly_pipeline(symbols=[symbol], hour=hour)["seconds"]
+        day = states.day(symbol, hour.date())
+        mandatory = [e for e in (day.latest() if day else []) if e.hour == hour]
+        if mandatory and str(mandatory[0].state) == "MANDATORY_EXIT":
+            issued = hour + HOUR
+            stopped = issued + OPERATOR_DELAY
+            print(
+                "  "
+                + grid_set(
+                    grid["id"],
+                    enabled=False,
+                    at=stopped,
+                    reason="STOP_GRID after MANDATORY_EXIT",
+                    decision=decision_id(symbol, issued),
+                )
+            )
+        states = ExitStateStore(store.path)  # read the day again next hour
+    if hour < latest:
+        seconds += hourly_pipeline(symbols=[symbol], start=hour + HOUR, end=latest)["seconds"]
     timeline = read_timeline(ExitStateStore(store.path), symbol, DEMO_GRID_START, latest)
     print(f"  hours per exit state: {timeline.hours_in_state}")
     print("  exit-state timeline:")
@@ -155,11 +186,39 @@ def _grid_replay(settings: Settings, store, symbol: str, latest: datetime) -> No
         if count == 1:
             print(f"    {format_utc(first)}  {state}")
         else:
-            print(
-                f"    {format_utc(first)} .. {format_utc(last)}  {state} x{count} "
-                "(one an hour, the rate limit, until the grid is stopped)"
-            )
-    print(f"  pipeline: {result['seconds']} s for {len(result['lines'][symbol])} hours")
+            print(f"    {format_utc(first)} .. {format_utc(last)}  {state} x{count}")
+    if stopped is not None:
+        print(f"  the operator stopped the grid at {format_utc(stopped)}, acting on the decision")
+    print(f"  pipeline: {seconds:.1f} s")
+
+
+def _kpis(settings: Settings, store, latest: datetime) -> None:
+    """Score the replay: evaluation entries, a KPI file per day, the dashboard."""
+    from flows.daily_kpi import daily_kpi
+    from market_maker.context import RunContext
+    from market_maker.kpis.report import kpi_period_table
+    from market_maker.kpis.service import KpiService
+
+    last_day = (latest - timedelta(days=1)).date()
+    result = daily_kpi(start=DEMO_GRID_START.date(), end=last_day)
+    written = sum(1 for status in result["kpi_files"].values() if status == "written")
+    print()
+    print(
+        f"KPIs: {len(result['days'])} days scored, {written} KPI file(s) written under kpis/, "
+        f"{result['evaluations']} evaluation entr{'y' if result['evaluations'] == 1 else 'ies'} "
+        "appended to the decisions"
+    )
+    ctx = RunContext.open(settings)
+    service = KpiService(
+        ctx.store.path,
+        ctx.settings,
+        ctx.reader,
+        ctx.cache_dir,
+        config_version=ctx.config_version,
+        code_version=ctx.code_version,
+    )
+    print(kpi_period_table(service, DEMO_GRID_START.date(), last_day))
+    print(f"  dashboard       : {store.path / 'dashboard' / 'index.html'}")
 
 
 def _runs(records) -> list[tuple[datetime, datetime, str, int]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from market_maker.config import load_settings
@@ -24,7 +24,7 @@ log = logging.getLogger("market_maker.grid_admin")
 
 
 @contextlib.contextmanager
-def _writing(command: str) -> Iterator[RunContext]:
+def writing(command: str) -> Iterator[RunContext]:
     """Lock, repair what an interrupted run left, rebase onto the remote; then all or nothing:
     either the command's commit holds every file it wrote, or the working copy is as before."""
     ctx = RunContext.open(load_settings())
@@ -37,7 +37,7 @@ def _writing(command: str) -> Iterator[RunContext]:
 
 
 def grid_add(source: Path) -> str:
-    with _writing("grid add") as ctx:
+    with writing("grid add") as ctx:
         try:
             symbol = parse_grid(source.read_text(), str(source)).symbol
         except OSError as exc:
@@ -59,7 +59,7 @@ def grid_set(
     decision: str | None = None,
 ) -> str:
     action = "enable" if enabled else "disable"
-    with _writing(f"grid {action}") as ctx:
+    with writing(f"grid {action}") as ctx:
         root = ctx.store.path
         decisions = DecisionStore(root)
         if decision:
@@ -68,14 +68,18 @@ def grid_set(
         path = set_running(root, grid_id, enabled=enabled, at=at, reason=reason, fee_rate=fee)
         paths = [path]
         if decision:
-            paths.append(
-                decisions.append(
-                    decision,
-                    "action",
-                    {"action": f"grid {action}", "grid_id": grid_id, "reason": reason},
-                    recorded_at=at,
-                )
+            entry, recorded = decisions.act(
+                decision,
+                "executed",
+                at,
+                note=reason,
+                source=f"grid {action}",
+                grid_id=grid_id,
+                grace=timedelta(minutes=ctx.settings.kpis.late_action_minutes),
             )
+            paths.append(entry)
+            if recorded.late:
+                log.warning("decision %s had expired: the action is recorded as late", decision)
         ctx.store.commit(
             f"grid {action}: {grid_id} {format_utc(at)}\n\n{reason or 'no reason given'}\n", paths
         )

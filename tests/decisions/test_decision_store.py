@@ -11,7 +11,14 @@ import yaml
 from pydantic import ValidationError
 
 from market_maker.config import Settings, load_settings
-from market_maker.decisions.model import Decision, GridRef, decision_id, decision_relpath
+from market_maker.decisions.model import (
+    Decision,
+    EvaluationData,
+    Excursion,
+    GridRef,
+    decision_id,
+    decision_relpath,
+)
 from market_maker.decisions.store import DecisionStore, ImmutableRecordError
 from market_maker.errors import DataError
 from market_maker.exchange.replay import load_recorded_minutes
@@ -102,6 +109,27 @@ def test_a_decision_cannot_be_edited_in_memory_or_by_hand(tmp_path: Path) -> Non
         store.write(record)  # a rerun does not silently repair (or hide) an edited record
 
 
+def outcome(horizon: str) -> dict:
+    """An evaluation entry's data, as the daily KPI batch writes it."""
+    return EvaluationData(
+        horizon=horizon,
+        window_start=HOUR + timedelta(hours=1),
+        window_end=HOUR + timedelta(hours=25),
+        price=1850.0,
+        stop_price=1849.0,
+        close_at_end=1790.0,
+        broke=False,
+        max_adverse_excursion=Excursion(price=1781.0, pct=3.7, usd=4.2),
+        usd_if_kept=-3.1,
+        usd_if_stopped=-0.05,
+        usd_if_followed=-0.05,
+        usd_if_ignored=-3.1,
+        recommendation_quality="wrong",
+        quality_reason="price stayed inside",
+        action_quality="no_action",
+    ).model_dump(mode="json")
+
+
 def test_later_facts_are_appended_as_new_files_with_increasing_sequence_numbers(
     tmp_path: Path,
 ) -> None:
@@ -110,12 +138,10 @@ def test_later_facts_are_appended_as_new_files_with_increasing_sequence_numbers(
     original = path.read_bytes()
     recorded = HOUR + timedelta(hours=1, minutes=7)
 
-    first = store.append(
-        decision().id, "action", {"action": "grid disable", "grid_id": "eth-grid-1"}, recorded
-    )
+    first, action = store.act(decision().id, "executed", recorded, note="stopped by hand")
     first_bytes = first.read_bytes()
-    second = store.append(decision().id, "evaluation", {"horizon": "24h", "ok": True}, recorded)
-    third = store.append(decision().id, "evaluation", {"horizon": "72h", "ok": True}, recorded)
+    second = store.append(decision().id, "evaluation", outcome("24h"), recorded)
+    third = store.append(decision().id, "evaluation", outcome("72h"), recorded)
 
     assert [p.name for p in (first, second, third)] == [
         "dec-ETH-USDT-110000.01-action.yaml",
@@ -127,7 +153,26 @@ def test_later_facts_are_appended_as_new_files_with_increasing_sequence_numbers(
     entries = store.entries(decision().id)
     assert [e.sequence for e in entries] == [1, 2, 3]
     assert [e.kind for e in entries] == ["action", "evaluation", "evaluation"]
-    assert entries[2].data == {"horizon": "72h", "ok": True}
+    assert entries[2].data == outcome("72h")
+    assert not action.late  # seven minutes after issue, within the hour it holds
+    _, late = store.act(decision().id, "declined", recorded + timedelta(hours=1))
+    assert late.late
+
+
+def test_an_entry_whose_data_is_not_of_its_kind_is_refused(tmp_path: Path) -> None:
+    store = DecisionStore(tmp_path)
+    store.write(decision())
+    with pytest.raises(Exception, match="action"):
+        store.append(decision().id, "action", {"action": "shrugged"}, HOUR + timedelta(hours=1))
+    with pytest.raises(Exception, match="horizon"):
+        store.append(decision().id, "evaluation", {"ok": True}, HOUR + timedelta(hours=1))
+
+
+def test_an_action_before_the_decision_was_issued_is_refused(tmp_path: Path) -> None:
+    store = DecisionStore(tmp_path)
+    store.write(decision())
+    with pytest.raises(DataError, match=r"before decision .* was issued"):
+        store.act(decision().id, "executed", HOUR)
 
 
 def test_appending_to_an_unknown_decision_is_refused(tmp_path: Path) -> None:

@@ -228,3 +228,48 @@ class DecisionSettings(Section):
             "RANGE_OK": 60,
         }
     )
+
+
+class KpiSettings(Section):
+    """How the system scores its own recommendations (docs/kpis.md)."""
+
+    break_beyond_pct: float = Field(
+        0.0,
+        ge=0,
+        lt=50,
+        description="A range break is an hourly close this far (percent) beyond a grid bound; "
+        "0: any close outside the grid, as exit-study measures.",
+    )
+    signal_horizon_hours: int = Field(
+        24,
+        ge=1,
+        le=168,
+        description="An exit signal is false when price stays inside the grid this long after "
+        "it (FER); a break is preceded by a signal raised within this many hours (SLAR).",
+    )
+    advance_warning_hours: float = Field(
+        2.0, gt=0, description="EAW: a break is warned in time with more than this lead."
+    )
+    operator_delay_minutes: int = Field(
+        15,
+        ge=0,
+        le=240,
+        description="Between a recommendation and the operator acting on it: the price a "
+        "followed STOP_GRID is valued at (evaluation entries).",
+    )
+    fee_rate: float | None = Field(
+        None, ge=0, lt=0.05, description="Per fill for grid profits; null: grids.fee_rate."
+    )
+    horizons_hours: list[int] = Field(
+        default_factory=lambda: [24, 72, 168],
+        min_length=1,
+        description="When a decision's outcome is evaluated: 24 h, 72 h and 7 d after issue.",
+    )
+    dashboard_days: int = Field(
+        60, ge=7, le=3660, description="Days of price, regime and exit states on the dashboard."
+    )
+    late_action_minutes: int = Field(
+        0,
+        ge=0,
+        description="An action this long past a decision's expires_at is still on time.",
+    )

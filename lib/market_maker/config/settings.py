@@ -22,6 +22,7 @@ from market_maker.config.models import (
     DecisionSettings,
     ExchangeSettings,
     GridSettings,
+    KpiSettings,
     LoggingSettings,
     NotificationSettings,
     ReplaySettings,
@@ -63,6 +64,7 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = NotificationSettings()
     grids: GridSettings = GridSettings()
     decisions: DecisionSettings = DecisionSettings()
+    kpis: KpiSettings = KpiSettings()
 
     # Set by the loader, not by configuration: where relative paths start.
     project_root: Path = Field(Path("."), exclude=True)

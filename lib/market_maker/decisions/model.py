@@ -64,6 +64,50 @@ class Decision(Record):
         return self
 
 
+ActionKind = Literal["executed", "declined", "ignored"]
+
+
+class ActionData(Record):
+    """The data of a ``kind: action`` entry: what the operator did about a decision, when."""
+
+    action: ActionKind
+    at: UtcDatetime = Field(description="When the operator acted.")
+    late: bool = Field(description="After the decision's expires_at: it may no longer hold.")
+    note: str | None = None
+    source: str = Field("decision act", description="The command that recorded it.")
+    grid_id: str | None = None
+
+
+class Excursion(Record):
+    price: float = Field(description="The worst hourly low against the grid.")
+    pct: float = Field(description="How far below the decision's price, in percent.")
+    usd: float = Field(description="The grid's value lost at that low.")
+
+
+class EvaluationData(Record):
+    """``kind: evaluation`` entry: the outcome of a recommendation at one horizon."""
+
+    horizon: str = Field(description="24h, 72h or 7d after issue.")
+    window_start: UtcDatetime = Field(description="issued_at")
+    window_end: UtcDatetime = Field(description="issued_at + horizon")
+    price: float = Field(description="Close of the decision's hour.")
+    stop_price: float = Field(description="Price one operator delay after issue.")
+    close_at_end: float
+    broke: bool = Field(description="An hourly close outside the grid in the window.")
+    break_at: UtcDatetime | None = None
+    max_adverse_excursion: Excursion
+    usd_if_kept: float = Field(description="The grid's P&L had it kept running.")
+    usd_if_stopped: float = Field(description="Its P&L stopped at stop_price.")
+    usd_if_followed: float
+    usd_if_ignored: float
+    recommendation_quality: Literal["right", "wrong"]
+    quality_reason: str
+    action: ActionKind | None = None
+    action_at: UtcDatetime | None = None
+    usd_as_acted: float | None = Field(None, description="P&L with the action as taken.")
+    action_quality: Literal["helped", "hurt", "no_action"]
+
+
 class DecisionEntry(Record):
     """A later fact about a decision (operator action, outcome evaluation); never an edit."""
 
@@ -73,6 +117,16 @@ class DecisionEntry(Record):
     kind: Literal["action", "evaluation"]
     recorded_at: UtcDatetime
     data: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _data_of_its_kind(self) -> DecisionEntry:
+        # Entries recorded by `grid disable --decision` before actions were typed are read as
+        # they were written (see kpis.service.action_fact).
+        if self.kind == "action" and self.data.get("action") not in ("grid disable", "grid enable"):
+            ActionData.model_validate(self.data)
+        elif self.kind == "evaluation":
+            EvaluationData.model_validate(self.data)
+        return self
 
 
 def decision_relpath(symbol: str, issued_at: datetime) -> Path:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from market_maker.decisions.model import (
+    ActionData,
     Decision,
     DecisionEntry,
     decision_id_relpath,
@@ -15,6 +16,7 @@ from market_maker.decisions.model import (
 from market_maker.errors import DataError
 from market_maker.identifiers import inside
 from market_maker.store.atomic import write_atomic
+from market_maker.timeutil import format_utc
 from market_maker.yaml_files import dump, load_model
 
 
@@ -88,10 +90,41 @@ class DecisionStore:
         write_atomic(path, _dumps(entry))
         return path
 
-    def entries(self, decision_id: str) -> list[DecisionEntry]:
+    def act(
+        self,
+        decision_id: str,
+        action: str,
+        at: datetime,
+        *,
+        note: str | None = None,
+        source: str = "decision act",
+        grid_id: str | None = None,
+        grace: timedelta = timedelta(0),
+    ) -> tuple[Path, ActionData]:
+        """Record what the operator did about a decision. An action before the decision was
+        issued is refused; one after it expired is recorded, marked late."""
+        decision = self.read(self.find(decision_id))
+        if at < decision.issued_at:
+            raise DataError(
+                f"an action at {format_utc(at)} is before decision {decision_id} was issued "
+                f"({format_utc(decision.issued_at)})"
+            )
+        data = ActionData(
+            action=action,
+            at=at,
+            late=at > decision.expires_at + grace,
+            note=note,
+            source=source,
+            grid_id=grid_id,
+        )
+        path = self.append(decision_id, "action", data.model_dump(mode="json"), recorded_at=at)
+        return path, data
+
+    def entries(self, decision_id: str, kind: str = "*") -> list[DecisionEntry]:
+        """The later facts about a decision, in order (only those of ``kind`` if given)."""
         base = self.find(decision_id)
         out = []
-        for path in sorted(base.parent.glob(f"{base.stem}.*-*.yaml")):
+        for path in sorted(base.parent.glob(f"{base.stem}.*-{kind}.yaml")):
             entry = load_model(path.read_bytes(), DecisionEntry, str(path))
             expected = f"{base.stem}.{entry.sequence:02d}-{entry.kind}.yaml"
             if entry.decision_id != decision_id or path.name != expected:

@@ -25,6 +25,7 @@ def write_atomic(path: Path, data: bytes, validate: Callable[[Path], None] | Non
             os.fsync(handle.fileno())
         if validate is not None:
             validate(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a data file is for every reader
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

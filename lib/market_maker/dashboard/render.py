@@ -1,0 +1,54 @@
+"""The dashboard page: the template, Chart.js inlined, the data embedded as JSON."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from market_maker.context import RunContext
+from market_maker.dashboard.data import dashboard_data
+from market_maker.errors import DataError
+from market_maker.identifiers import inside
+from market_maker.store.atomic import write_atomic
+
+DASHBOARD = Path("dashboard", "index.html")
+CHARTJS = "assets/chart.umd.min.js"
+
+
+def render(data: dict[str, Any]) -> str:
+    """The page for ``data``: deterministic, so a rerun over the same records is identical."""
+    package = resources.files("market_maker.dashboard")
+    template = package.joinpath("template.html").read_text()
+    chartjs = package.joinpath(CHARTJS).read_text()
+    # JSON inside <script>: "</" would end the element early.
+    payload = json.dumps(data, separators=(",", ":"), sort_keys=True).replace("</", "<\\/")
+    return (
+        template.replace("__TITLE__", html.escape(data["title"]))
+        .replace("__DATA__", payload)
+        .replace("__CHARTJS__", chartjs.replace("</script", "<\\/script"))
+    )
+
+
+def write_page(path: Path, page: str) -> bool:
+    """Write atomically; False (and nothing written) when the page is already that."""
+    data = page.encode()
+    if path.exists() and path.read_bytes() == data:
+        return False
+
+    def validate(tmp: Path) -> None:
+        if b'id="dashboard-data"' not in tmp.read_bytes():
+            raise DataError(f"{path}: the dashboard page has no data")
+
+    write_atomic(path, data, validate)
+    return True
+
+
+def write_dashboard(ctx: RunContext, day: date, out_dir: Path | None = None) -> list[Path]:
+    """``dashboard/index.html`` in the data repository (or ``out_dir/index.html``) for the
+    period ending with ``day``; the paths written (none when unchanged)."""
+    path = out_dir / "index.html" if out_dir else inside(ctx.store.path, DASHBOARD)
+    return [path] if write_page(path, render(dashboard_data(ctx, day))) else []

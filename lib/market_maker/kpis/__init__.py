@@ -1,0 +1,1 @@
+"""KPIs: the system scoring its own recommendations after the fact (docs/kpis.md)."""
