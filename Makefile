@@ -25,6 +25,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	mkdir -p "$(PREFECT_HOME)"
+	.ci/ensure-chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2 --dist loadgroup

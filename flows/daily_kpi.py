@@ -20,7 +20,7 @@ from flows._hooks import FAILURE_HOOKS
 from market_maker.dashboard.render import write_dashboard
 from market_maker.errors import ParameterError
 from market_maker.kpis.report import kpi_markdown, kpi_rows
-from market_maker.kpis.service import LOOKBACK, KpiService, day_end
+from market_maker.kpis.service import LOOKBACK, KpiService, day_end, latest_kpi_day
 from market_maker.timeutil import utc
 from tasks.kpi import evaluate_due_task, kpi_day_task
 from tasks.store import commit_task, push_task, sync_task
@@ -77,7 +77,8 @@ def daily_kpi(
             statuses[d.isoformat()] = status
             if status == "written":
                 paths.append(path)
-        paths += write_dashboard(ctx, days[-1])
+        # Filling in an old day does not take the page back in time.
+        paths += write_dashboard(ctx, max(days[-1], latest_kpi_day(ctx.store.path) or days[-1]))
         span = f"{days[0]}..{days[-1]}" if len(days) > 1 else str(days[0])
         detail = (
             f"{len(evaluations)} evaluation entr{'y' if len(evaluations) == 1 else 'ies'}, "

@@ -34,7 +34,15 @@ from market_maker.kpis.compute import (
     find_events,
     kpis,
 )
-from market_maker.kpis.model import WINDOW_DAYS, Kpi, KpiEvent, KpiFile, KpiValue, kpis_relpath
+from market_maker.kpis.model import (
+    KPIS_DIR,
+    WINDOW_DAYS,
+    Kpi,
+    KpiEvent,
+    KpiFile,
+    KpiValue,
+    kpis_relpath,
+)
 from market_maker.kpis.outcomes import EvaluationData, evaluate_outcome, horizon_label
 from market_maker.snapshots.columnar import CandleCache
 from market_maker.snapshots.reader import SnapshotReader
@@ -281,6 +289,12 @@ def read_kpi_file(path: Path) -> KpiFile:
     if Path(*path.parts[-2:]) != kpis_relpath(file.date):
         raise DataError(f"{path}: holds the KPIs of {file.date} but its name says otherwise")
     return file
+
+
+def latest_kpi_day(root: Path) -> date | None:
+    """The most recent day with a KPI file."""
+    names = sorted(p.stem for p in (root / KPIS_DIR).glob("????-??-??.yaml"))
+    return date.fromisoformat(names[-1]) if names else None
 
 
 def action_fact(entry: DecisionEntry) -> ActionFact:
