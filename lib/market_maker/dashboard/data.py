@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from market_maker.context import RunContext
-from market_maker.decisions.model import DECISIONS_DIR
+from market_maker.decisions.model import DECISIONS_DIR, decision_id
 from market_maker.decisions.store import DecisionStore
 from market_maker.exit_strategy.store import ExitStateStore
 from market_maker.grids.book import GridBook
@@ -15,7 +15,7 @@ from market_maker.identifiers import inside, symbol_part
 from market_maker.kpis.model import KPIS_DIR, Kpi
 from market_maker.kpis.service import action_fact, day_end, read_kpi_file
 from market_maker.snapshots.columnar import CandleCache
-from market_maker.timeutil import to_seconds
+from market_maker.timeutil import HOUR, to_seconds
 
 KPI_WINDOWS = ("7d", "30d")
 
@@ -94,6 +94,7 @@ def _changes(root: Path, symbol: str, start: datetime, end: datetime) -> list[di
                     "from": str(t.from_state),
                     "to": str(t.to_state),
                     "why": t.reasons[0] if t.reasons else "",
+                    "decision": decision_id(symbol, t.timestamp + HOUR),
                 }
             )
     return out
