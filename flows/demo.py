@@ -132,7 +132,7 @@ def _grid_replay(settings: Settings, store, symbol: str, latest: datetime) -> No
     from market_maker.decisions.model import decision_id
     from market_maker.exit_strategy.store import ExitStateStore
     from market_maker.exit_strategy.timeline import read_timeline
-    from market_maker.grids.book import grid_path
+    from market_maker.grids.book import GridBook, grid_path
 
     grid = {**DEMO_GRID, "symbol": symbol, "history": [{"enabled": format_utc(DEMO_GRID_START)}]}
     if not grid_path(store.path, grid["id"]).exists():
@@ -157,16 +157,16 @@ def _grid_replay(settings: Settings, store, symbol: str, latest: datetime) -> No
         if mandatory and str(mandatory[0].state) == "MANDATORY_EXIT":
             issued = hour + HOUR
             stopped = issued + OPERATOR_DELAY
-            print(
-                "  "
-                + grid_set(
+            book = GridBook.load(store.path, fee_rate=settings.grids.fee_rate)
+            if book.grids[grid["id"]].running_at(stopped):  # a rerun finds it done already
+                message = grid_set(
                     grid["id"],
                     enabled=False,
                     at=stopped,
                     reason="STOP_GRID after MANDATORY_EXIT",
                     decision=decision_id(symbol, issued),
                 )
-            )
+                print(f"  {message}")
         states = ExitStateStore(store.path)  # read the day again next hour
     if hour < latest:
         seconds += hourly_pipeline(symbols=[symbol], start=hour + HOUR, end=latest)["seconds"]

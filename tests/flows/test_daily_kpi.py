@@ -139,6 +139,20 @@ def test_a_rerun_writes_nothing_new(on_scored: Scored) -> None:
     assert Repo(on_scored.repo).head.commit.hexsha == on_scored.head
 
 
+def test_an_hour_evaluated_again_after_the_grid_was_stopped_gets_no_new_revision(
+    on_scored: Scored,
+) -> None:
+    # The stop at 02:10 changed the grid file after these hours were evaluated; their inputs
+    # (the grid's parameters, since when it ran) did not change.
+    day = on_scored.repo / "exit_states" / SYMBOL / "2023-08-17.yaml"
+    before = day.read_bytes()
+
+    hourly_pipeline(symbols=[SYMBOL], start=START + timedelta(days=3), end=FIRST_MANDATORY)
+
+    assert day.read_bytes() == before
+    assert b"revision: 2" not in before
+
+
 def test_a_day_with_nothing_to_score_says_no_events(on_scored: Scored) -> None:
     result = daily_kpi(day=date(2023, 8, 12))  # before any grid ran
 

@@ -19,6 +19,7 @@ from market_maker.exit_strategy.observation import Observation
 from market_maker.exit_strategy.states import RECOMMENDATION, ExitState
 from market_maker.exit_strategy.store import ExitStateStore, Prior
 from market_maker.grids.book import GridBook
+from market_maker.grids.model import GridConfig
 from market_maker.identifiers import inside
 from market_maker.notifications.message import (
     Notification,
@@ -117,7 +118,7 @@ class ExitEvaluator:
         outcome = ExitOutcome(symbol, hour, grid.id, evaluation)
 
         inputs = _fingerprint(
-            metrics, book.versions.get(grid.id), prior, self._metrics_at(symbol, hour - HOUR)
+            metrics, grid_inputs(grid, hour), prior, self._metrics_at(symbol, hour - HOUR)
         )
         decision = self._decision(metrics, observation, evaluation, book, code_version)
         try:
@@ -331,14 +332,30 @@ class ExitEvaluator:
         return e.after if prior.already_delivered(primary, key) else None
 
 
+def grid_inputs(grid: GridConfig, hour: datetime) -> str:
+    """What an hour's evaluation takes from the grid: its parameters and since when it runs,
+    not its later history (stopping a grid tomorrow changes nothing about today)."""
+    return json.dumps(
+        [
+            grid.lower_price,
+            grid.upper_price,
+            grid.levels,
+            grid.amount_per_grid,
+            grid.profit_per_grid,
+            format_utc(since) if (since := grid.running_since(hour)) else None,
+        ]
+    )
+
+
 def _fingerprint(
-    metrics: MetricsFile, grid_version: str | None, prior: Prior, previous: MetricsFile | None
+    metrics: MetricsFile, grid: str, prior: Prior, previous: MetricsFile | None
 ) -> str:
-    """What an evaluation depends on: the hour's and the previous hour's metrics, the grid file,
-    and the evaluations its persistence reads. Equal fingerprints give equal evaluations."""
+    """What an evaluation depends on: the hour's and the previous hour's metrics, the grid's
+    inputs (:func:`grid_inputs`) and the evaluations its persistence reads. Equal fingerprints
+    give equal evaluations."""
     digest = hashlib.sha1(usedforsecurity=False)
     digest.update(files.dumps(metrics))
     digest.update(files.dumps(previous) if previous is not None else b"-")
     history = [(format_utc(r.hour), r.state, r.target, r.warning) for r in prior.records[:48]]
-    digest.update(json.dumps([grid_version, str(prior.state), history]).encode())
+    digest.update(json.dumps([grid, str(prior.state), history]).encode())
     return digest.hexdigest()[:12]
