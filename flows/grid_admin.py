@@ -62,15 +62,18 @@ def grid_set(
     with writing(f"grid {action}") as ctx:
         root = ctx.store.path
         decisions = DecisionStore(root)
-        if decision:
-            decisions.find(decision)  # an unknown decision stops the command before any write
+        if decision:  # an unknown decision stops the command before any write
+            recommendation = str(decisions.read(decisions.find(decision)).recommendation)
         fee = ctx.settings.grids.fee_rate
         path = set_running(root, grid_id, enabled=enabled, at=at, reason=reason, fee_rate=fee)
         paths = [path]
         if decision:
+            # Stopping a grid follows a STOP_GRID and goes against a HOLD or WATCH; restarting
+            # one does the opposite.
+            follows = (recommendation == "STOP_GRID") == (not enabled)
             entry, recorded = decisions.act(
                 decision,
-                "executed",
+                "executed" if follows else "declined",
                 at,
                 note=reason,
                 source=f"grid {action}",

@@ -139,13 +139,14 @@ def find_events(history: SymbolHistory, as_of: datetime, rules: Rules) -> list[K
     states = _states_by_grid(history.states, as_of)
     decisions = {(d.grid_id, d.hour): d for d in history.decisions}
     actions = _first_actions(history.actions, as_of)
-    for life in history.lives:
+    for life, next_start in _with_next_start(history.lives):
         timeline = states.get(life.grid_id, {})
         timeline = {h: s for h, s in timeline.items() if _running(life, h)}
         signals = _signals(timeline)
         events += _judge_signals(history.symbol, life, signals, prices, decisions, as_of, rules)
         events += _responses(history.symbol, life, signals, timeline, decisions, actions, as_of)
-        events += _breaks(history.symbol, life, timeline, signals, prices, decisions, as_of, rules)
+        watch = min(as_of, next_start) if next_start else as_of  # a restart watches its own
+        events += _breaks(history.symbol, life, timeline, signals, prices, decisions, watch, rules)
         events += _stops(history.symbol, life, prices, as_of, rules)
     return sorted(events, key=lambda e: (e.at, e.kind, e.grid_id))
 
@@ -202,6 +203,15 @@ def kpis(events: Iterable[KpiEvent], start: datetime, end: datetime) -> dict[Kpi
 
 
 # -- events ------------------------------------------------------------------------------
+
+
+def _with_next_start(lives: list[GridLife]) -> list[tuple[GridLife, datetime | None]]:
+    """Each life with the start of the same grid's next one (None: the last)."""
+    out = []
+    for life in lives:
+        later = [o.start for o in lives if o.grid_id == life.grid_id and o.start > life.start]
+        out.append((life, min(later) if later else None))
+    return out
 
 
 def _states_by_grid(states: list[StateHour], as_of: datetime) -> dict[str, dict]:
@@ -382,9 +392,7 @@ def _signal_before(
     return recent[-1] if recent else None
 
 
-def _stretch_into(
-    timeline: dict[datetime, ExitState], at: datetime, rank: int
-) -> datetime | None:
+def _stretch_into(timeline: dict[datetime, ExitState], at: datetime, rank: int) -> datetime | None:
     """The start of the stretch of states at ``rank`` or above that the last evaluation before
     ``at`` belongs to (a grid stopped in it ends its evaluations there), or None."""
     last = max((h for h in timeline if h < at), default=None)
@@ -410,7 +418,10 @@ def _break_cost(
 ) -> float | None:
     """The grid's loss from the close before the break to the close a horizon later (or at
     its stop, or at the latest price), realized pairs included."""
-    end = min(at + timedelta(hours=rules.signal_horizon_hours), watch_end - HOUR)
+    stop = watch_end if life.end is None else min(watch_end, life.end)
+    if at + HOUR > stop:
+        return 0.0  # stopped before the break's hour closed: the grid held nothing through it
+    end = min(at + timedelta(hours=rules.signal_horizon_hours), stop - HOUR)
     span = prices.span(at - HOUR, max(end, at))
     closes = prices.close[span]
     if len(closes) < 2:

@@ -67,12 +67,15 @@ def evaluate_outcome(
         reason = f"the range broke at {break_at:%Y-%m-%d %H:%M}Z" if broke else "no break"
     as_acted, quality = None, "no_action"
     if action is not None and action.at < end:
-        if action.action == "executed" and action_price is not None:
+        # Executing a STOP_GRID, or declining a HOLD/WATCH, stops the grid at the action's
+        # price; the other answers leave it running.
+        stops = (action.action == "executed") == stop
+        if stops and action_price is not None:
             as_acted = round(shape.holdings_value(action_price) - shape.holdings_value(price), 2)
-        elif action.action != "executed":
+        elif not stops:
             as_acted = kept
         if as_acted is not None:
-            alternative = kept if action.action == "executed" else stopped
+            alternative = kept if stops else stopped
             quality = "helped" if as_acted >= alternative else "hurt"
     return EvaluationData(
         horizon=horizon_label(horizon_hours),
