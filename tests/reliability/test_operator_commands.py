@@ -3,6 +3,7 @@ it was, and a successful one commits every file it wrote. Real CLI, real reposit
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from git import Repo
 
 from flows.cli import main
 from market_maker.decisions.model import decision_id_relpath
+from market_maker.decisions.store import DecisionStore
+from tests.decisions.test_decision_store import decision as a_decision
 from tests.grid_files import grid_data
 
 UNKNOWN = "dec-ETH-USDT-20230817-020000"
@@ -57,9 +60,8 @@ def test_a_command_failing_after_it_wrote_rolls_every_file_back(
 ) -> None:
     # The grid file and the decision's action entry are written, then the commit fails
     # (a hook refuses it): both files must go.
+    DecisionStore(repo).write(a_decision(datetime(2023, 8, 17, 1, tzinfo=UTC)))
     record = repo / decision_id_relpath(UNKNOWN)
-    record.parent.mkdir(parents=True)
-    record.write_text("a decision, as far as the command is concerned\n")
     Repo(repo).git.add(record.relative_to(repo).as_posix())
     Repo(repo).git.commit("-m", "a decision committed by hand")
     hook = repo / ".git" / "hooks" / "pre-commit"

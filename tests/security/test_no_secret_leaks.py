@@ -369,6 +369,21 @@ def with_server(ws: Workspace) -> dict[str, list[Step]]:
                 ["grid", "enable", "--id", "eth-grid-1", "--at", hour("08-18T02")],
                 grid,
             ),
+            Step(
+                "decision act",
+                [
+                    *["decision", "act", "--id", "dec-ETH-USDT-20230817-220000"],
+                    *["--action", "ignored", "--at", hour("08-18T03"), "--note", "leak test"],
+                ],
+                grid,
+            ),
+            Step("kpi", ["kpi", "--date", "2023-08-17"], grid),
+            Step("kpi json", ["kpi", "--date", "2023-08-17", "--format", "json"], grid),
+            Step(
+                "dashboard",
+                ["dashboard", "--out", str(ws.base / "grid" / "page"), "--date", "2023-08-17"],
+                grid,
+            ),
         ],
         "snapshots": [  # written, validated, analysed, queried
             Step(
