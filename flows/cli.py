@@ -294,14 +294,7 @@ def cmd_kpi(args: argparse.Namespace) -> int:
     if days is None:
         return 2
     ctx = RunContext.open(_settings())
-    service = KpiService(
-        ctx.store.path,
-        ctx.settings,
-        ctx.reader,
-        ctx.cache_dir,
-        config_version=ctx.config_version,
-        code_version=ctx.code_version,
-    )
+    service = KpiService.open(ctx)
     files = [service.kpi_file(day) for day in days]
     if args.format == "json":
         print(json.dumps([f.model_dump(mode="json") for f in files], indent=2))

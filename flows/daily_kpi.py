@@ -55,14 +55,7 @@ def daily_kpi(
     log = logger()
     ctx = open_context()
     days = _days(day, start, end, ctx.exchange.now())
-    service = KpiService(
-        ctx.store.path,
-        ctx.settings,
-        ctx.reader,
-        ctx.cache_dir,
-        config_version=ctx.config_version,
-        code_version=ctx.code_version,
-    )
+    service = KpiService.open(ctx)
     until = day_end(days[-1])
     since = day_end(days[0]) - LOOKBACK - timedelta(hours=max(ctx.settings.kpis.horizons_hours))
     with data_repository_lock(ctx):

@@ -209,14 +209,7 @@ def _kpis(settings: Settings, store, latest: datetime) -> None:
         "appended to the decisions"
     )
     ctx = RunContext.open(settings)
-    service = KpiService(
-        ctx.store.path,
-        ctx.settings,
-        ctx.reader,
-        ctx.cache_dir,
-        config_version=ctx.config_version,
-        code_version=ctx.code_version,
-    )
+    service = KpiService.open(ctx)
     print(kpi_period_table(service, DEMO_GRID_START.date(), last_day))
     print(f"  dashboard       : {store.path / 'dashboard' / 'index.html'}")
 

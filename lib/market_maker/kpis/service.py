@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from market_maker.config import Settings
+from market_maker.context import RunContext
 from market_maker.decisions.model import DECISIONS_DIR, ActionData, Decision, DecisionEntry
 from market_maker.decisions.store import DecisionStore
 from market_maker.errors import DataError
@@ -104,6 +105,18 @@ class KpiService:
         self._books: GridBook | None = None
         # Each day's decisions and actions, read once per run (KPI days share 30 of 31 days).
         self._days: dict[tuple[str, date], tuple[list[DecisionFact], list[ActionFact]]] = {}
+
+    @classmethod
+    def open(cls, ctx: RunContext) -> KpiService:
+        """Over the run's data repository, with its settings and versions."""
+        return cls(
+            ctx.store.path,
+            ctx.settings,
+            ctx.reader,
+            ctx.cache_dir,
+            config_version=ctx.config_version,
+            code_version=ctx.code_version,
+        )
 
     # -- reading the records ------------------------------------------------------------
 
