@@ -1,0 +1,1 @@
+"""Replaying the decision logic over recorded history: preflight, feed, grid simulation, results."""
