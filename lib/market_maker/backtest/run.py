@@ -118,10 +118,13 @@ def run_backtest(
     settings: Settings,
     minutes: CandleSeries,
     progress: Progress | None = None,
+    feed: Feed | None = None,
 ) -> BacktestRun:
-    """Replay ``params`` over ``minutes`` (already through preflight)."""
+    """Replay ``params`` over ``minutes`` (already through preflight); ``feed``: the analysis
+    of the same minutes, period and regime settings, when a sweep already built it."""
     say = progress or (lambda share, text: None)
-    feed = Feed.build(params.symbol, minutes, params.start, params.end, settings.regime)
+    if feed is None:
+        feed = Feed.build(params.symbol, minutes, params.start, params.end, settings.regime)
     say(0.3, f"analysed {len(feed.hours)} hours")
     grids, tracks = _place_and_replay(feed, params, settings)
     say(0.6, f"placed {len(grids)} grid(s), replayed {sum(len(t.evaluations) for t in tracks)} h")

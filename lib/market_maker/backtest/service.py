@@ -1,0 +1,165 @@
+"""A backtest from parameters to report: load, preflight, run, gather every figure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from market_maker.backtest.feed import Feed
+from market_maker.backtest.parameters import BacktestParameters, apply_overrides
+from market_maker.backtest.preflight import (
+    PreflightReport,
+    clean,
+    preflight,
+    read_recording,
+    require_ok,
+)
+from market_maker.backtest.results import BacktestReport, DataHealth
+from market_maker.backtest.run import (
+    BacktestRun,
+    figures,
+    grid_figures,
+    headline,
+    run_backtest,
+    series,
+)
+from market_maker.candles import CandleSeries
+from market_maker.config import Settings
+
+Progress = Callable[[float, str], None]
+
+
+def warmup_hours(settings: Settings) -> int:
+    """History the metrics need before the first hour: the snapshot's longest window."""
+    return max(settings.snapshots.window_1h, 4 * settings.snapshots.window_4h)
+
+
+def data_path(params: BacktestParameters, settings: Settings) -> Path:
+    path = Path(params.data_file) if params.data_file else settings.replay.data_file
+    return path if path.is_absolute() else settings.project_root / path
+
+
+@dataclass
+class LoadedData:
+    path: Path
+    minutes: CandleSeries
+    preflight: PreflightReport
+    digest: str  # identifies the recording's content for the run name
+
+    def health(self, allow_gaps: bool) -> DataHealth:
+        r = self.preflight
+        return DataHealth(
+            data_file=str(self.path),
+            rows=r.rows,
+            first=r.first,
+            last=r.last,
+            ok=r.ok,
+            allow_gaps=allow_gaps,
+            findings=r.lines(),
+        )
+
+
+def load(params: BacktestParameters, settings: Settings) -> LoadedData:
+    """Read the recording and check its health over the period and the warm-up; a failing
+    preflight raises (one line) unless ``allow_gaps``."""
+    path = data_path(params, settings)
+    raw = read_recording(path)
+    report = preflight(raw, params.start, params.end, warmup_hours(settings))
+    require_ok(report, params.allow_gaps)
+    stat = path.stat()
+    digest = hashlib.sha1(
+        f"{path.name}:{stat.st_size}:{len(raw)}:{raw.t[:1].tolist()}:{raw.t[-1:].tolist()}".encode(),
+        usedforsecurity=False,
+    ).hexdigest()
+    return LoadedData(path, clean(raw, report), report, digest)
+
+
+@dataclass
+class Outcome:
+    report: BacktestReport
+    run: BacktestRun
+
+    def series(self) -> dict:
+        return series(self.run)
+
+
+def backtest(
+    params: BacktestParameters,
+    settings: Settings,
+    data: LoadedData,
+    *,
+    code_version: str,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Run ``params`` on ``data`` with the settings (and the parameters' overrides)."""
+    effective = apply_overrides(settings, params.overrides)
+    feed = _feed(params, effective, data)
+    run = run_backtest(params, effective, data.minutes, progress, feed)
+    variants = figures(run)
+    config_version = effective.config_version
+    name = params.run_name(run_digest(params, config_version, data.digest))
+    report = BacktestReport(
+        name=name,
+        symbol=params.symbol,
+        start=params.start,
+        end=params.end,
+        parameters=params,
+        preflight=data.health(params.allow_gaps),
+        variants=variants,
+        headline=headline(variants),
+        grids=grid_figures(run),
+        hours=run.hour_rows(),
+        config_version=config_version,
+        code_version=code_version,
+    )
+    return Outcome(report, run)
+
+
+_FEEDS: dict[tuple, Feed] = {}
+_FEEDS_LOCK = threading.Lock()
+
+
+def _feed(params: BacktestParameters, settings: Settings, data: LoadedData) -> Feed:
+    """The analysis of a period, kept for the next point of a sweep that only changes the
+    grids or the exit rules (the regime settings and the data are part of the key)."""
+    key = (data.digest, params.symbol, params.start, params.end, settings.regime.model_dump_json())
+    with _FEEDS_LOCK:
+        if key not in _FEEDS:
+            if len(_FEEDS) >= 4:
+                _FEEDS.pop(next(iter(_FEEDS)))
+            _FEEDS[key] = Feed.build(
+                params.symbol, data.minutes, params.start, params.end, settings.regime
+            )
+        return _FEEDS[key]
+
+
+_LOADED: dict[tuple, LoadedData] = {}
+
+
+def load_cached(params: BacktestParameters, settings: Settings) -> LoadedData:
+    """:func:`load`, once per process for the same file, period and gap policy (sweep points
+    in a worker process share it)."""
+    path = data_path(params, settings)
+    stat = path.stat() if path.exists() else None
+    key = (str(path), stat and (stat.st_mtime_ns, stat.st_size), params.start, params.end,
+           params.allow_gaps)  # fmt: skip
+    with _FEEDS_LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+    data = load(params, settings)
+    with _FEEDS_LOCK:
+        _LOADED[key] = data
+    return data
+
+
+def run_digest(params: BacktestParameters, config_version: str, data_digest: str) -> str:
+    """Same parameters, configuration and data: same name (a rerun finds its report)."""
+    payload = json.dumps(
+        [params.model_dump(mode="json", exclude={"name"}), config_version, data_digest],
+        sort_keys=True,
+    )
+    return hashlib.sha1(payload.encode(), usedforsecurity=False).hexdigest()

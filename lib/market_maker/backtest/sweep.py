@@ -1,0 +1,143 @@
+"""Sweeps: many backtests over a grid of values, judged walk-forward.
+
+Every point runs on a training period and on the later test period it never
+saw; points are ranked by the test period, so a setting that only fits the
+past does not come out on top. The training figures are shown beside the test
+figures: a large gap between them is the sign of a fit to noise.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from typing import Any, ClassVar
+
+from market_maker.backtest.parameters import OVERRIDABLE, BacktestParameters, parse_parameters
+from market_maker.backtest.results import BacktestReport
+from market_maker.errors import ParameterError
+from market_maker.kpis.model import Kpi
+from market_maker.types import FrozenModel, UtcHour
+
+MAX_POINTS = 1000
+FIXED = ("start", "end", "data_file", "symbol", "name", "overrides")
+# Which way is better for each ranking figure.
+HIGHER_IS_BETTER = {"pnl": True, "pnl_vs_no_exit": True, "SLAR": True, "EAW": True, "PRR": True}
+LOWER_IS_BETTER = {"FER": True, "MEC": True, "TTDR": True, "ERT": True}
+
+
+class SweepPoint(FrozenModel):
+    index: int
+    values: dict[str, Any]
+    train: BacktestParameters
+    test: BacktestParameters
+
+
+class PointFigures(FrozenModel):
+    """A point's figures on one period."""
+
+    start: UtcHour
+    end: UtcHour
+    pnl: float
+    pnl_vs_no_exit: float
+    grids: int
+    fills: int
+    kpis: dict[str, float | None]
+
+    @classmethod
+    def of(cls, report: BacktestReport) -> PointFigures:
+        system, held = report.variants["system"], report.variants["no_exit"]
+        return cls(
+            start=report.start,
+            end=report.end,
+            pnl=system.pnl,
+            pnl_vs_no_exit=round(system.pnl - held.pnl, 2),
+            grids=system.grids,
+            fills=system.fills,
+            kpis={k.value: system.kpis[k].value for k in Kpi},
+        )
+
+    def figure(self, name: str) -> float | None:
+        if name in ("pnl", "pnl_vs_no_exit"):
+            return getattr(self, name)
+        return self.kpis[name]
+
+    def cell(self, name: str) -> str:
+        value = self.figure(name)
+        if value is None:
+            return "-"
+        return f"{value:,.2f}" if name in ("pnl", "pnl_vs_no_exit", "MEC") else f"{value:.2f}"
+
+
+class SweepResult(FrozenModel):
+    COLUMNS: ClassVar[tuple[str, ...]] = ("pnl", "pnl_vs_no_exit", "FER", "EAW", "MEC")
+
+    index: int
+    values: dict[str, Any]
+    train: PointFigures
+    test: PointFigures
+
+    @classmethod
+    def of(cls, point: SweepPoint, train: BacktestReport, test: BacktestReport) -> SweepResult:
+        return cls(
+            index=point.index,
+            values=point.values,
+            train=PointFigures.of(train),
+            test=PointFigures.of(test),
+        )
+
+
+def sweep_points(
+    base: BacktestParameters, values: dict[str, list[Any]], split: datetime
+) -> list[SweepPoint]:
+    """Every combination of ``values``; each a pair of runs, [start, split) and [split, end)."""
+    if not base.start < split < base.end:
+        raise ParameterError(
+            f"split {split:%Y-%m-%dT%HZ} must fall strictly between start "
+            f"{base.start:%Y-%m-%dT%HZ} and end {base.end:%Y-%m-%dT%HZ}"
+        )
+    if not values:
+        raise ParameterError("values: give at least one parameter with the values to try")
+    for key, options in values.items():
+        is_field = key in BacktestParameters.model_fields and key not in FIXED
+        if not is_field and not key.startswith(OVERRIDABLE):
+            raise ParameterError(
+                f"values: {key!r} is neither a backtest parameter nor a setting under "
+                f"{', '.join(OVERRIDABLE)} (start, end, symbol and data are fixed by base)"
+            )
+        if not isinstance(options, list) or not options:
+            raise ParameterError(f"values.{key}: give a non-empty list of values")
+    count = 1
+    for options in values.values():
+        count *= len(options)
+    if count > MAX_POINTS:
+        raise ParameterError(f"values: {count} points, more than {MAX_POINTS}")
+    keys = list(values)
+    out = []
+    for index, combo in enumerate(itertools.product(*(values[k] for k in keys))):
+        chosen = dict(zip(keys, combo, strict=True))
+        data = base.model_dump(mode="json", exclude={"name"})
+        overrides = dict(base.overrides)
+        for key, value in chosen.items():
+            if key in BacktestParameters.model_fields:
+                data[key] = value
+            else:
+                overrides[key] = value
+        data["overrides"] = overrides
+        train = parse_parameters(data | {"end": split})
+        test = parse_parameters(data | {"start": split})
+        out.append(SweepPoint(index=index, values=chosen, train=train, test=test))
+    return out
+
+
+def rank(results: list[SweepResult], by: str) -> list[SweepResult]:
+    """Best first by ``by`` on the test period; points without a figure come last."""
+    if by not in HIGHER_IS_BETTER and by not in LOWER_IS_BETTER:
+        known = ", ".join([*HIGHER_IS_BETTER, *LOWER_IS_BETTER])
+        raise ParameterError(f"rank_by: {by!r} is not one of {known}")
+    sign = -1.0 if by in HIGHER_IS_BETTER else 1.0
+
+    def key(r: SweepResult) -> tuple[int, float, int]:
+        value = r.test.figure(by)
+        return (1, 0.0, r.index) if value is None else (0, sign * value, r.index)
+
+    return sorted(results, key=key)
