@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -126,3 +127,16 @@ def test_the_operator_acts_one_delay_after_the_first_recommendation_to_stop(
     assert track.stop_at == acted[0].hour + HOUR + timedelta(minutes=15)
     assert track.evaluations == free.evaluations[: len(track.evaluations)]
     assert track.evaluations[-1].hour < track.stop_at
+
+
+def test_the_equity_curve_and_the_months_add_up_to_each_policys_pnl(
+    sample_minutes: CandleSeries, default_settings: Settings
+) -> None:
+    from market_maker.backtest.run import figures
+
+    values = dict(start="2023-07-01T00:00:00Z", end="2023-08-31T00:00:00Z", cadence_hours=100)
+    run = run_backtest(parse_parameters(values), default_settings, sample_minutes)
+    for name, v in figures(run).items():
+        assert run.pnl_curves[name][-1] == pytest.approx(v.pnl, abs=0.01), name
+        assert sum(m.pnl for m in v.monthly) == pytest.approx(v.pnl, abs=0.05), name
+        assert v.pnl == pytest.approx(v.realized + v.unrealized_at_stops, abs=0.02)

@@ -129,7 +129,7 @@ class GridFills:
             held = (j >= 0) & (sale[np.maximum(j, 0)] > index)
             qty, cost = self.quantity[k], self.levels[k]
             out += np.where(held, qty * (closes - cost) - self.maker_fee * qty * cost, 0.0)
-        done = index >= self.stop
+        done = index >= self.stop - 1  # candle stop - 1 closes when the stop sells
         out[done] = self.pnl
         return out
 
