@@ -13,10 +13,11 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from market_maker import redaction
 from market_maker.config.settings import SECRET_FIELDS, env_var_for
-from market_maker.errors import ConfigurationError, MarketMakerError
+from market_maker.errors import ConfigurationError, MarketMakerError, ParameterError
 from market_maker.identifiers import check_decision_id, check_grid_id, check_symbol
 from market_maker.timeutil import parse_utc
 
@@ -303,6 +304,64 @@ def cmd_kpi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backtest_values(args: argparse.Namespace) -> dict:
+    """The backtest parameters given on the command line (unset ones keep their defaults)."""
+    import yaml
+
+    fields = (
+        "data_file", "symbol", "start", "end", "placement", "half_width_pct", "levels",
+        "spacing", "cadence_hours", "max_life_hours", "act_on", "delay_minutes", "fee_rate",
+        "exit_fee_rate", "capital", "stop_loss_pct", "adx_threshold", "name",
+    )  # fmt: skip
+    values = {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}
+    if args.allow_gaps:
+        values["allow_gaps"] = True
+    overrides = {}
+    for item in args.set or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ParameterError(f"--set {item!r}: expected KEY=VALUE")
+        overrides[key] = yaml.safe_load(raw)
+    if overrides:
+        values["overrides"] = overrides
+    return values
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Replay the decision logic over a recording; print the figures and the report's path."""
+    from flows.backtest import backtest
+    from market_maker.backtest.page import read_report
+    from market_maker.backtest.parameters import parse_parameters
+    from market_maker.backtest.report import report_lines
+
+    params = parse_parameters(_backtest_values(args))
+    result = backtest(parameters=params)
+    report = read_report(Path(result["report"]))
+    print("\n".join(report_lines(report)))
+    print(f"report: {result['report']}")
+    print(f"page  : {result['page']}")
+    return 0
+
+
+def cmd_backtest_sweep(args: argparse.Namespace) -> int:
+    """Backtests over every combination of --vary values, ranked on the test period."""
+    import yaml
+
+    from flows.backtest import backtest_sweep
+    from market_maker.backtest.parameters import parse_parameters
+
+    base = parse_parameters(_backtest_values(args))
+    values = {}
+    for item in args.vary:
+        key, sep, raw = item.partition("=")
+        if not sep or not raw:
+            raise ParameterError(f"--vary {item!r}: expected KEY=V1,V2,...")
+        values[key] = [yaml.safe_load(v) for v in raw.split(",")]
+    result = backtest_sweep(base=base, values=values, split=args.split, rank_by=args.rank_by)
+    print(result["table"], end="")
+    return 0
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -493,6 +552,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=_day, help="first day of a range")
     p.add_argument("--end", type=_day, help="last day of the range, inclusive")
     p.add_argument("--format", choices=["table", "json"], default="table")
+
+    for name, func, help_ in (
+        ("backtest", cmd_backtest, "Replay the decision logic over a recording: PnL, KPIs."),
+        (
+            "backtest-sweep",
+            cmd_backtest_sweep,
+            "Backtests over a grid of values, ranked walk-forward on a later period.",
+        ),
+    ):
+        p = add(name, func, help_)
+        p.add_argument("--data-file", help="CSV(.gz) of 1-minute candles (default: replay data)")
+        p.add_argument("--symbol", type=_symbol, help="the symbol the recording holds")
+        p.add_argument("--start", type=_hour, required=True, help="first hour, UTC")
+        p.add_argument("--end", type=_hour, required=True, help="end hour (exclusive), UTC")
+        p.add_argument("--placement", choices=["protocol", "system"])
+        p.add_argument("--half-width-pct", type=float, help="protocol grids: ± this %% (4)")
+        p.add_argument("--levels", type=int, help="grid levels, bounds included (20)")
+        p.add_argument("--spacing", choices=["arithmetic", "geometric"])
+        p.add_argument("--cadence-hours", type=int, help="protocol: a grid this often (168)")
+        p.add_argument("--max-life-hours", type=int, help="system: longest grid life (336)")
+        p.add_argument("--act-on", choices=["LATEST_ACCEPTABLE_EXIT", "MANDATORY_EXIT"])
+        p.add_argument("--delay-minutes", type=int, help="operator delay (15)")
+        p.add_argument("--fee-rate", type=float, help="maker fee per fill (0.001)")
+        p.add_argument("--exit-fee-rate", type=float, help="taker fee at a stop (0.001)")
+        p.add_argument("--capital", type=float, help="quote per grid (10000)")
+        p.add_argument("--stop-loss-pct", type=float, help="stop-loss below the lower bound")
+        p.add_argument("--adx-threshold", type=float, help="ADX baseline threshold (25)")
+        p.add_argument("--allow-gaps", action="store_true", help="run despite data gaps")
+        p.add_argument("--name", help="report folder backtests/NAME (default: derived)")
+        p.add_argument(
+            "--set", action="append", metavar="KEY=VALUE", help="setting override, repeatable"
+        )
+        if name == "backtest-sweep":
+            p.add_argument(
+                "--vary", action="append", required=True, metavar="KEY=V1,V2",
+                help="a parameter or setting and the values to try; repeatable",
+            )  # fmt: skip
+            p.add_argument("--split", type=_hour, required=True, help="train/test split hour")
+            p.add_argument("--rank-by", default="pnl", help="pnl, pnl_vs_no_exit, FER, EAW...")
 
     p = add("dashboard", cmd_dashboard, "Write the dashboard page (price, regimes, exits, KPIs).")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write index.html in")

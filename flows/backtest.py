@@ -1,0 +1,162 @@
+"""The backtest flow: replay the decision logic over history and report, and the sweep."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from prefect import flow, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ProcessPoolTaskRunner
+from pydantic import Field
+
+from flows._common import data_repository_lock, flow_timeout, logger, open_context
+from flows._hooks import FAILURE_HOOKS
+from market_maker.backtest.page import write_report
+from market_maker.backtest.parameters import BacktestParameters
+from market_maker.backtest.report import headline_rows, report_markdown, sweep_markdown
+from market_maker.backtest.results import BacktestReport
+from market_maker.backtest.service import LoadedData, load, load_cached
+from market_maker.backtest.service import backtest as run_one
+from market_maker.backtest.sweep import SweepPoint, SweepResult, rank, sweep_points
+from market_maker.config import Settings
+from market_maker.versions import code_version
+from tasks.store import commit_task, push_task, sync_task
+
+
+@task(name="preflight", cache_policy=NO_CACHE)
+def preflight_task(params: BacktestParameters, settings: Settings) -> LoadedData:
+    """Read the recording and check its health; a failing preflight stops the run."""
+    return load(params, settings)
+
+
+@task(name="replay", cache_policy=NO_CACHE)
+def replay_task(
+    params: BacktestParameters, settings: Settings, data: LoadedData, progress_id: Any = None
+) -> tuple[BacktestReport, dict]:
+    """Analyse every hour, replay the exits, simulate the grids, score them."""
+
+    def say(share: float, text: str) -> None:
+        if progress_id is not None:
+            update_progress_artifact(progress_id, 100.0 * share)
+        logger().info("%s", text)
+
+    outcome = run_one(params, settings, data, code_version=code_version(), progress=say)
+    return outcome.report, outcome.series()
+
+
+@flow(
+    name="backtest",
+    description="Replay the decision logic over recorded candles; grid PnL, KPIs, baselines.",
+    timeout_seconds=flow_timeout(3600),
+    **FAILURE_HOOKS,
+)
+def backtest(parameters: BacktestParameters) -> dict[str, Any]:
+    """Replay the whole decision logic over a recording and write
+    ``backtests/{name}/report.yaml`` and ``report.html`` in the data repository (one commit).
+
+    Args:
+        parameters: What to replay, how grids are placed, how the operator acts, costs.
+    """
+    log = logger()
+    ctx = open_context([parameters.symbol])
+    progress = create_progress_artifact(
+        progress=0.0, key="backtest-progress", description=f"Backtest {parameters.symbol}"
+    )
+    data = preflight_task(parameters, ctx.settings)
+    report, series = replay_task(parameters, ctx.settings, data, progress)
+    with data_repository_lock(ctx):
+        sync_task(ctx)
+        paths = write_report(ctx.store.path, report, series)
+        sha = commit_task(ctx, f"backtest: {report.name}\n", paths) if paths else None
+        pushed = push_task(ctx)
+    update_progress_artifact(progress, 100.0)
+    create_markdown_artifact(
+        key="backtest", markdown=report_markdown(report), description=report.name
+    )
+    create_table_artifact(
+        key="backtest-table", table=headline_rows(report), description=report.name
+    )
+    where = ctx.store.path / "backtests" / report.name
+    log.info("backtest %s: report in %s", report.name, where)
+    return {
+        "name": report.name,
+        "report": str(where / "report.yaml"),
+        "page": str(where / "report.html"),
+        "written": [str(p) for p in paths],
+        "commit": sha,
+        "pushed": pushed.pushed,
+    }
+
+
+SweepValues = Annotated[
+    dict[str, list[Any]],
+    Field(description="Parameter (or setting override by dotted path) -> the values to try."),
+]
+SplitHour = Annotated[
+    datetime,
+    Field(description="Walk-forward split: tuned on [start, split), ranked on [split, end)."),
+]
+RankBy = Annotated[str, Field(description="pnl, pnl_vs_no_exit, or a KPI: FER, EAW, SLAR, MEC.")]
+
+
+@task(name="backtest-point", cache_policy=NO_CACHE)
+def sweep_point_task(point: SweepPoint, settings: Settings) -> SweepResult:
+    """One point of a sweep on its training and its test period (each worker process reads
+    the recording once and keeps the analysis for the points that share it)."""
+    version = code_version()
+    train = load_cached(point.train, settings)
+    test = load_cached(point.test, settings)
+    fit = run_one(point.train, settings, train, code_version=version).report
+    held_out = run_one(point.test, settings, test, code_version=version).report
+    return SweepResult.of(point, fit, held_out)
+
+
+@flow(
+    name="backtest-sweep",
+    description="Backtests over a grid of parameter values, ranked on a later, unseen period.",
+    timeout_seconds=flow_timeout(6 * 3600),
+    task_runner=ProcessPoolTaskRunner(),
+    **FAILURE_HOOKS,
+)
+def backtest_sweep(
+    base: BacktestParameters,
+    values: SweepValues,
+    split: SplitHour,
+    rank_by: RankBy = "pnl",
+) -> dict[str, Any]:
+    """Run every combination of ``values`` on the training period and on the later test
+    period, rank the points by ``rank_by`` on the test period, write one table."""
+    log = logger()
+    ctx = open_context([base.symbol])
+    points = sweep_points(base, values, split)
+    log.info(
+        "sweep: %d point(s), train %s..%s, test %s..%s",
+        len(points),
+        base.start,
+        split,
+        split,
+        base.end,
+    )
+    # Fail fast on bad data, before any worker starts.
+    load_cached(points[0].train, ctx.settings)
+    load_cached(points[0].test, ctx.settings)
+    futures = [sweep_point_task.submit(p, ctx.settings) for p in points]
+    results = [f.result() for f in futures]
+    ranked = rank(results, rank_by)
+    table = sweep_markdown(ranked, rank_by)
+    create_markdown_artifact(
+        key="backtest-sweep", markdown=table, description=f"{len(points)} points"
+    )
+    return {
+        "points": len(points),
+        "rank_by": rank_by,
+        "table": table,
+        "best": ranked[0].model_dump(mode="json") if ranked else None,
+    }

@@ -1,0 +1,163 @@
+"""The backtest and sweep flows end to end: CLI, report in the data repository, bad input,
+and parity with the live hourly pipeline."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from git import Repo
+
+from flows.backtest import backtest_sweep
+from flows.cli import main
+from flows.grid_admin import grid_add
+from flows.hourly_pipeline import hourly_pipeline
+from market_maker.backtest.feed import Feed
+from market_maker.backtest.page import read_report
+from market_maker.backtest.parameters import parse_parameters
+from market_maker.backtest.replay import first_evaluated_hour, step_exits
+from market_maker.config import load_settings
+from market_maker.decisions.model import decision_id
+from market_maker.decisions.store import DecisionStore
+from market_maker.exchange.replay import load_recorded_minutes
+from market_maker.exit_strategy.states import RECOMMENDATION
+from market_maker.grids.model import GridConfig
+from tests.conftest import SAMPLE_FILE
+from tests.grid_files import grid_data
+
+START, END = "2023-07-01T00:00:00Z", "2023-08-01T00:00:00Z"
+
+
+@pytest.fixture
+def repo_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    Repo.init(tmp_path / "remote.git", bare=True, initial_branch="main")
+    monkeypatch.setenv("MARKET_MAKER_DATA_REPOSITORY__BASE_PATH", str(tmp_path / "repo"))
+    monkeypatch.setenv("MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL", str(tmp_path / "remote.git"))
+    return tmp_path / "repo"
+
+
+def commits(repo: Path) -> int:
+    if not (repo / ".git").exists():
+        return 0
+    r = Repo(repo)
+    return sum(1 for _ in r.iter_commits()) if r.head.is_valid() else 0
+
+
+def test_the_cli_writes_a_report_and_a_rerun_writes_nothing(
+    repo_env: Path, capsys: pytest.CaptureFixture
+) -> None:
+    args = ["backtest", "--start", START, "--end", END, "--data-file", str(SAMPLE_FILE)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "vs no_exit" in out and "vs static_stop" in out and "vs adx_rule" in out
+    report_path = Path(out.split("report: ")[1].split()[0])
+    report = read_report(report_path)
+    assert report_path.parent.parent == repo_env / "backtests"
+    assert (report_path.parent / "report.html").exists()
+    assert set(report.variants) == {"system", "no_exit", "static_stop", "adx_rule"}
+    assert report.hours and report.grids and report.preflight.ok
+    # Every figure is traceable: the KPI counts are the events behind them.
+    fer = report.kpi("system", "FER")
+    assert fer.denominator >= (fer.numerator or 0)
+    remote = Repo(repo_env.parent / "remote.git")
+    assert f"backtests/{report.name}/report.yaml" in [
+        b.path for b in remote.head.commit.tree.traverse()
+    ]
+    before = commits(repo_env)
+    assert main(args) == 0
+    assert commits(repo_env) == before  # same parameters, data and settings: nothing new
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--data-file", "no/such/file.csv.gz"], "file.csv.gz does not exist"),
+        (["--fee-rate", "-0.001"], "fee_rate"),
+        (["--start", "2023-08-01T00:00:00Z", "--end", "2023-07-01T00:00:00Z"], "end"),
+        (["--start", "2021-01-01T00:00:00Z", "--end", "2021-02-01T00:00:00Z"], "coverage"),
+        (["--symbol", "BTC-USDT"], "BTC-USDT"),
+        (["--set", "exit_strategy.nonsense=3"], "overrides"),
+    ],
+)
+def test_bad_input_is_one_line_naming_it_and_writes_nothing(
+    repo_env: Path, capsys: pytest.CaptureFixture, extra: list[str], message: str
+) -> None:
+    args = ["backtest", "--start", START, "--end", END, "--data-file", str(SAMPLE_FILE)]
+    assert main([*args, *extra]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("market-maker backtest: "), err
+    assert message in err[0]
+    assert not (repo_env / "backtests").exists()
+
+
+def test_a_file_with_the_wrong_columns_is_named(
+    repo_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bad = tmp_path / "bad.csv.gz"
+    bad.write_bytes(gzip.compress(b"time,o,h,l,c\n1,2,3,4,5\n"))
+    assert main(["backtest", "--start", START, "--end", END, "--data-file", str(bad)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "bad.csv.gz" in err and "timestamp_ms,open,high,low,close,volume" in err
+    assert len(err.splitlines()) == 1
+    assert not (repo_env / "backtests").exists()
+
+
+def test_a_sweep_ranks_its_points_on_the_later_period(repo_env: Path) -> None:
+    base = parse_parameters(
+        {"data_file": str(SAMPLE_FILE), "start": "2023-07-01T00:00:00Z", "end": END}
+    )
+    result = backtest_sweep(
+        base=base,
+        values={"half_width_pct": [3.0, 6.0], "exit_strategy.deescalation.WARNING": [2, 4]},
+        split=datetime(2023, 7, 16, tzinfo=UTC),
+        rank_by="pnl",
+    )
+    assert result["points"] == 4
+    table = result["table"]
+    assert "train pnl" in table and "test pnl" in table
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "rank" not in line]
+    assert len(rows) == 4
+    pnl = [float(r.split("|")[-6].strip().replace(",", "")) for r in rows]
+    assert pnl == sorted(pnl, reverse=True)  # ranked by the test period's PnL
+
+
+def test_the_backtest_replays_the_live_exit_states_and_decisions_hour_by_hour(
+    repo_env: Path, tmp_path: Path
+) -> None:
+    """A month of the sample through the hourly pipeline, and through the backtest's replay:
+    the same exit state and recommendation at every hour, under the same decision id."""
+    start, end = datetime(2023, 7, 3, tzinfo=UTC), datetime(2023, 8, 2, tzinfo=UTC)
+    data = grid_data(
+        id="parity-grid",
+        lower_price=1800.0,
+        upper_price=2000.0,
+        profit_per_grid=0.006,
+        history=[{"enabled": "2023-07-03T00:00:00Z"}],
+    )
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(data))
+    grid_add(path)
+    hourly_pipeline(symbols=["ETH-USDT"], start=start - timedelta(hours=1), end=end)
+
+    settings = load_settings()
+    minutes = load_recorded_minutes(SAMPLE_FILE)
+    feed = Feed.build("ETH-USDT", minutes, start, end + timedelta(hours=1), settings.regime)
+    grid = GridConfig.model_validate(data)
+    track = step_exits(
+        feed, grid, first_evaluated_hour(start), end + timedelta(hours=1), settings.exit_strategy
+    )
+    assert len(track.evaluations) == 24 * 30 + 1
+    store = DecisionStore(repo_env)
+    live_states = {}
+    for file in sorted((repo_env / "exit_states" / "ETH-USDT").glob("*.yaml")):
+        for e in yaml.safe_load(file.read_text())["evaluations"]:
+            live_states[e["hour"]] = e["state"]
+    for e in track.evaluations:
+        hour = e.hour.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert live_states[hour] == str(e.after), hour
+        decision = store.read(store.find(decision_id("ETH-USDT", e.hour + timedelta(hours=1))))
+        assert decision.exit_state == e.after, hour
+        assert decision.recommendation == RECOMMENDATION[e.after], hour
