@@ -398,6 +398,22 @@ def with_server(ws: Workspace) -> dict[str, list[Step]]:
                 snapshots,
             ),
             Step("regimes", ["regimes", *SYM, "--format", "json"], snapshots),
+            Step(
+                "backtest",
+                [
+                    *["backtest", "--start", hour("07-10T00"), "--end", hour("07-13T00")],
+                    *["--cadence-hours", "24"],
+                ],
+                snapshots,
+            ),
+            Step(
+                "backtest-sweep",
+                [
+                    *["backtest-sweep", "--start", hour("07-10T00"), "--end", hour("07-13T00")],
+                    *["--split", hour("07-11T12"), "--vary", "half_width_pct=3,5"],
+                ],
+                snapshots,
+            ),
         ],
         "collected": [  # one hour collected, then analysed
             Step("collect", ["collect", *SYM, "--hour", hour("07-12T06")], collected),
