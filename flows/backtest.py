@@ -74,7 +74,8 @@ def backtest(parameters: BacktestParameters) -> dict[str, Any]:
     with data_repository_lock(ctx):
         sync_task(ctx)
         paths = write_report(ctx.store.path, report, series)
-        sha = commit_task(ctx, f"backtest: {report.name}\n", paths) if paths else None
+        # Always: it also commits what an interrupted run left (validated when the lock was taken).
+        sha = commit_task(ctx, f"backtest: {report.name}\n", paths)
         pushed = push_task(ctx)
     update_progress_artifact(progress, 100.0)
     create_markdown_artifact(

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from market_maker.backtest.page import check_report_files
+from market_maker.dashboard.page import check_dashboard_page
 from market_maker.decisions.model import DecisionEntry
 from market_maker.decisions.store import DecisionStore
 from market_maker.errors import DataError
 from market_maker.exit_strategy.store import read_day_file
 from market_maker.grids.book import load_grid_file
+from market_maker.kpis.model import read_kpi_file
 from market_maker.regime import files as metrics_files
 from market_maker.snapshots.io import check_file
 from market_maker.snapshots.paths import hour_from_path
@@ -25,7 +28,7 @@ ENTRY_SUFFIXES = ("-action.yaml", "-evaluation.yaml")
 
 
 class DataFileValidator(Validator):
-    """Snapshots, metrics, grids, exit states and decisions, each by its own model and checks."""
+    """Every kind of file the system writes, each by its own model and checks."""
 
     def __init__(self, limits: Limits, fee_rate: float):
         self.limits = limits
@@ -50,6 +53,12 @@ class DataFileValidator(Validator):
             DecisionStore(root).find(entry.decision_id)
         elif kind == "decisions" and relative.suffix == ".yaml":
             DecisionStore(root).read(path)
+        elif kind == "kpis" and relative.suffix == ".yaml" and len(relative.parts) == 2:
+            read_kpi_file(path)
+        elif relative == Path("dashboard", "index.html"):
+            check_dashboard_page(path, relative)
+        elif kind == "backtests":
+            check_report_files(path, relative)
         else:
             raise DataError(f"{relative}: not a file market-maker writes")
 

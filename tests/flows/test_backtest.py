@@ -16,9 +16,11 @@ from flows.cli import main
 from flows.grid_admin import grid_add
 from flows.hourly_pipeline import hourly_pipeline
 from market_maker.backtest.feed import Feed
-from market_maker.backtest.page import read_report
+from market_maker.backtest.page import read_report, write_report
 from market_maker.backtest.parameters import parse_parameters
 from market_maker.backtest.replay import first_evaluated_hour, step_exits
+from market_maker.backtest.service import backtest as backtest_service
+from market_maker.backtest.service import load
 from market_maker.config import load_settings
 from market_maker.decisions.model import decision_id
 from market_maker.decisions.store import DecisionStore
@@ -161,3 +163,30 @@ def test_the_backtest_replays_the_live_exit_states_and_decisions_hour_by_hour(
         decision = store.read(store.find(decision_id("ETH-USDT", e.hour + timedelta(hours=1))))
         assert decision.exit_state == e.after, hour
         assert decision.recommendation == RECOMMENDATION[e.after], hour
+
+
+def test_report_files_a_killed_backtest_left_are_committed_by_the_next_run(
+    repo_env: Path, capsys: pytest.CaptureFixture
+) -> None:
+    args = ["backtest", "--start", START, "--end", END, "--data-file", str(SAMPLE_FILE)]
+    assert main(args) == 0
+    capsys.readouterr()
+    # A run killed after writing its report, before its commit; and a damaged leftover.
+    settings = load_settings()
+    params = parse_parameters(
+        {"data_file": str(SAMPLE_FILE), "start": START, "end": END, "name": "killed-run"}
+    )
+    outcome = backtest_service(params, settings, load(params, settings), code_version="test")
+    left = write_report(repo_env, outcome.report, outcome.series())
+    damaged = repo_env / "backtests" / "damaged-run" / "report.yaml"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_text("schema_version: '1.0'\nname: damaged-run\nsym")
+
+    assert main(args) == 0  # the same backtest again: nothing of its own to write
+
+    remote = Repo(repo_env.parent / "remote.git")
+    pushed = {b.path for b in remote.head.commit.tree.traverse()}
+    assert {p.relative_to(repo_env).as_posix() for p in left} <= pushed
+    assert "backtests/damaged-run/report.yaml" not in pushed
+    assert list((repo_env / "quarantine").glob("*/backtests/damaged-run/report.yaml"))
+    assert Repo(repo_env).git.status("--porcelain", "--untracked-files=all") == ""

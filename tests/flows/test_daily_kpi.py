@@ -21,12 +21,13 @@ from flows.cli import main
 from flows.daily_kpi import daily_kpi
 from flows.grid_admin import grid_add, grid_set
 from flows.hourly_pipeline import hourly_pipeline
+from market_maker.data_files import DataFileValidator
 from market_maker.decisions.model import EvaluationData, decision_id
 from market_maker.decisions.store import DecisionStore
-from market_maker.errors import ParameterError
-from market_maker.kpis.model import Kpi
-from market_maker.kpis.service import read_kpi_file
+from market_maker.errors import DataError, ParameterError
+from market_maker.kpis.model import Kpi, read_kpi_file
 from market_maker.snapshots import SnapshotReader
+from market_maker.snapshots.validation import Limits
 from tests.browser import Browser, chromium
 from tests.grid_files import grid_data
 
@@ -333,3 +334,19 @@ def test_the_dashboard_loads_in_headless_chromium_and_every_chart_draws(
     for canvas, painted in result["drawn"]:
         assert painted > 1000, f"{canvas} drew nothing"
     assert {"→ MANDATORY_EXIT", "operator action"} <= set(result["markers"])
+
+
+def test_leftover_kpi_files_and_pages_pass_the_working_copy_check(scored: Scored) -> None:
+    """What the batch writes passes the check a next writer runs on uncommitted leftovers
+    (committed, not quarantined); a KPI file under another day's name does not."""
+    validator = DataFileValidator(Limits(), fee_rate=0.001)
+    kpi_files = sorted((scored.repo / "kpis").glob("*.yaml"))
+    for path in [*kpi_files, scored.repo / "dashboard" / "index.html"]:
+        validator(scored.repo, path.relative_to(scored.repo))
+    misnamed = scored.repo / "kpis" / "2031-01-01.yaml"
+    misnamed.write_bytes(kpi_files[0].read_bytes())
+    try:
+        with pytest.raises(DataError, match="name says otherwise"):
+            validator(scored.repo, misnamed.relative_to(scored.repo))
+    finally:
+        misnamed.unlink()

@@ -18,7 +18,7 @@ from typing import Any
 
 from market_maker.backtest.parameters import RUN_NAME, BacktestParameters
 from market_maker.backtest.results import BACKTESTS_DIR, VARIANTS, BacktestReport
-from market_maker.dashboard.render import CHARTJS
+from market_maker.dashboard.page import CHARTJS
 from market_maker.errors import DataError
 from market_maker.identifiers import inside
 from market_maker.kpis.model import Kpi, KpiValue
@@ -69,12 +69,7 @@ def write_report(root: Path, report: BacktestReport, series: dict[str, Any]) -> 
     if not yaml_path.exists() or not html_path.exists():
         page = render_page(report, series).encode()
         if not (html_path.exists() and html_path.read_bytes() == page):
-
-            def validate_page(tmp: Path) -> None:
-                if DATA_ID.encode() not in tmp.read_bytes():
-                    raise DataError(f"{html_path}: the report page has no data")
-
-            write_atomic(html_path, page, validate_page)
+            write_atomic(html_path, page, lambda tmp: check_report_page(tmp, html_path))
             written.append(html_path)
     if not yaml_path.exists():
 
@@ -95,6 +90,24 @@ def _same_report(path: Path, data: bytes, report: BacktestReport) -> bool:
 def read_report(path: Path) -> BacktestReport:
     """A ``report.yaml``, validated; a DataError names the file and every field at fault."""
     return load_model(path.read_bytes(), BacktestReport, str(path), kind="backtest report")
+
+
+def check_report_files(path: Path, relative: Path) -> None:
+    """A file found uncommitted under ``backtests/``: a report that reads back under its own
+    name, or a page that carries its data."""
+    if len(relative.parts) == 3 and relative.name == REPORT_YAML:
+        report = read_report(path)
+        if report.name != relative.parts[1]:
+            raise DataError(f"{relative}: holds the backtest {report.name!r}")
+    elif len(relative.parts) == 3 and relative.name == REPORT_HTML:
+        check_report_page(path, relative)
+    else:
+        raise DataError(f"{relative}: not a file a backtest writes")
+
+
+def check_report_page(path: Path, name: Path | None = None) -> None:
+    if DATA_ID.encode() not in path.read_bytes():
+        raise DataError(f"{name or path}: the report page has no data")
 
 
 # -- page --------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from market_maker.decisions.store import DecisionStore
 from market_maker.exit_strategy.store import ExitStateStore
 from market_maker.grids.book import GridBook
 from market_maker.identifiers import inside, symbol_part
-from market_maker.kpis.model import KPIS_DIR, Kpi
-from market_maker.kpis.service import action_fact, day_end, read_kpi_file
+from market_maker.kpis.model import KPIS_DIR, Kpi, read_kpi_file
+from market_maker.kpis.service import action_fact, day_end
 from market_maker.snapshots.columnar import CandleCache
 from market_maker.timeutil import HOUR, to_seconds
 

@@ -11,12 +11,11 @@ from typing import Any
 
 from market_maker.context import RunContext
 from market_maker.dashboard.data import dashboard_data
-from market_maker.errors import DataError
+from market_maker.dashboard.page import CHARTJS, check_dashboard_page
 from market_maker.identifiers import inside
 from market_maker.store.atomic import write_atomic
 
 DASHBOARD = Path("dashboard", "index.html")
-CHARTJS = "assets/chart.umd.min.js"
 
 
 def render(data: dict[str, Any]) -> str:
@@ -39,11 +38,7 @@ def write_page(path: Path, page: str) -> bool:
     if path.exists() and path.read_bytes() == data:
         return False
 
-    def validate(tmp: Path) -> None:
-        if b'id="dashboard-data"' not in tmp.read_bytes():
-            raise DataError(f"{path}: the dashboard page has no data")
-
-    write_atomic(path, data, validate)
+    write_atomic(path, data, lambda tmp: check_dashboard_page(tmp, path))
     return True
 
 

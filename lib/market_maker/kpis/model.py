@@ -9,7 +9,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from market_maker.errors import DataError
 from market_maker.types import FrozenModel, UtcDatetime
+from market_maker.yaml_files import load_model
 
 SCHEMA_VERSION = "1.0"
 KPIS_DIR = "kpis"
@@ -77,3 +79,11 @@ class KpiFile(FrozenModel):
 
 def kpis_relpath(day: date | datetime) -> Path:
     return Path(KPIS_DIR, f"{day:%Y-%m-%d}.yaml")
+
+
+def read_kpi_file(path: Path) -> KpiFile:
+    """A ``kpis/{day}.yaml``, validated; its name must be its day."""
+    file = load_model(path.read_bytes(), KpiFile, str(path), kind="KPI file")
+    if Path(*path.parts[-2:]) != kpis_relpath(file.date):
+        raise DataError(f"{path}: holds the KPIs of {file.date} but its name says otherwise")
+    return file

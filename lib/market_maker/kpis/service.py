@@ -43,6 +43,7 @@ from market_maker.kpis.model import (
     KpiFile,
     KpiValue,
     kpis_relpath,
+    read_kpi_file,
 )
 from market_maker.kpis.outcomes import EvaluationData, evaluate_outcome, horizon_label
 from market_maker.snapshots.columnar import CandleCache
@@ -295,13 +296,6 @@ class KpiService:
 
         write_atomic(path, data, validate)
         return path, "written"
-
-
-def read_kpi_file(path: Path) -> KpiFile:
-    file = load_model(path.read_bytes(), KpiFile, str(path), kind="KPI file")
-    if Path(*path.parts[-2:]) != kpis_relpath(file.date):
-        raise DataError(f"{path}: holds the KPIs of {file.date} but its name says otherwise")
-    return file
 
 
 def latest_kpi_day(root: Path) -> date | None:

@@ -1,0 +1,18 @@
+"""What the pages share and a dashboard page must hold (no run context: the leftover check
+of the data repository imports it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from market_maker.errors import DataError
+
+DATA_ID = b'id="dashboard-data"'
+# The vendored Chart.js build every page inlines (see assets/README.md).
+CHARTJS = "assets/chart.umd.min.js"
+
+
+def check_dashboard_page(path: Path, name: Path | None = None) -> None:
+    """A DataError naming ``name`` (default ``path``) when the page carries no data."""
+    if DATA_ID not in path.read_bytes():
+        raise DataError(f"{name or path}: the dashboard page has no data")
