@@ -18,7 +18,6 @@ from market_maker.config import Settings
 from market_maker.exit_strategy.observation import Observation
 from market_maker.grids.model import GridConfig
 from market_maker.regime.analysis import Frames, analyze_frames
-from market_maker.snapshots.model import GridStatusRecord
 from market_maker.timeutil import HOUR, hours_between, to_seconds
 
 START = datetime(2023, 7, 10, tzinfo=UTC)
@@ -37,18 +36,7 @@ def test_the_engine_sees_what_the_live_path_builds_from_metrics_files(
     feed = Feed.build("ETH-USDT", sample_minutes, START, END, default_settings.regime)
     grid = a_grid(feed, START)
     hours = list(hours_between(START - HOUR, END - HOUR))
-    status = {
-        h: GridStatusRecord(
-            grid_id=grid.id,
-            running=True,
-            lower_price=grid.lower_price,
-            upper_price=grid.upper_price,
-            levels=grid.levels,
-            running_since=grid.running_since(h),
-        )
-        for h in hours
-        if grid.running_at(h)
-    }
+    status = {h: grid.status(h) for h in hours if grid.running_at(h)}
     # The live path: the hour's metrics file, analysed with the grid in force.
     frames = Frames(
         aggregate(sample_minutes.between(START - timedelta(days=40), END), Interval.HOUR),

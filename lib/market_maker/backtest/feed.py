@@ -23,7 +23,6 @@ from market_maker.regime.analysis import Frames, RegimeBatch, analyze_frames
 from market_maker.regime.classifier import verdict
 from market_maker.regime.confidence import GridView, combine, grid_penalties
 from market_maker.regime.settings import RegimeSettings
-from market_maker.snapshots.model import GridStatusRecord
 from market_maker.timeutil import HOUR, from_seconds, hours_between, to_seconds
 
 
@@ -51,7 +50,7 @@ class Feed:
         """Analyse every hour from ``start`` to ``end`` (exclusive) and the hour before it
         (the first evaluation reads the previous hour's ADX)."""
         # Only candles that have closed by ``end`` exist for the run: nothing later is seen.
-        minutes = minutes.between(from_seconds(int(minutes.t[0])) if len(minutes) else start, end)
+        minutes = minutes.take(minutes.t < to_seconds(end))
         frames = Frames(aggregate(minutes, Interval.HOUR), aggregate(minutes, Interval.FOUR_HOURS))
         hours = list(hours_between(start - HOUR, end - HOUR))
         batch = analyze_frames(symbol, frames, hours, cfg)
@@ -77,15 +76,7 @@ class Feed:
     def _confidence_with(self, i: int, grid: GridConfig) -> float:
         b = self.batch
         hour = from_seconds(int(b.hours[i]))
-        status = GridStatusRecord(
-            grid_id=grid.id,
-            running=True,
-            lower_price=grid.lower_price,
-            upper_price=grid.upper_price,
-            levels=grid.levels,
-            running_since=grid.running_since(hour),
-        )
-        view = GridView(status, float(b.price[i]), hour, float(b.volatility[i]))
+        view = GridView(grid.status(hour), float(b.price[i]), hour, float(b.volatility[i]))
         penalties = b.penalties[i] + grid_penalties(view, b.cfg.confidence.grid)
         return combine(float(b.base[i]), penalties, b.cfg.confidence)
 

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, model_validator
 from market_maker.backtest.grid_sim import Spacing
 from market_maker.config import Settings
 from market_maker.errors import ParameterError
+from market_maker.exit_strategy.states import ExitState
 from market_maker.identifiers import Symbol
 from market_maker.types import FrozenModel, UtcHour
 
@@ -96,8 +97,6 @@ class BacktestParameters(FrozenModel):
 
     @property
     def act_on_rank(self) -> int:
-        from market_maker.exit_strategy.states import ExitState
-
         return ExitState(self.act_on).rank
 
     def run_name(self, digest: str) -> str:

@@ -30,7 +30,6 @@ from market_maker.backtest.replay import (
 )
 from market_maker.backtest.results import (
     VARIANTS,
-    DataHealth,
     GridFigures,
     Headline,
     HourRow,
@@ -40,7 +39,7 @@ from market_maker.backtest.results import (
 )
 from market_maker.candles import CandleSeries
 from market_maker.config import Settings
-from market_maker.exit_strategy.states import ExitState
+from market_maker.exit_strategy.states import RECOMMENDATION, ExitState
 from market_maker.grids.valuation import GridShape
 from market_maker.kpis.compute import (
     ActionFact,
@@ -54,7 +53,7 @@ from market_maker.kpis.compute import (
     kpis,
 )
 from market_maker.kpis.model import Kpi, KpiEvent
-from market_maker.timeutil import HOUR, from_seconds, to_seconds
+from market_maker.timeutil import HOUR, floor_hour, from_seconds, to_seconds
 
 Progress = Callable[[float, str], None]
 
@@ -134,7 +133,7 @@ def run_backtest(
             variants[name].stops.append(stop)
             variants[name].fills.append(_simulate(feed, placed, stop, params))
     _kpi_records(feed, grids, tracks, variants, params)
-    rules = _rules(settings, params)
+    rules = Rules.of(settings.kpis, params.fee_rate)
     history_prices = HourlyPrices(feed.h1.t, feed.h1.high, feed.h1.low, feed.h1.close)
     for v in variants.values():
         lives = [
@@ -205,7 +204,7 @@ def _stops(feed: Feed, g: PlacedGrid, track: ExitTrack, p: BacktestParameters) -
         out["static_stop"] = life_end
     adx = feed.adx()
     out["adx_rule"] = life_end
-    for e in track.evaluations if track.evaluations else []:
+    for e in track.evaluations:
         value = adx[feed.index(e.hour)]
         if np.isfinite(value) and value > p.adx_threshold:
             moment = e.hour + HOUR + delay
@@ -245,16 +244,6 @@ def _shape(g: PlacedGrid) -> GridShape:
     return GridShape(g.grid.lower_price, g.grid.upper_price, g.grid.levels, g.grid.amount_per_grid)
 
 
-def _rules(settings: Settings, p: BacktestParameters) -> Rules:
-    cfg = settings.kpis
-    return Rules(
-        break_beyond_pct=cfg.break_beyond_pct,
-        signal_horizon_hours=cfg.signal_horizon_hours,
-        advance_warning_hours=cfg.advance_warning_hours,
-        fee_rate=p.fee_rate,
-    )
-
-
 def _kpi_records(
     feed: Feed,
     grids: list[PlacedGrid],
@@ -276,7 +265,7 @@ def _kpi_records(
                     break
                 if name == "system":
                     state = e.after
-                elif stop.trigger_hour is not None and e.hour >= _hour_of(stop.trigger_hour):
+                elif stop.trigger_hour is not None and e.hour >= floor_hour(stop.trigger_hour):
                     state = ExitState.MANDATORY_EXIT
                 else:
                     state = ExitState.NORMAL
@@ -287,19 +276,13 @@ def _kpi_records(
                         g.grid.id,
                         e.hour,
                         e.hour + HOUR,
-                        "STOP_GRID"
-                        if state.rank >= ExitState.LATEST_ACCEPTABLE_EXIT.rank
-                        else ("WATCH" if state == ExitState.WARNING else "HOLD"),
+                        str(RECOMMENDATION[state]),
                         state,
                     )
                 )
             if stop.trigger_hour is not None and stop.reason != "end of life":
-                decision = track.decision_id(_hour_of(stop.trigger_hour))
+                decision = track.decision_id(floor_hour(stop.trigger_hour))
                 v.actions.append(ActionFact(decision, "executed", stop.at))
-
-
-def _hour_of(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _pnl_curve(v: VariantRun, hour_index: np.ndarray, feed: Feed) -> np.ndarray:
@@ -423,18 +406,6 @@ def grid_figures(run: BacktestRun) -> list[GridFigures]:
             )
         )
     return out
-
-
-def data_health(report, data_file: str, allow_gaps: bool) -> DataHealth:
-    return DataHealth(
-        data_file=data_file,
-        rows=report.rows,
-        first=report.first,
-        last=report.last,
-        ok=report.ok,
-        allow_gaps=allow_gaps,
-        findings=report.lines(),
-    )
 
 
 def series(run: BacktestRun) -> dict[str, list]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from market_maker.backtest.preflight import (
 from market_maker.backtest.results import BacktestReport, DataHealth
 from market_maker.backtest.run import (
     BacktestRun,
+    Progress,
     figures,
     grid_figures,
     headline,
@@ -29,8 +29,6 @@ from market_maker.backtest.run import (
 )
 from market_maker.candles import CandleSeries
 from market_maker.config import Settings
-
-Progress = Callable[[float, str], None]
 
 
 def warmup_hours(settings: Settings) -> int:

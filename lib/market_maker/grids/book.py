@@ -81,15 +81,7 @@ class GridBook:
         grid = self.running(symbol, at)
         if grid is None:
             return None
-        return GridStatusRecord(
-            grid_id=grid.id,
-            running=True,
-            lower_price=grid.lower_price,
-            upper_price=grid.upper_price,
-            levels=grid.levels,
-            running_since=grid.running_since(at),
-            grid_version=self.versions.get(grid.id),
-        )
+        return grid.status(at, self.versions.get(grid.id))
 
 
 def _load(path: Path, fee_rate: float) -> tuple[GridConfig, str]:

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
 from market_maker.identifiers import GRID_ID_PATTERN, Symbol
+from market_maker.snapshots.model import GridStatusRecord
 from market_maker.types import UtcDatetime
 
 SCHEMA_VERSION = "1.0"
@@ -102,6 +103,18 @@ class GridConfig(BaseModel):
     def running_since(self, at: datetime) -> datetime | None:
         last = self._last(at)
         return last.at if last is not None and last.action == "enabled" else None
+
+    def status(self, at: datetime, version: str | None = None) -> GridStatusRecord:
+        """The grid as snapshots and metrics record it while it runs at ``at``."""
+        return GridStatusRecord(
+            grid_id=self.id,
+            running=True,
+            lower_price=self.lower_price,
+            upper_price=self.upper_price,
+            levels=self.levels,
+            running_since=self.running_since(at),
+            grid_version=version,
+        )
 
     def running_intervals(self) -> list[tuple[datetime, datetime | None]]:
         out: list[tuple[datetime, datetime | None]] = []

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from market_maker.config.models import KpiSettings
 from market_maker.exit_strategy.states import ExitState
 from market_maker.grids.valuation import GridShape
 from market_maker.kpis.model import Kpi, KpiEvent, KpiValue
@@ -130,6 +131,16 @@ class Rules:
     signal_horizon_hours: int = 24
     advance_warning_hours: float = 2.0
     fee_rate: float = 0.001
+
+    @classmethod
+    def of(cls, cfg: KpiSettings, fee_rate: float) -> Rules:
+        """The rules the ``kpis`` settings set, with the fee grids pay."""
+        return cls(
+            break_beyond_pct=cfg.break_beyond_pct,
+            signal_horizon_hours=cfg.signal_horizon_hours,
+            advance_warning_hours=cfg.advance_warning_hours,
+            fee_rate=fee_rate,
+        )
 
 
 def find_events(history: SymbolHistory, as_of: datetime, rules: Rules) -> list[KpiEvent]:

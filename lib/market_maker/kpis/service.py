@@ -97,12 +97,8 @@ class KpiService:
         self.config_version = config_version
         self.code_version = code_version
         cfg = settings.kpis
-        self.rules = Rules(
-            break_beyond_pct=cfg.break_beyond_pct,
-            signal_horizon_hours=cfg.signal_horizon_hours,
-            advance_warning_hours=cfg.advance_warning_hours,
-            fee_rate=cfg.fee_rate if cfg.fee_rate is not None else settings.grids.fee_rate,
-        )
+        fee_rate = cfg.fee_rate if cfg.fee_rate is not None else settings.grids.fee_rate
+        self.rules = Rules.of(cfg, fee_rate)
         self._books: GridBook | None = None
         # Each day's decisions and actions, read once per run (KPI days share 30 of 31 days).
         self._days: dict[tuple[str, date], tuple[list[DecisionFact], list[ActionFact]]] = {}
