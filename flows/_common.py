@@ -119,14 +119,17 @@ def collected_at(exchange: Exchange) -> datetime:
 
 
 def commit_message(flow: str, symbol: str, hours: list[datetime], detail: str) -> str:
-    """First line names the flow, symbol and hour(s); the body says what changed."""
+    """First line names the flow, symbol and hour(s); the body says what changed, and a
+    ``Flow-Run:`` trailer names the run (as the Prefect UI shows it) and its id."""
     if not hours:
         span = "(no hours)"
     elif len(hours) == 1:
         span = format_utc(hours[0])
     else:
         span = f"{format_utc(min(hours))}..{format_utc(max(hours))}"
-    return f"{flow}: {symbol} {span}\n\n{detail}\n"
+    run = flow_run.get_name()
+    trailer = f"\n\nFlow-Run: {run} ({flow_run.get_id()})" if run else ""
+    return f"{flow}: {symbol} {span}\n\n{detail}{trailer}\n"
 
 
 def failure_reason(state: Any) -> str:

@@ -23,6 +23,7 @@ from flows._common import (
     open_context,
 )
 from flows._hooks import FAILURE_HOOKS
+from flows.run_names import run_name
 from market_maker.backfill import BackfillReport, plan_chunks
 from market_maker.collection import written_paths
 from market_maker.errors import ParameterError
@@ -38,6 +39,7 @@ ChunkHours = Annotated[
 
 @flow(
     name="backfill",
+    flow_run_name=run_name("backfill"),
     description="Write missing or invalid snapshots for a past range.",
     timeout_seconds=flow_timeout(21600),
     **FAILURE_HOOKS,

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from flows._common import data_repository_lock, flow_timeout, logger, open_context
 from flows._hooks import FAILURE_HOOKS
+from flows.run_names import run_name
 from market_maker.backtest.page import write_report
 from market_maker.backtest.parameters import BacktestParameters
 from market_maker.backtest.report import headline_rows, report_markdown, sweep_markdown
@@ -53,6 +54,7 @@ def replay_task(
 
 @flow(
     name="backtest",
+    flow_run_name=run_name("backtest"),
     description="Replay the decision logic over recorded candles; grid PnL, KPIs, baselines.",
     timeout_seconds=flow_timeout(3600),
     **FAILURE_HOOKS,
@@ -121,6 +123,7 @@ def sweep_point_task(point: SweepPoint, settings: Settings) -> SweepResult:
 
 @flow(
     name="backtest-sweep",
+    flow_run_name=run_name("backtest-sweep"),
     description="Backtests over a grid of parameter values, ranked on a later, unseen period.",
     timeout_seconds=flow_timeout(6 * 3600),
     task_runner=ProcessPoolTaskRunner(),

@@ -17,6 +17,7 @@ from flows._common import (
     open_context,
 )
 from flows._hooks import FAILURE_HOOKS
+from flows.run_names import run_name
 from market_maker.dashboard.render import write_dashboard
 from market_maker.errors import ParameterError
 from market_maker.kpis.report import kpi_markdown, kpi_rows
@@ -33,6 +34,7 @@ DayParam = Annotated[
 
 @flow(
     name="daily-kpi",
+    flow_run_name=run_name("daily-kpi"),
     description="Score past recommendations; write the day's KPIs and the dashboard.",
     timeout_seconds=flow_timeout(1800),
     **FAILURE_HOOKS,

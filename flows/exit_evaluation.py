@@ -20,6 +20,7 @@ from flows._common import (
     resolve_hour,
 )
 from flows._hooks import FAILURE_HOOKS
+from flows.run_names import run_name
 from market_maker.exit_strategy.report import outcome_markdown
 from market_maker.exit_strategy.service import ExitEvaluator
 from market_maker.notifications.notifier import Notifier
@@ -30,6 +31,7 @@ from tasks.store import commit_task, push_task, sync_task
 
 @flow(
     name="exit-evaluation",
+    flow_run_name=run_name("exit-evaluation"),
     description="Evaluate the running grid's exit state.",
     timeout_seconds=flow_timeout(600),
     **FAILURE_HOOKS,

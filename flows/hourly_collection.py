@@ -18,6 +18,7 @@ from flows._common import (
     resolve_hour,
 )
 from flows._hooks import FAILURE_HOOKS
+from flows.run_names import run_name
 from market_maker.collection import HourOutcome, written_paths
 from market_maker.errors import RunFailed
 from market_maker.timeutil import format_utc
@@ -27,6 +28,7 @@ from tasks.store import commit_task, push_task, sync_task
 
 @flow(
     name="hourly-collection",
+    flow_run_name=run_name("hourly-collection"),
     description="Collect one hour's snapshot for each symbol.",
     timeout_seconds=flow_timeout(600),
     **FAILURE_HOOKS,

@@ -23,6 +23,7 @@ from flows._common import (
     resolve_hour,
 )
 from flows._hooks import FAILURE_HOOKS
+from flows.run_names import run_name
 from market_maker.errors import ParameterError, RunFailed
 from market_maker.exit_strategy.report import outcome_markdown
 from market_maker.exit_strategy.service import ExitEvaluator
@@ -35,6 +36,7 @@ from tasks.store import commit_task, push_task, sync_task
 
 @flow(
     name="hourly-pipeline",
+    flow_run_name=run_name("hourly-pipeline"),
     description="Collect, analyse and evaluate the exit state of every symbol for an hour.",
     timeout_seconds=flow_timeout(1800),
     **FAILURE_HOOKS,

@@ -16,6 +16,7 @@ from flows._common import (
     resolve_hour,
 )
 from flows._hooks import FAILURE_HOOKS
+from flows.run_names import run_name
 from market_maker.errors import ParameterError
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.report import metrics_markdown, range_markdown
@@ -31,6 +32,7 @@ from tasks.store import commit_task, push_task, sync_task
 
 @flow(
     name="snapshot-analysis",
+    flow_run_name=run_name("snapshot-analysis"),
     description="Classify the market regime of stored snapshots.",
     timeout_seconds=flow_timeout(3600),
     **FAILURE_HOOKS,

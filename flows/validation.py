@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows._common import HourParam, SymbolParam, flow_timeout, open_context
 from flows._hooks import FAILURE_HOOKS
+from flows.run_names import run_name
 from market_maker.errors import DataError, ParameterError
 from market_maker.timeutil import format_utc
 from tasks.snapshots import validate_task
@@ -16,6 +17,7 @@ from tasks.snapshots import validate_task
 
 @flow(
     name="validate-snapshots",
+    flow_run_name=run_name("validate-snapshots"),
     description="Validate stored snapshots and how they join.",
     timeout_seconds=flow_timeout(3600),
     **FAILURE_HOOKS,
