@@ -2,7 +2,8 @@
 
 Hooks run inside the flow's process, so they cannot fire when a pod is
 killed outright; the automations under deployments/automations/ cover that
-from the server's side.
+from the server's side. Only runs of a deployment alert: a command run by hand
+reports its failure on the terminal that ran it.
 """
 
 from __future__ import annotations
@@ -89,8 +90,26 @@ def consecutive_failures(flow_run: Any) -> int:
     return count
 
 
+def is_production_run(flow_run: Any) -> bool:
+    """A run created from a deployment: the scheduler, the UI, ``prefect deployment run``, an
+    automation, CI. A flow called in-process (the ``market-maker`` command by hand, a test)
+    has no deployment: its failure is on the operator's screen already.
+    """
+    return getattr(flow_run, "deployment_id", None) is not None
+
+
 def alert_on_failure(flow: Any, flow_run: Any, state: Any) -> None:
-    """``on_failure`` / ``on_crashed``: send the flow, the run, the error and the UI link."""
+    """``on_failure`` / ``on_crashed``: send the flow, the run, the error and the UI link.
+
+    Only for production runs (see ``is_production_run``); a failed command run by hand is
+    logged, not alerted.
+    """
+    if not is_production_run(flow_run):
+        log.info(
+            "%s: not alerting, a run by hand (no deployment) is not a production incident",
+            getattr(flow_run, "name", "?"),
+        )
+        return
     try:
         settings = _notification_settings()
         n = failure_notification(

@@ -20,6 +20,7 @@ import yaml
 from git import Repo
 
 from flows.backfill import backfill
+from flows.exit_evaluation import exit_evaluation
 from flows.grid_admin import grid_add
 from flows.hourly_pipeline import hourly_pipeline
 from market_maker.decisions.store import DecisionStore
@@ -151,12 +152,39 @@ def test_committed_damage_in_a_metrics_file_stops_the_evaluation_naming_the_file
     assert (repo.path / EXIT_STATES).read_bytes() == exit_states
     assert (repo.path / DECISION).read_bytes() == decision
     assert repo.git.rev_parse("HEAD") == head
-    # No exit alert was sent on the strength of the damaged file. The one message is the
-    # failed run's alert (flows/_hooks.py): the operator learns the hour went unevaluated.
+    # No exit alert was sent on the strength of the damaged file, and a command run by hand
+    # fails on its terminal: no failure alert either (flows/_hooks.py).
+    assert alerts.accepted == []
+
+
+def test_the_same_failure_in_a_deployment_run_alerts_the_operator(
+    repo: Copy, alerts: FakePushover
+) -> None:
+    """A scheduled (deployment) run that fails alerts: the operator learns the hour went
+    unevaluated, and why."""
+    damage_price(repo.path / METRICS)
+    repo.commit_by_hand(METRICS, "a damaged metrics file, committed by hand")
+
+    state = run_as_deployment(exit_evaluation, {"symbol": SYMBOL, "hour": HOUR})
+
+    assert state.is_failed()
     [alert] = alerts.accepted
     assert "exit-evaluation failed" in alert["title"], alert
+    assert f"exit-evaluation {SYMBOL} 2023-08-17T06Z" in alert["message"], alert
     assert METRICS in alert["message"] and "price" in alert["message"]
     assert "STOP" not in alert["message"] and BAD_PRICE not in alert["message"]
+
+
+def run_as_deployment(flow: Any, parameters: dict[str, Any]) -> Any:
+    """Run ``flow`` as a worker runs a deployment's flow run: created by the server from the
+    deployment, then executed by Prefect's flow engine (here, in this process)."""
+    from prefect import get_client
+    from prefect.flow_engine import run_flow
+
+    deployment_id = flow.to_deployment(name="integrity").apply()
+    with get_client(sync_client=True) as client:
+        flow_run = client.create_flow_run_from_deployment(deployment_id, parameters=parameters)
+    return run_flow(flow, flow_run=flow_run, parameters=parameters, return_type="state")
 
 
 # -- (b) uncommitted damage -------------------------------------------------------------------
