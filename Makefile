@@ -39,7 +39,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 # A local Prefect server (database under $(PREFECT_HOME), UI on http://127.0.0.1:4200) and
-# every deployment of prefect.yaml served in-process; Ctrl-C stops both.
+# every deployment of prefect.yaml served in-process. The server the market-maker commands
+# started is reused (and left running); one started here stops with Ctrl-C.
 serve: $(STAMP)
 	$(BIN)/python -m flows.serve
 
@@ -47,4 +48,6 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/backfill_validation.py
 
 clean:
+	# The local Prefect server the commands started keeps its database under var/: stop it first.
+	-test -x $(BIN)/market-maker && $(BIN)/market-maker server stop
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

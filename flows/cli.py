@@ -1,7 +1,9 @@
 """The ``market-maker`` command line: each command runs its flow in-process.
 
-Flows run against the Prefect server in ``PREFECT_API_URL`` when it is set,
-and in Prefect's ephemeral mode otherwise.
+Flows run against the Prefect server in ``PREFECT_API_URL`` when it is set, else against
+the local server on 127.0.0.1:4200, started in the background by the first command that
+needs it and reused (``MARKET_MAKER_PREFECT_SERVER=ephemeral``: Prefect's temporary server
+per command). See flows/local_server.py.
 """
 
 from __future__ import annotations
@@ -91,6 +93,49 @@ def _prepare_environment(args: argparse.Namespace) -> None:
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "market_maker")
     # Library logs outside a flow run (grid commands) stay on the console only.
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+
+
+# Commands that run flows: they talk to a Prefect server (see flows/local_server.py).
+FLOW_COMMANDS = frozenset(
+    {
+        "demo",
+        "collect",
+        "backfill",
+        "validate",
+        "analyze",
+        "evaluate-exit",
+        "run-hourly",
+        "backtest",
+        "backtest-sweep",
+    }
+)
+
+
+def _choose_prefect_server(command: str) -> None:
+    """Point Prefect at the local server (reused, or started once in the background) before
+    Prefect is imported; ``PREFECT_API_URL`` from the environment always wins."""
+    if command not in FLOW_COMMANDS or os.environ.get("PREFECT_API_URL"):
+        return
+    from flows import local_server
+
+    if local_server.mode() == "ephemeral":
+        return
+    try:
+        url, started = local_server.ensure()
+    except (OSError, RuntimeError) as exc:
+        print(
+            f"market-maker {command}: no local Prefect server ({_one_line(exc)}); "
+            "this run uses a temporary one",
+            file=sys.stderr,
+        )
+        return
+    if started:
+        print(
+            f"market-maker: started a local Prefect server, UI at {local_server.ui_url(url)}; "
+            "it keeps running for the next commands (`market-maker server stop` stops it)",
+            file=sys.stderr,
+        )
+    os.environ["PREFECT_API_URL"] = url
 
 
 def _settings():
@@ -411,6 +456,20 @@ def cmd_exit_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_server(args: argparse.Namespace) -> int:
+    from flows import local_server
+
+    if args.action == "start":
+        url, started = local_server.ensure()
+        what = "started" if started else "already running:"
+        print(f"{what} Prefect server, UI at {local_server.ui_url(url)}")
+    elif args.action == "stop":
+        print(local_server.stop())
+    else:
+        print(local_server.status())
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     import yaml
 
@@ -604,6 +663,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--at", type=_hour_or_minute, help="when (UTC ISO 8601, default now)")
     d.add_argument("--note", help="free text, recorded with the action")
 
+    p = add(
+        "server",
+        cmd_server,
+        "The local Prefect server the commands use (started on first use, then reused).",
+    )
+    p.add_argument("action", choices=["start", "stop", "status"])
+
     p = add("config", cmd_config, "Show the configuration in force and its config_version.")
     p.add_argument("action", choices=["show"])
     p.add_argument("--canonical", action="store_true", help="the exact text that is hashed")
@@ -614,6 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _prepare_environment(args)
     try:
+        _choose_prefect_server(args.command)
         if not args.debug:
             _quiet_tracebacks()
         return args.func(args)

@@ -17,16 +17,20 @@ import argparse
 import contextlib
 import os
 import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+
+from flows.local_server import (
+    api_url,
+    server_is_healthy,
+    start_process,
+    terminate,
+    wait_until_healthy,
+)
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -37,7 +41,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
-SERVER_START_TIMEOUT_SECONDS = 120.0
 
 
 def read_deployment_configs(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
@@ -120,56 +123,23 @@ def build_deployments(path: Path = PREFECT_YAML) -> list[RunnerDeployment]:
     return deployments
 
 
-def server_is_healthy(api_url: str, timeout: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @contextlib.contextmanager
 def local_server(host: str, port: int, log_file: Path) -> Iterator[str]:
-    """The API URL of a local Prefect server: one already answering, or one started here.
-
-    A server started here runs in its own session (Ctrl-C reaches the runner first, so it
-    can pause its schedules) and is stopped on exit.
+    """The API URL of a local Prefect server: one already answering (the one the
+    ``market-maker`` command left running, say), or one started here and stopped on exit.
     """
-    api_url = f"http://{host}:{port}/api"
-    if server_is_healthy(api_url):
-        print(f"Using the Prefect server already running at {api_url}")
-        yield api_url
+    url = api_url(host, port)
+    if server_is_healthy(url):
+        print(f"Using the Prefect server already running at {url}")
+        yield url
         return
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    prefect = Path(sys.executable).with_name("prefect")
-    command = [str(prefect), "server", "start", "--host", host, "--port", str(port)]
-    with log_file.open("ab") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    process = start_process(host, port, log_file)
     try:
-        print(f"Starting a Prefect server at {api_url} (log: {log_file}) ...", flush=True)
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
-        while not server_is_healthy(api_url):
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"prefect server exited with {process.returncode}; see {log_file}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"prefect server did not answer within {SERVER_START_TIMEOUT_SECONDS:.0f} s; "
-                    f"see {log_file}"
-                )
-            time.sleep(0.5)
-        yield api_url
+        print(f"Starting a Prefect server at {url} (log: {log_file}) ...", flush=True)
+        wait_until_healthy(url, process, log_file)
+        yield url
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate(process.pid)
         print("Prefect server stopped.")
 
 

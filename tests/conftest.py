@@ -18,12 +18,20 @@ SHARED_DATA = Path(os.environ.get("MARKET_MAKER_SHARED_DATA", PROJECT_ROOT.paren
 TWO_YEARS = SHARED_DATA / "ETHUSDT-1m-2022-2023-binance-futures.csv.gz"
 
 
+# The command line reuses (or starts) a background Prefect server on port 4200 by default;
+# tests run their commands against the harness or a temporary server of their own instead.
+# Subprocesses inherit this; tests of the local server set it back.
+os.environ["MARKET_MAKER_PREFECT_SERVER"] = "ephemeral"
+KEPT_VARIABLES = ("MARKET_MAKER_SHARED_DATA", "MARKET_MAKER_PREFECT_SERVER")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No MARKET_MAKER_* variable from the developer's shell leaks into a test."""
     for name in list(os.environ):
-        if name.startswith("MARKET_MAKER_") and name != "MARKET_MAKER_SHARED_DATA":
+        if name.startswith("MARKET_MAKER_") and name not in KEPT_VARIABLES:
             monkeypatch.delenv(name)
+    monkeypatch.setenv("MARKET_MAKER_PREFECT_SERVER", "ephemeral")
 
 
 @pytest.fixture

@@ -30,7 +30,16 @@ CODE_VERSION_ENV = "MARKET_MAKER_CODE_VERSION"
 OTHER_ENV = {"MARKET_MAKER_IMAGE", "MARKET_MAKER_SHARED_DATA"}
 # A deployment's time limit, read by the flows at import (see prefect.yaml).
 FLOW_TIMEOUT_ENV = "MARKET_MAKER_FLOW_TIMEOUT_SECONDS"
-META_ENV = {CONFIG_FILE_ENV, CONFIG_DIR_ENV, CODE_VERSION_ENV, FLOW_TIMEOUT_ENV, *OTHER_ENV}
+# Which Prefect server the command line uses (read before the settings; flows/local_server.py).
+SERVER_ENV = {"MARKET_MAKER_PREFECT_SERVER", "MARKET_MAKER_PREFECT_SERVER_PORT"}
+META_ENV = {
+    CONFIG_FILE_ENV,
+    CONFIG_DIR_ENV,
+    CODE_VERSION_ENV,
+    FLOW_TIMEOUT_ENV,
+    *OTHER_ENV,
+    *SERVER_ENV,
+}
 
 REMOTE_URL_ENV = "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL"
 # How a structured setting is written in an environment variable, for error messages.
