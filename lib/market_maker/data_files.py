@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from market_maker.backtest.page import check_report_files
 from market_maker.dashboard.page import check_dashboard_page
 from market_maker.decisions.model import DecisionEntry
 from market_maker.decisions.store import DecisionStore
@@ -17,6 +16,7 @@ from market_maker.errors import DataError
 from market_maker.exit_strategy.store import read_day_file
 from market_maker.grids.book import load_grid_file
 from market_maker.kpis.model import read_kpi_file
+from market_maker.notifications.digest import read_digest
 from market_maker.regime import files as metrics_files
 from market_maker.snapshots.io import check_file
 from market_maker.snapshots.paths import hour_from_path
@@ -57,7 +57,12 @@ class DataFileValidator(Validator):
             read_kpi_file(path)
         elif relative == Path("dashboard", "index.html"):
             check_dashboard_page(path, relative)
+        elif kind == "digests" and relative.suffix == ".yaml" and len(relative.parts) == 2:
+            read_digest(path)
         elif kind == "backtests":
+            # Imported here: the backtest pulls in its simulator, which an hourly run never needs.
+            from market_maker.backtest.page import check_report_files
+
             check_report_files(path, relative)
         else:
             raise DataError(f"{relative}: not a file market-maker writes")
