@@ -74,6 +74,8 @@ def _quiet_tracebacks() -> None:
     from prefect.logging.configuration import ensure_logging_setup
 
     ensure_logging_setup()
+    # Prefect's note that it is still flushing events at exit is not the user's business.
+    logging.getLogger("EventsWorker").setLevel(logging.ERROR)
     for name in ("", "prefect", "prefect.flow_runs", "prefect.task_runs", "market_maker"):
         for handler in logging.getLogger(name).handlers:
             if type(handler).__name__ != "APILogHandler" and isinstance(

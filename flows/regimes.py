@@ -32,6 +32,20 @@ def query_regimes(
     store = GitDataStore.from_settings(settings)
     index = RegimeIndex(store.state_dir / "regime-index.sqlite", store.path)
     index.refresh(symbol)
+    # An empty answer must mean "none of those", never "no data to look at".
+    first, last = (at, at) if at is not None else (start, end)
+    if index.count(symbol, first, last) == 0:
+        span = "".join(
+            f" {word} {format_utc(value)}"
+            for word, value in (("from", first), ("to", last))
+            if value is not None
+        )
+        if at is not None:
+            span = f" at {format_utc(at)}"
+        raise DataError(
+            f"no analysed hours for {symbol}{span} in the data repository "
+            "(market-maker analyze first)"
+        )
     rows: list[dict[str, object]]
     if at is not None:
         row = index.verdict_at(symbol, at)

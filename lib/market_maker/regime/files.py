@@ -46,7 +46,14 @@ def parse(text: str | bytes, *, source: str = "") -> MetricsFile:
 
 def read(path: Path) -> MetricsFile:
     """Parse and check the file against its path (symbol folder, hour in the name)."""
-    metrics = parse(path.read_bytes(), source=str(path))
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(
+            f"no metrics file {Path(*path.parts[-3:]).as_posix()} in the data repository: "
+            "that hour has not been analysed (market-maker analyze --symbol ... --hour ...)"
+        ) from None
+    metrics = parse(raw, source=str(path))
     expected = metrics_relpath(metrics.symbol, metrics.hour)
     if Path(*path.parts[-3:]) != expected:
         raise DataError(

@@ -257,11 +257,16 @@ class RegimeIndex:
             return None
         return HourRow(row[0], format_utc(from_seconds(row[1])), *row[2:])
 
-    def count(self, symbol: str) -> int:
+    def count(self, symbol: str, start: datetime | None = None, end: datetime | None = None) -> int:
+        """Hours indexed for ``symbol``, within ``start``..``end`` (inclusive) when given."""
+        low = to_seconds(start) if start is not None else -(2**62)
+        high = to_seconds(end) if end is not None else 2**62
         with self._connect() as db:
-            return int(
-                db.execute("SELECT COUNT(*) FROM hours WHERE symbol = ?", (symbol,)).fetchone()[0]
-            )
+            row = db.execute(
+                "SELECT COUNT(*) FROM hours WHERE symbol = ? AND hour BETWEEN ? AND ?",
+                (symbol, low, high),
+            ).fetchone()
+        return int(row[0])
 
 
 def as_dict(item: Period | Transition | HourRow) -> dict[str, object]:
