@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from prefect.settings import (
     PREFECT_API_URL,
@@ -22,3 +23,16 @@ def harness() -> Iterator[str]:
     updates = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None, PREFECT_SERVER_ANALYTICS_ENABLED: False}
     with temporary_settings(updates=updates), prefect_test_harness(server_startup_timeout=120):
         yield str(PREFECT_API_URL.value())
+
+
+def run_as_deployment(flow: Any, parameters: dict[str, Any], name: str = "tests") -> Any:
+    """Run ``flow`` as a worker runs a deployment's flow run: created by the server from a
+    deployment (so hooks see a production run), then executed by Prefect's flow engine in
+    this process. Returns the final state."""
+    from prefect import get_client
+    from prefect.flow_engine import run_flow
+
+    deployment_id = flow.to_deployment(name=name).apply()
+    with get_client(sync_client=True) as client:
+        flow_run = client.create_flow_run_from_deployment(deployment_id, parameters=parameters)
+    return run_flow(flow, flow_run=flow_run, parameters=parameters, return_type="state")

@@ -28,6 +28,7 @@ from market_maker.exit_strategy.model import ExitStateFile
 from market_maker.exit_strategy.store import ExitStateStore
 from tests.grid_files import grid_data
 from tests.notifications.pushover_server import TOKEN, USER_KEY, FakePushover
+from tests.prefect_server import run_as_deployment
 
 SYMBOL = "ETH-USDT"
 START = datetime(2023, 8, 14, tzinfo=UTC)
@@ -176,7 +177,16 @@ def test_the_operator_is_alerted_with_a_priority_by_state_and_an_emergency_after
         assert state.replace("_", " ") in form["title"]
         assert form["token"] == TOKEN and form["user"] == USER_KEY
     emergencies = [m for m in replayed.messages if m["priority"] == "2"]
-    assert any(hour_of(m) >= CRASH for m in emergencies)
+    # Pushover repeats an emergency until it is acknowledged or expires (an hour): the
+    # replay takes less than that, so each stretch of MANDATORY_EXIT sent exactly one.
+    states = sorted((e.hour, e.state) for f in day_files(replayed.repo) for e in f.latest())
+    stretches = [
+        hour
+        for (hour, state), (_, before) in zip(states[1:], states, strict=False)
+        if state == "MANDATORY_EXIT" and before != "MANDATORY_EXIT"
+    ]
+    assert stretches and any(h <= CRASH for h in stretches)
+    assert sorted(hour_of(m) for m in emergencies) == stretches
     for m in emergencies:
         assert int(m["retry"]) >= 30 and int(m["expire"]) <= 10800
         assert "STOP THE GRID NOW" in m["message"]
@@ -204,7 +214,8 @@ def test_running_the_same_range_again_changes_nothing_and_sends_nothing(
     again = hourly_pipeline(symbols=[SYMBOL], start=START, end=END)
 
     assert again["commits"] == [] and again["notifications"] == []
-    assert alerts.requests == []
+    # Nothing is sent; the emergency's receipt is only asked about.
+    assert {(r.method, r.path.split("/")[2]) for r in alerts.requests} <= {("GET", "receipts")}
     assert snapshot(on_replay.repo) == before
     assert Repo(on_replay.repo).head.commit.hexsha == head
     assert Repo(on_replay.remote).git.rev_parse("main") == head
@@ -215,7 +226,7 @@ def test_exit_evaluation_of_a_single_hour_continues_the_timeline(
 ) -> None:
     done = exit_evaluation(symbol=SYMBOL, hour=datetime(2023, 8, 17, 22, tzinfo=UTC))
     assert done["commit"] is None and done["state"] == "MANDATORY_EXIT"
-    assert alerts.requests == []
+    assert {(r.method, r.path.split("/")[2]) for r in alerts.requests} <= {("GET", "receipts")}
 
     # The next hour's snapshot and metrics, then its evaluation by the exit flow alone.
     nxt = datetime(2023, 8, 18, tzinfo=UTC)
@@ -270,27 +281,36 @@ def failing_env(
 def test_a_failed_flow_alerts_the_operator_naming_the_flow_and_the_error(
     failing_env: FakePushover,
 ) -> None:
+    # Runs of a deployment, as the scheduler makes them: only those alert (flows/_hooks.py).
     # A run that succeeds first (no grid: nothing to evaluate), so the failure below is the
     # first in a row whatever ran before in this session.
     hourly_pipeline(symbols=[SYMBOL], hour=datetime(2023, 8, 1, 5, tzinfo=UTC))
-    assert exit_evaluation(symbol=SYMBOL, hour=datetime(2023, 8, 1, 5, tzinfo=UTC))["state"] is None
+    ok = run_as_deployment(exit_evaluation, {"symbol": SYMBOL, "hour": "2023-08-01T05:00:00Z"})
+    assert ok.is_completed()
 
-    state = exit_evaluation(
-        symbol=SYMBOL, hour=datetime(2023, 8, 1, 6, tzinfo=UTC), return_state=True
-    )
+    state = run_as_deployment(exit_evaluation, {"symbol": SYMBOL, "hour": "2023-08-01T06:00:00Z"})
 
     assert state.is_failed()
     [alert] = failing_env.accepted
     assert alert["priority"] == "1"
     assert "exit-evaluation" in alert["title"] and "failed" in alert["title"]
-    assert "No such file" in alert["message"] and "2023-08-01-06.yaml" in alert["message"]
+    assert "no metrics file metrics/ETH-USDT/2023-08-01-06.yaml" in alert["message"]
+
+
+def test_a_failed_run_by_hand_does_not_alert(failing_env: FakePushover) -> None:
+    state = exit_evaluation(
+        symbol=SYMBOL, hour=datetime(2023, 8, 1, 6, tzinfo=UTC), return_state=True
+    )
+    assert state.is_failed()
+    assert failing_env.accepted == []
 
 
 def test_the_third_failed_run_in_a_row_is_an_emergency(
     failing_env: FakePushover, settings_root: Path
 ) -> None:
     # A run that succeeds first, so that the streak starts here whatever ran before.
-    hourly_pipeline(symbols=[SYMBOL], hour=datetime(2023, 8, 1, 5, tzinfo=UTC))
+    hour_5 = {"symbols": [SYMBOL], "hour": "2023-08-01T05:00:00Z"}
+    assert run_as_deployment(hourly_pipeline, hour_5).is_completed()
     broken = settings_root / "grids/eth-grid-9.yaml"
     broken.parent.mkdir(parents=True, exist_ok=True)
     broken.write_text(yaml.safe_dump({**GRID, "id": "eth-grid-9", "levels": 1}))
@@ -298,12 +318,8 @@ def test_the_third_failed_run_in_a_row_is_an_emergency(
     Repo(settings_root).git.add("grids/eth-grid-9.yaml")
     Repo(settings_root).git.commit("-m", "a broken grid, committed by hand")
 
-    states = [
-        hourly_pipeline(
-            symbols=[SYMBOL], hour=datetime(2023, 8, 1, 6, tzinfo=UTC), return_state=True
-        )
-        for _ in range(3)
-    ]
+    hour_6 = {"symbols": [SYMBOL], "hour": "2023-08-01T06:00:00Z"}
+    states = [run_as_deployment(hourly_pipeline, hour_6) for _ in range(3)]
 
     assert all(s.is_failed() for s in states)
     alerts = failing_env.accepted

@@ -30,6 +30,7 @@ from market_maker.regime import files as metrics_files
 from tests.grid_files import grid_data
 from tests.integrity.conftest import Run
 from tests.notifications.pushover_server import TOKEN, USER_KEY, FakePushover
+from tests.prefect_server import run_as_deployment
 
 SYMBOL = "ETH-USDT"
 BACKFILL = (datetime(2023, 8, 14, tzinfo=UTC), datetime(2023, 8, 17, 6, tzinfo=UTC))
@@ -173,18 +174,6 @@ def test_the_same_failure_in_a_deployment_run_alerts_the_operator(
     assert f"exit-evaluation {SYMBOL} 2023-08-17T06Z" in alert["message"], alert
     assert METRICS in alert["message"] and "price" in alert["message"]
     assert "STOP" not in alert["message"] and BAD_PRICE not in alert["message"]
-
-
-def run_as_deployment(flow: Any, parameters: dict[str, Any]) -> Any:
-    """Run ``flow`` as a worker runs a deployment's flow run: created by the server from the
-    deployment, then executed by Prefect's flow engine (here, in this process)."""
-    from prefect import get_client
-    from prefect.flow_engine import run_flow
-
-    deployment_id = flow.to_deployment(name="integrity").apply()
-    with get_client(sync_client=True) as client:
-        flow_run = client.create_flow_run_from_deployment(deployment_id, parameters=parameters)
-    return run_flow(flow, flow_run=flow_run, parameters=parameters, return_type="state")
 
 
 # -- (b) uncommitted damage -------------------------------------------------------------------
