@@ -260,6 +260,22 @@ def cmd_evaluate_exit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_setup(args: argparse.Namespace) -> int:
+    from market_maker.context import RunContext
+    from market_maker.lifecycle.balance import balance_of
+    from market_maker.lifecycle.report import latest_analysed_hour, setup_lines
+
+    settings = _settings()
+    settings.require_symbols([args.symbol])
+    ctx = RunContext.open(settings)
+    root = ctx.store.path
+    hour = args.hour or latest_analysed_hour(root, args.symbol)
+    balance = balance_of(settings, ctx.exchange, args.symbol.split("-")[1])
+    for line in setup_lines(root, settings, args.symbol, hour, balance):
+        print(line)
+    return 0
+
+
 def cmd_run_hourly(args: argparse.Namespace) -> int:
     from flows.hourly_pipeline import hourly_pipeline
 
@@ -581,6 +597,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", type=_hour, help="the verdict at one hour")
     p.add_argument("--confidence", action="store_true", help="confidence distribution")
     p.add_argument("--format", choices=["table", "json"], default="table")
+
+    p = add(
+        "setup",
+        cmd_setup,
+        "The setup evaluation of an hour with no grid running: CREATE_GRID or why not.",
+    )
+    p.add_argument("--symbol", required=True, type=_symbol)
+    p.add_argument("--hour", type=_hour, help="UTC hour (default: the latest analysed)")
 
     p = add("evaluate-exit", cmd_evaluate_exit, "Evaluate the running grid's exit state.")
     p.add_argument("--symbol", required=True, type=_symbol)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flows.grid_admin import writing
+from market_maker.decisions.model import SetupDecision
 from market_maker.decisions.store import DecisionStore
+from market_maker.grids.book import add_grid_config
+from market_maker.lifecycle.service import grid_from_setup
 from market_maker.timeutil import format_utc
 
 
@@ -15,15 +18,31 @@ def decision_act(decision_id: str, action: str, at: datetime, note: str | None) 
     An action before the decision was issued is refused; one after it expired is recorded,
     marked late (the recommendation may no longer hold).
     """
+    created = None
     with writing("decision act") as ctx:
+        store = DecisionStore(ctx.store.path)
+        decision = store.read(store.find(decision_id))
+        grid = None
+        if isinstance(decision, SetupDecision) and action == "executed":
+            # Approving a setup places its grid: checked before anything is written.
+            grid = grid_from_setup(decision, at)
         grace = timedelta(minutes=ctx.settings.kpis.late_action_minutes)
-        path, data = DecisionStore(ctx.store.path).act(
-            decision_id, action, at, note=note, grace=grace
+        path, data = store.act(
+            decision_id, action, at, note=note, grace=grace, grid_id=grid.id if grid else None
         )
+        paths = [path]
+        if grid is not None:
+            paths.append(
+                add_grid_config(
+                    ctx.store.path, grid, decision_id, fee_rate=ctx.settings.grids.fee_rate
+                )
+            )
+            created = grid.id
         ctx.store.commit(
             f"decision act: {decision_id} {action} {format_utc(at)}\n\n{note or 'no note'}\n",
-            [path],
+            paths,
         )
     result = ctx.store.push()
     late = " (late: the decision had expired)" if data.late else ""
-    return f"{decision_id}: {action} at {format_utc(at)} recorded{late} ({result.detail})"
+    made = f"; grid {created} created from it, running from {format_utc(at)}" if created else ""
+    return f"{decision_id}: {action} at {format_utc(at)} recorded{late}{made} ({result.detail})"

@@ -11,6 +11,9 @@ from market_maker.context import RunContext
 from market_maker.exit_strategy.service import ExitEvaluator, ExitOutcome
 from market_maker.grids.book import GridBook
 from market_maker.identifiers import inside
+from market_maker.lifecycle.balance import balance_of
+from market_maker.lifecycle.service import SetupEvaluator
+from market_maker.notifications.notifier import Notifier
 from market_maker.pipeline import HourResult, run_hour
 from market_maker.regime import files
 from market_maker.regime.model import metrics_relpath
@@ -54,6 +57,10 @@ def pipeline_hours_task(
     replay clock is moved to five minutes past the hour's close).
     """
     results = []
+    balance = balance_of(ctx.settings, ctx.exchange, symbol.split("-")[1])
+    setup = SetupEvaluator(
+        ctx.store.path, ctx.settings, Notifier(ctx.settings.notifications), balance
+    )
     for hour in hours:
         stamp = collected_at
         if stamp is None:
@@ -67,6 +74,7 @@ def pipeline_hours_task(
                 evaluator=evaluator,
                 collected_at=stamp,
                 run_url=run_url,
+                setup=setup,
             )
         )
     return results

@@ -12,6 +12,8 @@ from market_maker.collection import HourOutcome, collect_hours
 from market_maker.context import RunContext
 from market_maker.exit_strategy.service import ExitEvaluator, ExitOutcome
 from market_maker.grids.book import GridBook
+from market_maker.lifecycle.gating import with_gates
+from market_maker.lifecycle.service import SetupEvaluator, SetupOutcome
 from market_maker.regime import files
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.service import analyze_stored_hour
@@ -27,6 +29,7 @@ class HourResult:
     metrics: MetricsFile | None = None
     metrics_status: str = ""
     exit: ExitOutcome | None = None
+    setup: SetupOutcome | None = None
     paths: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     stopped: str = ""
@@ -40,6 +43,8 @@ class HourResult:
             f"{verdict} {self.metrics.confidence:.2f}" if self.metrics and verdict else "refused"
         )
         exit_line = self.exit.line() if self.exit else "no exit evaluation"
+        if self.setup is not None:
+            exit_line = self.setup.line()
         return f"{when} regime {regime} | {exit_line}"
 
 
@@ -52,6 +57,7 @@ def run_hour(
     evaluator: ExitEvaluator,
     collected_at: datetime,
     run_url: str | None = None,
+    setup: SetupEvaluator | None = None,
 ) -> HourResult:
     """Collect the hour's snapshot (if missing), analyse it, evaluate the exit state."""
     started = time.perf_counter()
@@ -67,6 +73,10 @@ def run_hour(
         result.seconds = time.perf_counter() - started
         return result
     metrics = analyze_hour(ctx, symbol, hour, grid=book.status(symbol, hour))
+    if setup is not None:
+        metrics = with_gates(
+            metrics, setup.previous(symbol, hour), book, ctx.settings.lifecycle.gates
+        )
     path, status = files.write(ctx.store.path, metrics)
     if status == "kept":
         # Another configuration or code version analysed this hour first: its file is the
@@ -77,6 +87,11 @@ def run_hour(
         result.paths.append(path)
     result.exit = evaluator.evaluate(metrics, book, code_version=ctx.code_version, run_url=run_url)
     result.paths += result.exit.paths
+    if setup is not None:
+        setup.remember(metrics)
+        if book.running(symbol, hour) is None:
+            result.setup = setup.evaluate(metrics, book, code_version=ctx.code_version)
+            result.paths += result.setup.paths
     result.seconds = time.perf_counter() - started
     return result
 

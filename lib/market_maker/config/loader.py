@@ -50,7 +50,11 @@ ENV_EXAMPLES = {
 
 DEFAULT_FILE = "default.yaml"
 # Sections kept in files of their own under config/, loaded under their key.
-SECTION_FILES = {"regime": "regime.yaml", "exit_strategy": "exit_strategy.yaml"}
+SECTION_FILES = {
+    "regime": "regime.yaml",
+    "exit_strategy": "exit_strategy.yaml",
+    "lifecycle": "lifecycle.yaml",
+}
 
 
 def project_root() -> Path:

@@ -30,6 +30,7 @@ from market_maker.config.models import (
     Symbol,
 )
 from market_maker.exit_strategy.settings import ExitStrategySettings
+from market_maker.lifecycle.settings import LifecycleSettings
 from market_maker.regime.settings import RegimeSettings
 
 ENV_PREFIX = "MARKET_MAKER_"
@@ -61,6 +62,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     regime: RegimeSettings = Field(description="config/regime.yaml")
     exit_strategy: ExitStrategySettings = Field(description="config/exit_strategy.yaml")
+    lifecycle: LifecycleSettings = Field(description="config/lifecycle.yaml")
     notifications: NotificationSettings = NotificationSettings()
     grids: GridSettings = GridSettings()
     decisions: DecisionSettings = DecisionSettings()

@@ -12,6 +12,13 @@ from market_maker.config.models import Symbol
 from market_maker.errors import DataError
 from market_maker.exit_strategy.states import ExitState, Recommendation
 from market_maker.identifiers import DecisionId, GridId, decision_id_part, symbol_part
+from market_maker.lifecycle.setup import (
+    CapitalRecord,
+    Check,
+    ProposedGrid,
+    SetupMode,
+    SetupRecommendation,
+)
 from market_maker.regime.model import Verdict
 from market_maker.types import FrozenModel, UtcDatetime, UtcHour
 
@@ -60,6 +67,47 @@ class Decision(Record):
         if self.expires_at < self.issued_at:
             raise ValueError("expires_at is before issued_at")
         if self.grid.lower_price >= self.grid.upper_price:
+            raise ValueError("grid.lower_price must be below grid.upper_price")
+        return self
+
+
+class SetupDecision(Record):
+    """GRID_SETUP: whether to place a grid for a symbol with none running, and how."""
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    id: DecisionId = Field(description="dec-{SYMBOL}-{YYYYMMDD}-{HHMMSS} of the issue time.")
+    type: Literal["GRID_SETUP"] = "GRID_SETUP"
+    symbol: Symbol
+    hour: UtcHour = Field(description="The evaluated hour.")
+    issued_at: UtcDatetime = Field(description="When the hour's data was complete (hour + 1 h).")
+    expires_at: UtcDatetime | None = Field(description="Approve before this; null: NO_SETUP.")
+    recommendation: SetupRecommendation
+    mode: SetupMode | None = Field(description="full or probationary (CREATE_GRID only).")
+    price: float = Field(gt=0, allow_inf_nan=False, description="Close of the evaluated hour.")
+    grid: ProposedGrid | None
+    capital: CapitalRecord | None
+    gates: dict[str, str] | None = Field(description="Restart gates after the last stop.")
+    verdict: Verdict | None
+    confidence: float | None
+    reasons: list[str] = Field(description="The failed conditions, or all of them when none did.")
+    checks: list[Check]
+    metrics_file: str
+    config_version: str
+    code_version: str
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SetupDecision:
+        if self.id != decision_id(self.symbol, self.issued_at):
+            raise ValueError(
+                f"id {self.id} does not match the symbol and issue time "
+                f"({decision_id(self.symbol, self.issued_at)})"
+            )
+        creates = self.recommendation == "CREATE_GRID"
+        if creates != (self.grid is not None) or creates != (self.mode is not None):
+            raise ValueError("a CREATE_GRID has a grid and a mode; a NO_SETUP has neither")
+        if creates and (self.expires_at is None or self.expires_at < self.issued_at):
+            raise ValueError("a CREATE_GRID expires after it is issued")
+        if self.grid is not None and self.grid.lower_price >= self.grid.upper_price:
             raise ValueError("grid.lower_price must be below grid.upper_price")
         return self
 

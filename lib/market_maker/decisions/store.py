@@ -10,6 +10,7 @@ from market_maker.decisions.model import (
     ActionData,
     Decision,
     DecisionEntry,
+    SetupDecision,
     decision_id_relpath,
     decision_relpath,
 )
@@ -24,18 +25,25 @@ class ImmutableRecordError(DataError):
     """A decision record exists with other content: records are never edited."""
 
 
-def _dumps(model: Decision | DecisionEntry) -> bytes:
+def _dumps(model: Decision | SetupDecision | DecisionEntry) -> bytes:
     return dump(model.model_dump(mode="json"))
+
+
+def _load_decision(data: bytes, source: str) -> Decision | SetupDecision:
+    """A GRID_MANAGE or GRID_SETUP record, told apart by its ``type`` line (a file claiming
+    the wrong one fails its model's validation)."""
+    model = SetupDecision if b"\ntype: GRID_SETUP\n" in data else Decision
+    return load_model(data, model, source)
 
 
 class DecisionStore:
     def __init__(self, root: Path):
         self.root = root
 
-    def path(self, decision: Decision) -> Path:
+    def path(self, decision: Decision | SetupDecision) -> Path:
         return inside(self.root, decision_relpath(decision.symbol, decision.issued_at))
 
-    def write(self, decision: Decision) -> tuple[Path, bool]:
+    def write(self, decision: Decision | SetupDecision) -> tuple[Path, bool]:
         """Write a new record; (path, False) when an identical one is already there (a rerun).
 
         Raises ImmutableRecordError when a record with other content exists.
@@ -52,9 +60,9 @@ class DecisionStore:
         write_atomic(path, data, lambda tmp: self._check(tmp, decision))
         return path, True
 
-    def read(self, path: Path) -> Decision:
+    def read(self, path: Path) -> Decision | SetupDecision:
         """Parse a record and check it against its path (a record is where its id says)."""
-        decision = load_model(path.read_bytes(), Decision, str(path))
+        decision = _load_decision(path.read_bytes(), str(path))
         expected = decision_relpath(decision.symbol, decision.issued_at)
         if Path(*path.parts[-3:]) != expected:
             raise DataError(f"{path}: decision {decision.id} belongs at {expected.as_posix()}")
@@ -112,7 +120,7 @@ class DecisionStore:
         data = ActionData(
             action=action,
             at=at,
-            late=at > decision.expires_at + grace,
+            late=decision.expires_at is not None and at > decision.expires_at + grace,
             note=note,
             source=source,
             grid_id=grid_id,
@@ -133,6 +141,6 @@ class DecisionStore:
         return out
 
     @staticmethod
-    def _check(tmp: Path, decision: Decision) -> None:
-        if load_model(tmp.read_bytes(), Decision, str(tmp)) != decision:
+    def _check(tmp: Path, decision: Decision | SetupDecision) -> None:
+        if _load_decision(tmp.read_bytes(), str(tmp)) != decision:
             raise DataError(f"{tmp}: decision record does not read back equal")

@@ -28,7 +28,10 @@ def parse_grid(text: str, source: str) -> GridConfig:
 
 
 def dumps(grid: GridConfig) -> str:
-    data = grid.model_dump(mode="json", exclude_none=True)
+    data = grid.model_dump(mode="json", exclude_none=True, by_alias=True)
+    if grid.schema_version == "1.0":  # a 1.0 file keeps exactly the 1.0 keys
+        for key in ("spacing", "mode"):
+            data.pop(key, None)
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 
 
@@ -76,6 +79,19 @@ class GridBook:
                 return grid
         return None
 
+    def last_stop(self, symbol: str, at: datetime) -> datetime | None:
+        """When ``symbol``'s last grid was stopped, if none of its grids runs at ``at``."""
+        if self.running(symbol, at) is not None:
+            return None
+        stops = [
+            entry.at
+            for grid in self.grids.values()
+            if grid.symbol == symbol
+            for entry in grid.history
+            if entry.action == "disabled" and entry.at <= at
+        ]
+        return max(stops, default=None)
+
     def status(self, symbol: str, at: datetime) -> GridStatusRecord | None:
         """The grid running for ``symbol`` at ``at`` as snapshots and metrics record it."""
         grid = self.running(symbol, at)
@@ -103,7 +119,11 @@ def load_grid_file(path: Path, *, fee_rate: float) -> GridConfig:
 
 def add_grid(root: Path, source: Path, *, fee_rate: float) -> Path:
     """Copy a validated grid file into ``grids/``; refuses to replace an existing grid."""
-    grid = parse_grid(source.read_text(), str(source))
+    return add_grid_config(root, parse_grid(source.read_text(), str(source)), str(source), fee_rate)
+
+
+def add_grid_config(root: Path, grid: GridConfig, source: str, fee_rate: float) -> Path:
+    """Write a new grid (validated with the whole book); refuses to replace an existing one."""
     try:
         grid.check_fees(fee_rate)
     except ValueError as exc:
@@ -143,7 +163,7 @@ def set_running(
     )
     try:
         updated = GridConfig.model_validate(
-            {**grid.model_dump(), "history": [*grid.history, entry]}
+            {**grid.model_dump(by_alias=True), "history": [*grid.history, entry]}
         )
     except ValidationError as exc:
         raise DataError(f"{path}: {exc.errors()[0]['msg']}") from None

@@ -14,6 +14,8 @@ from market_maker.snapshots.model import GridStatusRecord
 from market_maker.types import UtcDatetime
 
 SCHEMA_VERSION = "1.0"
+# 1.1: spacing, mode and setup_decision (grids created from a setup recommendation).
+SCHEMA_WITH_SETUP = "1.1"
 GRIDS_DIR = "grids"
 
 
@@ -45,9 +47,9 @@ class HistoryEntry(BaseModel):
 
 
 class GridConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     id: str = Field(pattern=GRID_ID_PATTERN, description="File name stem: grids/{id}.yaml")
     symbol: Symbol
     lower_price: PositiveFloat
@@ -57,10 +59,26 @@ class GridConfig(BaseModel):
     profit_per_grid: PositiveFloat = Field(
         description="Fraction per completed buy/sell pair, before fees."
     )
+    spacing_kind: Literal["arithmetic", "geometric"] = Field(
+        "arithmetic", alias="spacing", description="Levels equally apart in price, or in ratio."
+    )
+    mode: Literal["full", "probationary"] = Field(
+        "full", description="probationary: a smaller, wider grid for a range not yet proven."
+    )
+    setup_decision: str | None = Field(None, description="The GRID_SETUP it was created from.")
     history: list[HistoryEntry] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> GridConfig:
+        extended = (
+            self.spacing_kind != "arithmetic"
+            or self.mode != "full"
+            or self.setup_decision is not None
+        )
+        if extended and self.schema_version != SCHEMA_WITH_SETUP:
+            raise ValueError(
+                f"spacing, mode and setup_decision need schema_version {SCHEMA_WITH_SETUP}"
+            )
         if self.lower_price >= self.upper_price:
             raise ValueError(
                 f"lower_price {self.lower_price} must be below upper_price {self.upper_price}"
@@ -78,8 +96,28 @@ class GridConfig(BaseModel):
 
     @property
     def spacing(self) -> float:
-        """Distance between levels as a fraction of the lower bound (the widest relative step)."""
+        """Distance between levels as a fraction of price: the widest relative step
+        (arithmetic: at the lower bound; geometric: the same everywhere)."""
+        if self.spacing_kind == "geometric":
+            return (self.upper_price / self.lower_price) ** (1 / (self.levels - 1)) - 1
         return (self.upper_price - self.lower_price) / (self.levels - 1) / self.lower_price
+
+    @property
+    def min_spacing(self) -> float:
+        """The narrowest relative step: the one a completed pair is sure to earn."""
+        if self.spacing_kind == "geometric":
+            return 1 - (self.lower_price / self.upper_price) ** (1 / (self.levels - 1))
+        return (self.upper_price - self.lower_price) / (self.levels - 1) / self.upper_price
+
+    def capital(self) -> float:
+        """Quote a grid ties up when placed at its bounds' midpoint (for SINGLE_GRID capital)."""
+        from market_maker.grids.position import level_prices
+
+        prices = level_prices(
+            self.lower_price, self.upper_price, self.levels, self.spacing_kind == "geometric"
+        )
+        mid = (self.lower_price + self.upper_price) / 2
+        return float(self.amount_per_grid * sum(min(p, mid) for p in prices))
 
     def check_fees(self, fee_rate: float) -> None:
         """A completed buy/sell pair pays the fee twice; the spacing must earn more than that."""

@@ -25,9 +25,12 @@ class GridShape:
     upper: float
     levels: int
     amount: float  # base per level
+    geometric: bool = False
 
     @property
     def prices(self) -> np.ndarray:
+        if self.geometric:
+            return np.geomspace(self.lower, self.upper, self.levels)
         return np.linspace(self.lower, self.upper, self.levels)
 
     def holdings_value(self, price: float) -> float:

@@ -146,7 +146,13 @@ class KpiService:
         for grid in self.book.grids.values():
             if grid.symbol != symbol:
                 continue
-            shape = GridShape(grid.lower_price, grid.upper_price, grid.levels, grid.amount_per_grid)
+            shape = GridShape(
+                grid.lower_price,
+                grid.upper_price,
+                grid.levels,
+                grid.amount_per_grid,
+                geometric=grid.spacing_kind == "geometric",
+            )
             out += [GridLife(grid.id, shape, s, e) for s, e in grid.running_intervals()]
         return out
 
@@ -172,7 +178,10 @@ class KpiService:
     def _decisions_of(self, symbol: str, day: date) -> list[Decision]:
         folder = inside(self.root, Path(DECISIONS_DIR, f"{day:%Y-%m-%d}"))
         pattern = f"dec-{symbol_part(symbol)}-[0-9][0-9][0-9][0-9][0-9][0-9].yaml"
-        return [self.decisions.read(p) for p in sorted(folder.glob(pattern))]
+        # Setup recommendations are scored by what follows them (the grid they create), not
+        # here: the KPIs judge the exits of running grids.
+        read = (self.decisions.read(p) for p in sorted(folder.glob(pattern)))
+        return [d for d in read if isinstance(d, Decision)]
 
     def _actions(self, decision: Decision) -> list[ActionFact]:
         return [action_fact(e) for e in self.decisions.entries(decision.id, "action")]

@@ -7,7 +7,7 @@ from typing import Literal
 
 from market_maker.errors import DataError, NewerSchemaError
 from market_maker.identifiers import inside
-from market_maker.regime.model import MetricsFile, metrics_relpath
+from market_maker.regime.model import SCHEMA_VERSION, MetricsFile, metrics_relpath
 from market_maker.snapshots.paths import snapshot_relpath
 from market_maker.store.atomic import write_atomic
 from market_maker.yaml_files import Dumper, dump, load_model
@@ -36,7 +36,21 @@ def dumps(metrics: MetricsFile) -> bytes:
     for key in ("range", "history", "grid"):
         if data.get(key) is not None:
             data[key] = _Inline(data[key])
+    gates = data.pop("gate_evaluation")
+    if gates is not None:  # schema 1.1 only: a 1.0 file reads back byte for byte
+        for name in ("energy_decay", "mean_reversion", "tradable_volatility"):
+            gates[name] = _Inline(gates[name])
+        data = _before(data, "config_version", "gate_evaluation", gates)
     return dump(data, _Dumper)
+
+
+def _before(data: dict, key: str, new_key: str, value: object) -> dict:
+    out = {}
+    for k, v in data.items():
+        if k == key:
+            out[new_key] = value
+        out[k] = v
+    return out
 
 
 def parse(text: str | bytes, *, source: str = "") -> MetricsFile:
@@ -82,7 +96,7 @@ def write(root: Path, metrics: MetricsFile, *, overwrite: bool = False) -> tuple
         existing = path.read_bytes()
         if existing == data:
             return path, "unchanged"
-        if _readable(existing, path) and not overwrite:
+        if _readable(existing, path) and not overwrite and not _adds_gates(existing, metrics):
             return path, "kept"  # another configuration or code version made it
 
     def validate(tmp: Path) -> None:
@@ -91,6 +105,18 @@ def write(root: Path, metrics: MetricsFile, *, overwrite: bool = False) -> tuple
 
     write_atomic(path, data, validate)
     return path, "written"
+
+
+def _adds_gates(existing: bytes, metrics: MetricsFile) -> bool:
+    """The same analysis with the restart gates added: the gates depend on a stop recorded
+    after the hour was first analysed (a replay that analysed ahead), so the file is
+    completed, not kept. Only from no gates to gates, never one gate state for another."""
+    if metrics.gate_evaluation is None:
+        return False
+    stored = parse(existing)
+    return stored.gate_evaluation is None and stored == metrics.model_copy(
+        update={"gate_evaluation": None, "schema_version": SCHEMA_VERSION}
+    )
 
 
 def _readable(data: bytes, path: Path) -> bool:

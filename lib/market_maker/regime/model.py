@@ -11,11 +11,14 @@ from pydantic import Field, model_validator
 
 from market_maker.config.models import Symbol
 from market_maker.identifiers import symbol_part
+from market_maker.lifecycle.gates import GateEvaluation
 from market_maker.regime.settings import MetricName
 from market_maker.snapshots.model import GridStatusRecord
 from market_maker.types import FrozenModel, UtcDatetime, UtcHour
 
 SCHEMA_VERSION = "1.0"
+# 1.1 adds gate_evaluation (written only when there is one, so other files stay 1.0).
+SCHEMA_WITH_GATES = "1.1"
 METRICS_DIR = "metrics"
 
 
@@ -102,7 +105,7 @@ class HistoryRecord(Record):
 
 
 class MetricsFile(Record):
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     symbol: Symbol
     hour: UtcHour
     status: Literal["OK", "INSUFFICIENT_METRICS"]
@@ -123,11 +126,19 @@ class MetricsFile(Record):
     grid: GridStatusRecord | None
     snapshot: str = Field(description="Path of the snapshot analysed, in the data repository.")
     snapshot_collected_at: UtcDatetime | None = None
+    gate_evaluation: GateEvaluation | None = Field(
+        None, description="Restart gates after the symbol's last stop (no grid running)."
+    )
     config_version: str
     code_version: str
 
     @model_validator(mode="after")
     def _consistent(self) -> MetricsFile:
+        if (self.gate_evaluation is not None) != (self.schema_version == SCHEMA_WITH_GATES):
+            raise ValueError(
+                f"schema_version {self.schema_version} does not go with "
+                f"{'a' if self.gate_evaluation else 'no'} gate_evaluation"
+            )
         if (self.status == "OK") != (self.verdict is not None):
             raise ValueError(f"status {self.status} does not go with verdict {self.verdict}")
         if self.range is not None and self.range.lower >= self.range.upper:

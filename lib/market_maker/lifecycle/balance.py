@@ -1,0 +1,33 @@
+"""The quote balance the capital is computed from: the exchange account's, or configuration."""
+
+from __future__ import annotations
+
+from market_maker.config import Settings
+from market_maker.errors import ExchangeError
+from market_maker.exchange import Exchange
+from market_maker.lifecycle.service import Balance, configured_balance
+
+
+def quote_balance(accounts: list[dict], currency: str) -> float:
+    """Total ``currency`` in the trade accounts (``GET /api/v1/accounts``: balance = available
+    + holds; the grids' own orders are holds, their capital is counted as allocated)."""
+    total = 0.0
+    for account in accounts:
+        if account.get("currency") == currency and account.get("type") == "trade":
+            try:
+                total += float(account["balance"])
+            except (KeyError, TypeError, ValueError):
+                raise ExchangeError(
+                    f"GET /api/v1/accounts: {currency} account without a numeric balance"
+                ) from None
+    return total
+
+
+def balance_of(settings: Settings, exchange: Exchange, quote: str) -> Balance:
+    """With a (read-only) KuCoin key, the account's ``quote`` balance; otherwise the one in
+    configuration (the replay exchange has no account)."""
+    cfg = settings.exchange
+    if exchange.name == "kucoin" and cfg.api_key is not None:
+        accounts = exchange.accounts()  # type: ignore[attr-defined]
+        return Balance(quote_balance(accounts, quote), f"KuCoin trade account ({quote})")
+    return configured_balance(settings)

@@ -1,0 +1,148 @@
+"""Restart gates after a stop: energy decay, then mean reversion, then tradable volatility.
+
+Evaluated every hour after a symbol's grid was stopped, from that hour's metrics and the
+gates' state the hour before. A gate is evaluated only once the one before it has passed
+(in an earlier hour or earlier in the same evaluation), and stays passed; a TREND verdict
+resets every gate. No setup is recommended for the symbol until all three have passed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from market_maker.lifecycle.settings import GateSettings
+from market_maker.types import FrozenModel, UtcDatetime, UtcHour
+
+
+class Gate(StrEnum):
+    ENERGY_DECAY = "energy_decay"
+    MEAN_REVERSION = "mean_reversion"
+    TRADABLE_VOLATILITY = "tradable_volatility"
+
+
+GATES: tuple[Gate, ...] = tuple(Gate)
+GateStatus = Literal["passed", "pending", "not_evaluated"]
+
+
+class GateRecord(FrozenModel):
+    status: GateStatus = "not_evaluated"
+    at: UtcHour | None = Field(None, description="The hour it passed.")
+    values: dict[str, float | None] = Field(default_factory=dict)
+    reason: str | None = Field(None, description="Why it passed or not, in words.")
+
+
+class GateEvaluation(FrozenModel):
+    """``gate_evaluation`` in the hour's metrics file."""
+
+    since_stop: UtcDatetime = Field(description="The stop the gates follow.")
+    energy_decay: GateRecord = GateRecord()
+    mean_reversion: GateRecord = GateRecord()
+    tradable_volatility: GateRecord = GateRecord()
+    reset: str | None = Field(None, description="Why the gates were reset this hour.")
+
+    def record(self, gate: Gate) -> GateRecord:
+        return getattr(self, gate.value)
+
+    @property
+    def all_passed(self) -> bool:
+        return all(self.record(g).status == "passed" for g in GATES)
+
+    @property
+    def next_gate(self) -> Gate | None:
+        return next((g for g in GATES if self.record(g).status != "passed"), None)
+
+
+class GateInputs(FrozenModel):
+    """What the gates read from an hour's analysis."""
+
+    hour: UtcHour
+    verdict: str | None
+    adx: float | None
+    adx_previous: float | None
+    normalized_slope: float | None
+    ou_half_life: float | None
+    autocorrelation: float | None
+    bollinger_bandwidth: float | None
+
+
+def _check(gate: Gate, x: GateInputs, cfg: GateSettings) -> tuple[bool, dict, str]:
+    """(passes, values, reason) of one gate at this hour."""
+    if gate is Gate.ENERGY_DECAY:
+        c = cfg.energy_decay
+        values = {"adx": x.adx, "adx_previous": x.adx_previous, "slope": x.normalized_slope}
+        if x.adx is None or x.normalized_slope is None:
+            return False, values, "ADX or slope not computable"
+        falling = x.adx_previous is None or x.adx <= x.adx_previous
+        ok = x.adx < c.adx_below and falling and abs(x.normalized_slope) <= c.max_abs_slope
+        return (
+            ok,
+            values,
+            (
+                f"ADX {x.adx:.1f} (below {c.adx_below:g} and falling: "
+                f"{'yes' if x.adx < c.adx_below and falling else 'no'}), |slope| "
+                f"{abs(x.normalized_slope):.2f} (at most {c.max_abs_slope:g})"
+            ),
+        )
+    if gate is Gate.MEAN_REVERSION:
+        c = cfg.mean_reversion
+        values = {"ou_half_life": x.ou_half_life, "autocorrelation": x.autocorrelation}
+        if x.ou_half_life is None or x.autocorrelation is None:
+            return False, values, "half-life or autocorrelation not computable"
+        ok = x.ou_half_life <= c.max_half_life_hours and x.autocorrelation <= c.max_autocorrelation
+        return (
+            ok,
+            values,
+            (
+                f"half-life {x.ou_half_life:.0f} h (at most {c.max_half_life_hours:g}), "
+                f"autocorrelation {x.autocorrelation:+.2f} (at most {c.max_autocorrelation:+g})"
+            ),
+        )
+    c = cfg.tradable_volatility
+    values = {"bollinger_bandwidth": x.bollinger_bandwidth}
+    if x.bollinger_bandwidth is None:
+        return False, values, "bandwidth not computable"
+    ok = c.min_bandwidth <= x.bollinger_bandwidth <= c.max_bandwidth
+    return (
+        ok,
+        values,
+        (
+            f"bandwidth {100 * x.bollinger_bandwidth:.2f} % (tradable: "
+            f"{100 * c.min_bandwidth:g}-{100 * c.max_bandwidth:g} %)"
+        ),
+    )
+
+
+def step(
+    previous: GateEvaluation | None, since_stop: datetime, x: GateInputs, cfg: GateSettings
+) -> GateEvaluation:
+    """The gates after hour ``x``, from their state the hour before (None: just stopped)."""
+    if previous is None or previous.since_stop != since_stop:
+        previous = GateEvaluation(since_stop=since_stop)
+    if x.verdict == "TREND":
+        return GateEvaluation(
+            since_stop=since_stop,
+            reset="TREND: every gate starts again" if previous.next_gate != GATES[0] else None,
+        )
+    records: dict[str, GateRecord] = {}
+    blocked = False
+    for gate in GATES:
+        before = previous.record(gate)
+        if before.status == "passed":
+            records[gate.value] = before
+            continue
+        if blocked:
+            records[gate.value] = GateRecord()
+            continue
+        ok, values, reason = _check(gate, x, cfg)
+        records[gate.value] = GateRecord(
+            status="passed" if ok else "pending",
+            at=x.hour if ok else None,
+            values=values,
+            reason=reason,
+        )
+        blocked = not ok
+    return GateEvaluation(since_stop=since_stop, **records)

@@ -1,0 +1,77 @@
+"""``market-maker setup``: the setup evaluation of an hour, as the pipeline made (or would
+make) it, in words."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from market_maker.config import Settings
+from market_maker.decisions.model import SetupDecision, decision_relpath
+from market_maker.decisions.store import DecisionStore
+from market_maker.errors import DataError
+from market_maker.grids.book import GridBook
+from market_maker.identifiers import inside, symbol_part
+from market_maker.lifecycle.gates import GATES
+from market_maker.lifecycle.service import Balance, SetupEvaluator
+from market_maker.lifecycle.setup import evaluate_setup
+from market_maker.notifications.notifier import Notifier
+from market_maker.regime import files
+from market_maker.regime.model import METRICS_DIR, metrics_relpath
+from market_maker.timeutil import HOUR, format_utc
+
+
+def latest_analysed_hour(root: Path, symbol: str) -> datetime:
+    folder = inside(root, Path(METRICS_DIR, symbol_part(symbol)))
+    names = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+    if not names:
+        raise DataError(f"no analysed hours for {symbol} in the data repository")
+    return files.read(names[-1]).hour
+
+
+def setup_lines(
+    root: Path, settings: Settings, symbol: str, hour: datetime, balance: Balance
+) -> list[str]:
+    """The hour's setup evaluation: recorded if the pipeline made one, else computed now."""
+    metrics = files.read(inside(root, metrics_relpath(symbol, hour)))
+    book = GridBook.load(root, fee_rate=settings.grids.fee_rate)
+    running = book.running(symbol, hour)
+    head = f"{symbol} {format_utc(hour)}: {metrics.verdict or 'refused'}"
+    if metrics.confidence is not None:
+        head += f" (confidence {metrics.confidence:.2f}), price {metrics.price:,.2f}"
+    lines = [head]
+    if running is not None:
+        lines.append(f"grid {running.id} runs: no setup is evaluated while a grid runs")
+        return lines
+    path = inside(root, decision_relpath(symbol, hour + HOUR))
+    recorded = DecisionStore(root).read(path) if path.exists() else None
+    if isinstance(recorded, SetupDecision):
+        lines.append(f"recorded decision {recorded.id}: {recorded.recommendation}")
+        checks, grid, mode, capital = (
+            recorded.checks,
+            recorded.grid,
+            recorded.mode,
+            recorded.capital,
+        )
+    else:
+        evaluator = SetupEvaluator(root, settings, Notifier(settings.notifications), balance)
+        result = evaluate_setup(metrics, evaluator.context(metrics, book), settings.lifecycle)
+        lines.append(f"not recorded (evaluated now): {result.recommendation}")
+        checks, grid, mode, capital = result.checks, result.grid, result.mode, result.capital
+    for c in checks:
+        lines.append(f"  [{'ok' if c.passed else 'NO'}] {c.name:<21} {c.detail}")
+    gates = metrics.gate_evaluation
+    if gates is not None:
+        lines.append(f"restart gates since the stop at {format_utc(gates.since_stop)}:")
+        for g in GATES:
+            r = gates.record(g)
+            when = f" at {format_utc(r.at)}" if r.at else ""
+            lines.append(f"  {g.value:<20} {r.status}{when}  {r.reason or ''}".rstrip())
+    if grid is not None and capital is not None:
+        lines.append(
+            f"proposed {mode} grid: {grid.lower_price:,.2f}-{grid.upper_price:,.2f}, "
+            f"{grid.levels} levels {grid.spacing} ({grid.spacing_pct:.2f} % apart), "
+            f"{grid.amount_per_grid:g} a level, {100 * grid.profit_per_grid_net:.2f} % a pair "
+            f"after fees, {capital.used or 0:,.2f} of {capital.unlocked:,.2f} unlocked"
+        )
+    return lines

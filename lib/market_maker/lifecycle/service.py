@@ -1,0 +1,230 @@
+"""The hourly setup evaluation for a symbol with no grid running: the GRID_SETUP record and,
+for a CREATE_GRID, a (never urgent) notification asking for the operator's approval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from market_maker.config import Settings
+from market_maker.decisions.model import ActionData, SetupDecision, decision_id, decision_relpath
+from market_maker.decisions.store import DecisionStore
+from market_maker.errors import DataError
+from market_maker.grids.book import GridBook
+from market_maker.grids.model import SCHEMA_WITH_SETUP, GridConfig
+from market_maker.identifiers import inside
+from market_maker.lifecycle.setup import Context, evaluate_setup
+from market_maker.notifications.message import Notification, trim
+from market_maker.notifications.notifier import Delivery, Notifier
+from market_maker.regime import files
+from market_maker.regime.model import MetricsFile, metrics_relpath
+from market_maker.timeutil import HOUR, format_utc
+
+# How far back a closed (declined or expired) setup can still hold a cooldown.
+LOOKBACK_HOURS = 6
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The quote balance the capital is computed from, and where it came from."""
+
+    total: float
+    source: str
+
+
+@dataclass
+class SetupOutcome:
+    symbol: str
+    hour: datetime
+    decision: SetupDecision
+    path: Path
+    written: bool
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def line(self) -> str:
+        d = self.decision
+        if d.recommendation == "CREATE_GRID" and d.grid is not None:
+            g = d.grid
+            what = (
+                f"CREATE_GRID {d.mode} {g.lower_price:,.2f}-{g.upper_price:,.2f} "
+                f"x{g.levels} ({d.id}, approve before {format_utc(d.expires_at)})"
+                if d.expires_at
+                else f"CREATE_GRID {d.id}"
+            )
+        else:
+            what = f"NO_SETUP ({'; '.join(d.reasons)[:160]})"
+        return f"setup {what}"
+
+    @property
+    def paths(self) -> list[Path]:
+        return [self.path] if self.written else []
+
+
+def quote_of(symbol: str) -> str:
+    return symbol.split("-")[1]
+
+
+class SetupEvaluator:
+    def __init__(self, root: Path, settings: Settings, notifier: Notifier, balance: Balance):
+        self.root = root
+        self.settings = settings
+        self.notifier = notifier
+        self.balance = balance
+        self.decisions = DecisionStore(root)
+        self._previous: dict[str, MetricsFile] = {}
+
+    def remember(self, metrics: MetricsFile) -> None:
+        """The hour just analysed: the next hour's gates start from it."""
+        self._previous[metrics.symbol] = metrics
+
+    def previous(self, symbol: str, hour: datetime) -> MetricsFile | None:
+        """The metrics of the hour before ``hour`` (None when it was never analysed)."""
+        cached = self._previous.get(symbol)
+        if cached is not None and cached.hour == hour - HOUR:
+            return cached
+        path = inside(self.root, metrics_relpath(symbol, hour - HOUR))
+        return files.read(path) if path.exists() else None
+
+    def context(self, metrics: MetricsFile, book: GridBook) -> Context:
+        at = metrics.hour + HOUR
+        closed_at, how = self._last_closed_setup(metrics.symbol, at)
+        allocated = sum(
+            grid.capital()
+            for grid in book.grids.values()
+            if grid.running_at(metrics.hour) and quote_of(grid.symbol) == quote_of(metrics.symbol)
+        )
+        return Context(
+            at=at,
+            fee_rate=self.settings.grids.fee_rate,
+            total_quote=self.balance.total,
+            balance_source=self.balance.source,
+            allocated_quote=round(allocated, 8),
+            stopped_at=book.last_stop(metrics.symbol, metrics.hour),
+            gates=metrics.gate_evaluation,
+            setup_closed_at=closed_at,
+            setup_closed_how=how,
+        )
+
+    def evaluate(self, metrics: MetricsFile, book: GridBook, *, code_version: str) -> SetupOutcome:
+        """Evaluate, record the decision (a rerun finds it written), notify a new CREATE_GRID."""
+        cfg = self.settings.lifecycle
+        ctx = self.context(metrics, book)
+        result = evaluate_setup(metrics, ctx, cfg)
+        issued = ctx.at
+        creates = result.recommendation == "CREATE_GRID"
+        decision = SetupDecision(
+            id=decision_id(metrics.symbol, issued),
+            symbol=metrics.symbol,
+            hour=metrics.hour,
+            issued_at=issued,
+            expires_at=issued + timedelta(minutes=cfg.setup.expiry_minutes) if creates else None,
+            recommendation=result.recommendation,
+            mode=result.mode,
+            price=metrics.price,
+            grid=result.grid,
+            capital=result.capital,
+            gates=result.gates,
+            verdict=metrics.verdict,
+            confidence=metrics.confidence,
+            reasons=result.reasons,
+            checks=result.checks,
+            metrics_file=metrics_relpath(metrics.symbol, metrics.hour).as_posix(),
+            config_version=self.settings.config_version,
+            code_version=code_version,
+        )
+        path, written = self.decisions.write(decision)
+        outcome = SetupOutcome(metrics.symbol, metrics.hour, decision, path, written)
+        if written and creates:
+            outcome.deliveries = self.notifier.send(setup_notification(decision))
+        return outcome
+
+    def _last_closed_setup(self, symbol: str, at: datetime) -> tuple[datetime | None, str | None]:
+        """The latest CREATE_GRID declined, or left to expire, before ``at``."""
+        latest: tuple[datetime | None, str | None] = (None, None)
+        for k in range(1, LOOKBACK_HOURS + 1):
+            issued = at - k * HOUR
+            path = inside(self.root, decision_relpath(symbol, issued))
+            if not path.exists():
+                continue
+            d = self.decisions.read(path)
+            if not isinstance(d, SetupDecision) or d.recommendation != "CREATE_GRID":
+                continue
+            actions = [
+                ActionData.model_validate(e.data) for e in self.decisions.entries(d.id, "action")
+            ]
+            declined = [a.at for a in actions if a.action in ("declined", "ignored")]
+            executed = [a for a in actions if a.action == "executed"]
+            if declined:
+                closed = (max(declined), "declined")
+            elif not executed and d.expires_at is not None and d.expires_at <= at:
+                closed = (d.expires_at, "left to expire")
+            else:
+                continue
+            if closed[0] <= at and (latest[0] is None or closed[0] > latest[0]):
+                latest = closed
+        return latest
+
+
+def setup_notification(d: SetupDecision) -> Notification:
+    """CREATE_GRID: never urgent (priority 0); placing capital waits for the operator."""
+    assert d.grid is not None and d.capital is not None and d.expires_at is not None
+    g = d.grid
+    base = d.symbol.split("-")[0]
+    lines = [
+        f"{d.symbol} {d.price:,.2f}: the market ranges ({d.verdict}, confidence "
+        f"{d.confidence:.2f}). Proposed {d.mode} grid:",
+        f"{g.lower_price:,.2f}-{g.upper_price:,.2f}, {g.levels} levels {g.spacing} "
+        f"({g.spacing_pct:.2f} % apart), {g.amount_per_grid:g} {base} a level, "
+        f"{100 * g.profit_per_grid_net:.2f} % a pair after fees.",
+        f"Capital: {d.capital.used or 0:,.2f} of {d.capital.unlocked:,.2f} unlocked "
+        f"(reserve {d.capital.reserve:,.2f}).",
+        f"Approve before {d.expires_at:%H:%M} UTC: market-maker decision act --id {d.id} "
+        "--action executed (or declined).",
+    ]
+    return Notification(
+        kind="grid_setup",
+        title=f"{d.symbol} setup: CREATE_GRID ({d.mode})",
+        message=trim("\n".join(lines)),
+        priority=0,
+        timestamp=int(d.hour.timestamp()),
+        symbol=d.symbol,
+        state="CREATE_GRID",
+        context={"decision": d.id},
+    )
+
+
+def configured_balance(settings: Settings) -> Balance:
+    """The replay exchange has no account: the balance is configuration."""
+    return Balance(
+        settings.lifecycle.capital.total_quote,
+        "configuration: lifecycle.capital.total_quote",
+    )
+
+
+def grid_from_setup(decision: SetupDecision, at: datetime) -> GridConfig:
+    """The grid file a CREATE_GRID becomes once the operator placed it at ``at``."""
+    if decision.recommendation != "CREATE_GRID" or decision.grid is None:
+        raise DataError(f"{decision.id} is a NO_SETUP: there is no grid to create")
+    if decision.expires_at is not None and at > decision.expires_at:
+        raise DataError(
+            f"setup {decision.id} expired at {format_utc(decision.expires_at)}: its price and "
+            "bounds are stale; wait for the next setup recommendation (nothing was written)"
+        )
+    g = decision.grid
+    return GridConfig.model_validate(
+        {
+            "schema_version": SCHEMA_WITH_SETUP,
+            "id": f"{decision.symbol.lower()}-{decision.issued_at:%Y%m%d-%H%M}",
+            "symbol": decision.symbol,
+            "lower_price": g.lower_price,
+            "upper_price": g.upper_price,
+            "levels": g.levels,
+            "amount_per_grid": g.amount_per_grid,
+            "profit_per_grid": g.profit_per_grid,
+            "spacing": g.spacing,
+            "mode": decision.mode,
+            "setup_decision": decision.id,
+            "history": [{"enabled": format_utc(at), "reason": f"CREATE_GRID {decision.id}"}],
+        }
+    )

@@ -1,0 +1,270 @@
+"""The setup evaluation: whether to place a grid this hour, and with which parameters.
+
+Pure: from the hour's metrics file, the restart gates, the cooldowns and the capital it
+returns CREATE_GRID with complete parameters, or NO_SETUP with every condition that failed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import Field
+
+from market_maker.errors import ConfigurationError
+from market_maker.lifecycle.gates import GATES, GateEvaluation
+from market_maker.lifecycle.settings import LifecycleSettings
+from market_maker.regime.model import MetricsFile, Verdict
+from market_maker.types import FrozenModel
+
+SetupRecommendation = Literal["CREATE_GRID", "NO_SETUP"]
+SetupMode = Literal["full", "probationary"]
+
+
+class CapitalRecord(FrozenModel):
+    """SINGLE_GRID capital at the hour: unlocked = total - reserve - allocated."""
+
+    total: float = Field(ge=0)
+    reserve: float = Field(ge=0)
+    allocated: float = Field(ge=0, description="Capital of the grids running.")
+    unlocked: float
+    used: float | None = Field(None, ge=0, description="What the proposed grid takes.")
+    source: str = Field(description="Where the balance came from.")
+
+
+class ProposedGrid(FrozenModel):
+    lower_price: float = Field(gt=0)
+    upper_price: float = Field(gt=0)
+    levels: int = Field(ge=2)
+    spacing: Literal["arithmetic", "geometric"]
+    spacing_pct: float = Field(description="Smallest step between levels, percent of price.")
+    amount_per_grid: float = Field(gt=0, description="Base bought or sold per level.")
+    profit_per_grid: float = Field(gt=0, description="Smallest step as a fraction (gross).")
+    profit_per_grid_net: float = Field(description="Less the maker fee on both fills.")
+
+
+class Check(FrozenModel):
+    name: str
+    passed: bool
+    detail: str
+
+
+class SetupEvaluation(FrozenModel):
+    recommendation: SetupRecommendation
+    mode: SetupMode | None
+    grid: ProposedGrid | None
+    capital: CapitalRecord | None
+    gates: dict[str, str] | None = Field(description="Each restart gate's status, if stopped.")
+    checks: list[Check]
+
+    @property
+    def reasons(self) -> list[str]:
+        failed = [c for c in self.checks if not c.passed]
+        return [f"{c.name}: {c.detail}" for c in (failed or self.checks)]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the setup evaluation needs besides the hour's analysis."""
+
+    at: datetime  # when the hour's data was complete (the decision's issue time)
+    fee_rate: float
+    total_quote: float
+    balance_source: str
+    allocated_quote: float = 0.0
+    stopped_at: datetime | None = None  # the symbol's last stop
+    gates: GateEvaluation | None = None  # after that stop
+    setup_closed_at: datetime | None = None  # last setup declined (action) or expired
+    setup_closed_how: str | None = None
+
+
+def capital_of(ctx: Context, cfg: LifecycleSettings) -> CapitalRecord:
+    reserve = cfg.capital.reserve_quote
+    if reserve > ctx.total_quote:
+        raise ConfigurationError(
+            f"lifecycle.capital.reserve_quote {reserve:,.2f} is larger than the quote balance "
+            f"{ctx.total_quote:,.2f} ({ctx.balance_source}): no grid could ever be placed"
+        )
+    unlocked = ctx.total_quote - reserve - ctx.allocated_quote
+    return CapitalRecord(
+        total=ctx.total_quote,
+        reserve=reserve,
+        allocated=ctx.allocated_quote,
+        unlocked=math.floor(unlocked * 1e8) / 1e8,  # never a cent more than there is
+        source=ctx.balance_source,
+    )
+
+
+def check_fees_allow_a_grid(fee_rate: float, cfg: LifecycleSettings) -> None:
+    """A fee whose floor leaves no room for min_levels in the widest range is a setting error."""
+    s = cfg.setup
+    floor = s.fee_cover * 2 * fee_rate
+    widest = s.max_width_pct / 100
+    if floor * (s.min_levels - 1) >= widest:
+        raise ConfigurationError(
+            f"grids.fee_rate {fee_rate:.4%} makes every grid unprofitable: the spacing must "
+            f"exceed {floor:.2%} ({s.fee_cover:g} x the round-trip fee), and "
+            f"{s.min_levels} levels at that spacing do not fit in the widest range "
+            f"lifecycle.setup.max_width_pct {s.max_width_pct:g} %"
+        )
+
+
+def _metric(metrics: MetricsFile, name: str) -> float | None:
+    record = metrics.metrics.get(name)  # type: ignore[call-overload]
+    return record.value if record is not None else None
+
+
+def design_grid(
+    metrics: MetricsFile, mode: SetupMode, used: float, fee_rate: float, cfg: LifecycleSettings
+) -> tuple[ProposedGrid | None, str]:
+    """Levels and sizes inside the discovered range; (None, why) when no grid fits."""
+    s = cfg.setup
+    assert metrics.range is not None
+    lower, upper, price = metrics.range.lower, metrics.range.upper, metrics.price
+    floor = s.fee_cover * 2 * fee_rate
+    bandwidth = _metric(metrics, "bollinger_bandwidth") or 0.0
+    target = max(floor, s.volatility_spacing * bandwidth / 4)
+    if mode == "probationary":
+        target *= s.probationary_spacing_factor
+    if s.spacing == "arithmetic":
+        # The step is smallest relative to price at the top: size it there.
+        levels = min(s.max_levels, int((upper - lower) / (target * upper)) + 1)
+        step_pct = (upper - lower) / max(levels - 1, 1) / upper
+        prices = [lower + i * (upper - lower) / max(levels - 1, 1) for i in range(levels)]
+    else:
+        levels = min(s.max_levels, int(math.log(upper / lower) / math.log1p(target)) + 1)
+        ratio = (upper / lower) ** (1 / max(levels - 1, 1))
+        step_pct = 1 - 1 / ratio
+        prices = [lower * ratio**i for i in range(levels)]
+    if levels < s.min_levels:
+        return None, (
+            f"only {levels} level(s) fit {lower:,.2f}-{upper:,.2f} at the {100 * target:.2f} % "
+            f"spacing the fees and volatility need (at least {s.min_levels})"
+        )
+    # Capital at the start: quote for every buy level at or below price, base for every
+    # level above it (bought at the start price to sell there).
+    per_unit = sum(p if p <= price else price for p in prices)
+    amount = math.floor(used / per_unit * 1e6) / 1e6
+    if amount <= 0:
+        return None, f"{used:,.2f} quote is too little for {levels} levels"
+    grid = ProposedGrid(
+        lower_price=round(lower, 2),
+        upper_price=round(upper, 2),
+        levels=levels,
+        spacing=s.spacing,
+        spacing_pct=round(100 * step_pct, 4),
+        amount_per_grid=amount,
+        profit_per_grid=round(step_pct, 6),
+        profit_per_grid_net=round(step_pct - 2 * fee_rate, 6),
+    )
+    return grid, (
+        f"{levels} levels {grid.lower_price:,.2f}-{grid.upper_price:,.2f} ({s.spacing}, "
+        f"{grid.spacing_pct:.2f} % apart, {100 * grid.profit_per_grid_net:.2f} % a pair after "
+        f"fees), {amount:g} a level"
+    )
+
+
+def evaluate_setup(metrics: MetricsFile, ctx: Context, cfg: LifecycleSettings) -> SetupEvaluation:
+    """CREATE_GRID with its parameters, or NO_SETUP naming every condition that failed."""
+    s = cfg.setup
+    check_fees_allow_a_grid(ctx.fee_rate, cfg)
+    capital = capital_of(ctx, cfg)
+    checks: list[Check] = []
+
+    def check(name: str, passed: bool, detail: str) -> None:
+        checks.append(Check(name=name, passed=passed, detail=detail))
+
+    if ctx.stopped_at is not None:
+        since = ctx.at - ctx.stopped_at
+        need = timedelta(minutes=cfg.cooldowns.after_stop_minutes)
+        check(
+            "cooldown_after_stop",
+            since >= need,
+            f"grid stopped {_minutes(since)} ago (cooldown {_minutes(need)})",
+        )
+        gates = ctx.gates
+        passed = gates is not None and gates.all_passed
+        state = ", ".join(f"{g.value} {gates.record(g).status}" for g in GATES) if gates else "none"
+        check("restart_gates", passed, f"after the stop: {state}")
+    if ctx.setup_closed_at is not None:
+        since = ctx.at - ctx.setup_closed_at
+        need = timedelta(minutes=cfg.cooldowns.after_setup_minutes)
+        check(
+            "cooldown_after_setup",
+            since >= need,
+            f"a setup was {ctx.setup_closed_how or 'closed'} {_minutes(since)} ago "
+            f"(cooldown {_minutes(need)})",
+        )
+    verdict, confidence = metrics.verdict, metrics.confidence
+    ranging = verdict in (Verdict.RANGE_OK, Verdict.RANGE_WEAK)
+    check("verdict", ranging, f"{verdict or 'refused'} (a grid needs RANGE_OK or RANGE_WEAK)")
+    mode: SetupMode | None = None
+    if confidence is not None and confidence >= s.full_confidence:
+        mode = "full"
+    elif confidence is not None and confidence >= s.min_confidence:
+        mode = "probationary"
+    band = (
+        f"full from {s.full_confidence:.2f}"
+        if mode == "full"
+        else f"probationary {s.min_confidence:.2f}-{s.full_confidence:.2f}"
+        if mode
+        else f"below {s.min_confidence:.2f}: no setup"
+    )
+    conf_text = f"{confidence:.2f}" if confidence is not None else "none"
+    check("confidence", mode is not None, f"{conf_text} ({band})")
+    r = metrics.range
+    if r is None:
+        check("range", False, "range discovery found no range (too little history)")
+    else:
+        inside = r.lower < metrics.price < r.upper
+        wide = s.min_width_pct <= r.width_pct <= s.max_width_pct
+        check(
+            "range",
+            inside and wide,
+            f"{r.lower:,.2f}-{r.upper:,.2f} ({r.width_pct:.1f} % wide, allowed "
+            f"{s.min_width_pct:g}-{s.max_width_pct:g} %), price {metrics.price:,.2f} "
+            f"{'inside' if inside else 'outside'}",
+        )
+    wanted = cfg.capital.grid_allocation_quote * (
+        s.probationary_allocation if mode == "probationary" else 1.0
+    )
+    used = min(wanted, max(capital.unlocked, 0.0))
+    if capital.unlocked <= 0:
+        check(
+            "capital",
+            False,
+            f"nothing unlocked: balance {capital.total:,.2f} - reserve {capital.reserve:,.2f} - "
+            f"allocated {capital.allocated:,.2f}",
+        )
+    elif used < wanted:
+        check(
+            "capital",
+            True,
+            f"the reserve binds: {used:,.2f} of the {wanted:,.2f} wanted (balance "
+            f"{capital.total:,.2f} - reserve {capital.reserve:,.2f} - allocated "
+            f"{capital.allocated:,.2f})",
+        )
+    else:
+        check("capital", True, f"{used:,.2f} of {capital.unlocked:,.2f} unlocked")
+    grid = None
+    if all(c.passed for c in checks) and mode is not None:
+        grid, detail = design_grid(metrics, mode, used, ctx.fee_rate, cfg)
+        check("grid", grid is not None, detail)
+    ok = grid is not None and all(c.passed for c in checks)
+    return SetupEvaluation(
+        recommendation="CREATE_GRID" if ok else "NO_SETUP",
+        mode=mode if ok else None,
+        grid=grid if ok else None,
+        capital=capital.model_copy(update={"used": used if ok else None}),
+        gates=(
+            {g.value: ctx.gates.record(g).status for g in GATES} if ctx.gates is not None else None
+        ),
+        checks=checks,
+    )
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes} min" if minutes < 180 else f"{minutes / 60:.1f} h"
