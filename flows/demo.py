@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from flows.run_names import short_hour
 from market_maker.config import Settings
 from market_maker.exchange import ReplayExchange
 from market_maker.store.git_store import _is_local_path
-from market_maker.timeutil import HOUR, floor_hour, format_utc, last_closed_hour
+from market_maker.timeutil import HOUR, floor_hour, last_closed_hour
 
 CONSOLE_LOGGERS = ("", "prefect", "prefect.flow_runs", "prefect.task_runs", "market_maker")
 
@@ -129,7 +130,7 @@ def run_demo(settings: Settings) -> int:
     print()
     print(f"2. Classified every hour: {_shares(analysed['verdicts'])}.")
 
-    _grid_replay(settings, store, symbol, latest, log_file)
+    _lifecycle_replay(settings, store, symbol, latest, log_file)
     _kpis(settings, store, latest, log_file)
 
     print()
@@ -166,107 +167,137 @@ def _shares(verdicts: list[str]) -> str:
     )
 
 
-DEMO_GRID = {
-    "schema_version": "1.0",
-    "id": "demo-eth-grid",
-    "symbol": "ETH-USDT",
-    # Late July to mid August 2023 ranged between about 1,790 and 1,880.
-    "lower_price": 1780.0,
-    "upper_price": 1900.0,
-    "levels": 13,
-    "amount_per_grid": 0.05,
-    "profit_per_grid": 0.004,
-}
-DEMO_GRID_START = datetime(2023, 7, 25, tzinfo=UTC)
-# From here the demo replays hour by hour, so the operator can stop the grid the moment the
-# system says it must (the sample breaks down on 2023-08-17).
-WATCH_FROM = datetime(2023, 8, 16, 23, tzinfo=UTC)
-WATCH_HOURS = 48
+REPLAY_START = datetime(2023, 7, 25, tzinfo=UTC)
 OPERATOR_DELAY = timedelta(minutes=10)  # inside the 15 minutes a decision under TREND holds
 
 
-def _grid_replay(settings: Settings, store, symbol: str, latest: datetime, log_file: Path) -> None:
-    """Place a grid in a ranging stretch, replay the hourly pipeline over it, stop the grid
-    when the system says MANDATORY_EXIT (the operator acting on the decision), replay on."""
-    import tempfile
-
-    import yaml
-
-    from flows.grid_admin import grid_add, grid_set
-    from flows.hourly_pipeline import hourly_pipeline
-    from market_maker.decisions.model import decision_id
+def _lifecycle_replay(
+    settings: Settings, store, symbol: str, latest: datetime, log_file: Path
+) -> None:
+    """Replay the hourly pipeline from REPLAY_START with an operator who follows it: every
+    CREATE_GRID approved, every MANDATORY_EXIT stopped, ten minutes after the decision."""
+    from flows.demo_replay import demo_replay
     from market_maker.exit_strategy.store import ExitStateStore
     from market_maker.exit_strategy.timeline import read_timeline
-    from market_maker.grids.book import GridBook, grid_path
 
-    grid = {**DEMO_GRID, "symbol": symbol, "history": [{"enabled": format_utc(DEMO_GRID_START)}]}
     print()
     print(
-        f"3. Placed grid {grid['id']}: {grid['lower_price']:,.0f}-{grid['upper_price']:,.0f}, "
-        f"{grid['levels']} levels, {grid['amount_per_grid']:g} {symbol.split('-')[0]} a level, "
-        f"from {short_hour(DEMO_GRID_START)} in the late-July range; replaying the hourly "
-        f"pipeline over it hour by hour to {short_hour(latest)} ..."
+        f"3. From {short_hour(REPLAY_START)} the hourly pipeline runs hour by hour, as scheduled, "
+        f"with an operator who follows it {OPERATOR_DELAY.seconds // 60} minutes after each "
+        "recommendation (approves a CREATE_GRID, stops a grid at MANDATORY_EXIT) ..."
     )
-    stopped = issued = None
+    started = time.perf_counter()
     with logs_to(log_file):
-        if not grid_path(store.path, grid["id"]).exists():
-            with tempfile.TemporaryDirectory() as tmp:
-                source = Path(tmp) / f"{grid['id']}.yaml"
-                source.write_text(yaml.safe_dump(grid, sort_keys=False))
-                grid_add(source)
-        seconds = hourly_pipeline(symbols=[symbol], start=DEMO_GRID_START, end=WATCH_FROM)[
-            "seconds"
-        ]
-        states = ExitStateStore(store.path)
-        hour = WATCH_FROM
-        while stopped is None and hour < min(WATCH_FROM + WATCH_HOURS * HOUR, latest):
-            hour += HOUR
-            seconds += hourly_pipeline(symbols=[symbol], hour=hour)["seconds"]
-            day = states.day(symbol, hour.date())
-            now = [e for e in (day.latest() if day else []) if e.hour == hour]
-            if now and str(now[0].state) == "MANDATORY_EXIT":
-                issued = hour + HOUR
-                stopped = issued + OPERATOR_DELAY
-                book = GridBook.load(store.path, fee_rate=settings.grids.fee_rate)
-                if book.grids[grid["id"]].running_at(stopped):  # a rerun finds it done already
-                    grid_set(
-                        grid["id"],
-                        enabled=False,
-                        at=stopped,
-                        reason="STOP_GRID after MANDATORY_EXIT",
-                        decision=decision_id(symbol, issued),
-                    )
-            states = ExitStateStore(store.path)  # read the day again next hour
-        if hour < latest:
-            seconds += hourly_pipeline(symbols=[symbol], start=hour + HOUR, end=latest)["seconds"]
-    timeline = read_timeline(ExitStateStore(store.path), symbol, DEMO_GRID_START, latest)
-    hours = sum(timeline.hours_in_state.values())
-    print(
-        f"   {hours:,} hours evaluated in {seconds:.0f} s: "
-        + ", ".join(f"{state} {n:,} h" for state, n in timeline.hours_in_state.items())
-        + "."
-    )
+        results, _ = demo_replay(
+            symbol=symbol,
+            start=REPLAY_START,
+            end=latest,
+            operator_delay_minutes=OPERATOR_DELAY.seconds // 60,
+        )
+    seconds = time.perf_counter() - started
+    print(f"   {len(results):,} hours in {seconds:.0f} s. The grids' lives (docs/lifecycle.md):")
+    for line in lifecycle_lines(store.path, symbol, REPLAY_START, latest):
+        print(f"   {line}")
+    timeline = read_timeline(ExitStateStore(store.path), symbol, REPLAY_START, latest)
     print()
-    print("4. The exit state of the grid, and why it changed:")
-    for line in _timeline_lines(timeline.transitions):
+    print(
+        "4. Exit states while grids ran: "
+        + ", ".join(f"{state} {n:,} h" for state, n in timeline.hours_in_state.items())
+        + "; transitions and their reasons are in exit_states/, the escalations:"
+    )
+    for line in _timeline_lines(timeline.transitions)[-6:]:
         print(f"   {line}")
     print()
     print(
         "5. Alerts the operator's phone would have received (no Pushover keys in the demo: "
         "each was logged instead):"
     )
-    for state, priority, count, first, last in _alert_groups(timeline.notified):
+    setups = _setup_alerts(store.path, symbol, REPLAY_START, latest)
+    groups = _alert_groups(timeline.notified)
+    if setups:
+        groups.insert(0, ("CREATE_GRID (setup)", 0, len(setups), setups[0], setups[-1]))
+    for state, priority, count, first, last in groups:
         when = short_hour(first) if count == 1 else f"{short_hour(first)} .. {short_hour(last)}"
         print(f"   {count:4d} x {state:<23} priority {priority:>2}   {when}")
-    if stopped is not None and issued is not None:
-        print()
-        print(
-            f"6. The operator stopped the grid at {format_utc(stopped)[11:16]} UTC on "
-            f"{stopped.date()}, {OPERATOR_DELAY.seconds // 60} minutes after the decision "
-            f"{decision_id(symbol, issued)} said MANDATORY_EXIT (`market-maker grid disable "
-            "--decision ...` records the action beside the decision); the alerts stopped with "
-            "the grid."
+
+
+def lifecycle_lines(root: Path, symbol: str, start: datetime, end: datetime) -> list[str]:
+    """Each grid's life from the records: its setup and approval, its stop and the exit
+    decision behind it, then the restart gates passing one by one."""
+    from market_maker.decisions.model import SetupDecision
+    from market_maker.decisions.store import DecisionStore
+    from market_maker.grids.book import GridBook
+    from market_maker.identifiers import inside
+    from market_maker.lifecycle.gates import GATES
+    from market_maker.regime import files
+    from market_maker.regime.model import metrics_relpath
+
+    store = DecisionStore(root)
+    book = GridBook.load(root, fee_rate=0.0)
+    lines = []
+    grids = sorted(
+        (g for g in book.grids.values() if g.symbol == symbol and g.setup_decision),
+        key=lambda g: g.history[0].at,
+    )
+    for grid in grids:
+        setup = store.read(store.find(grid.setup_decision or ""))
+        assert isinstance(setup, SetupDecision) and setup.grid is not None
+        placed = grid.history[0].at
+        lines.append(
+            f"{short_hour(setup.hour)}  CREATE_GRID {setup.mode} "
+            f"{setup.grid.lower_price:,.2f}-{setup.grid.upper_price:,.2f} x{setup.grid.levels} "
+            f"({setup.verdict} {setup.confidence:.2f}) -> approved, running from "
+            f"{placed:%m-%d %H:%M}"
         )
+        stops = [e for e in grid.history if e.action == "disabled"]
+        if not stops:
+            lines.append(f"{'':16}still running at {short_hour(end)}")
+            continue
+        stop = stops[0]
+        reason = stop.reason or ""
+        why = ""
+        if "(dec-" in reason:
+            decision = store.read(store.find(reason.rsplit("(", 1)[1].rstrip(")")))
+            why = (decision.reasons[0] if decision.reasons else "").split(";")[0][:80]
+        lines.append(f"{'':16}stopped {stop.at:%m-%d %H:%M} at MANDATORY_EXIT: {why}")
+        passed: dict[str, datetime] = {}
+        hour = stop.at.replace(minute=0, second=0) + timedelta(hours=1)
+        while hour <= end and len(passed) < len(GATES):
+            path = inside(root, metrics_relpath(symbol, hour))
+            gates = files.read(path).gate_evaluation if path.exists() else None
+            if gates is None:
+                break
+            for g in GATES:
+                record = gates.record(g)
+                if record.status == "passed" and record.at is not None:
+                    passed.setdefault(g.value, record.at)
+            hour += timedelta(hours=1)
+        if passed:
+            lines.append(
+                f"{'':16}restart gates: "
+                + ", ".join(f"{name} {when:%m-%d %H}h" for name, when in passed.items())
+            )
+    return lines
+
+
+def _setup_alerts(root: Path, symbol: str, start: datetime, end: datetime) -> list[datetime]:
+    """The hours of the CREATE_GRID recommendations (each one alert)."""
+    from market_maker.decisions.model import DECISIONS_DIR, SetupDecision
+    from market_maker.decisions.store import DecisionStore
+    from market_maker.identifiers import symbol_part
+
+    store = DecisionStore(root)
+    out = []
+    day = start.date()
+    while day <= end.date():
+        folder = root / DECISIONS_DIR / f"{day:%Y-%m-%d}"
+        for path in sorted(folder.glob(f"dec-{symbol_part(symbol)}-[0-9]*[0-9].yaml")):
+            if b"recommendation: CREATE_GRID" in path.read_bytes():
+                d = store.read(path)
+                if isinstance(d, SetupDecision):
+                    out.append(d.hour)
+        day += timedelta(days=1)
+    return sorted(out)
 
 
 def _timeline_lines(transitions) -> list[str]:
@@ -322,13 +353,13 @@ def _kpis(settings: Settings, store, latest: datetime, log_file: Path) -> None:
 
     last_day = (latest - timedelta(days=1)).date()
     with logs_to(log_file):
-        result = daily_kpi(start=DEMO_GRID_START.date(), end=last_day)
+        result = daily_kpi(start=REPLAY_START.date(), end=last_day)
     print()
     print(
-        f"7. Scored the replay as the nightly batch does: {len(result['days'])} days, "
+        f"6. Scored the replay as the nightly batch does: {len(result['days'])} days, "
         f"{result['evaluations']:,} new outcome entries beside the decisions, a KPI file a day, "
         "the dashboard."
     )
     service = KpiService.open(RunContext.open(settings))
-    for line in kpi_period_table(service, DEMO_GRID_START.date(), last_day).splitlines():
+    for line in kpi_period_table(service, REPLAY_START.date(), last_day).splitlines():
         print(f"   {line}")

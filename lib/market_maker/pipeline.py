@@ -18,7 +18,7 @@ from market_maker.regime import files
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.service import analyze_stored_hour
 from market_maker.snapshots.model import GridStatusRecord
-from market_maker.timeutil import format_utc
+from market_maker.timeutil import HOUR, format_utc
 
 
 @dataclass
@@ -89,7 +89,9 @@ def run_hour(
     result.paths += result.exit.paths
     if setup is not None:
         setup.remember(metrics)
-        if book.running(symbol, hour) is None:
+        # No grid at the hour's start nor when its decision is issued: one placed during the
+        # hour (an approval acted on) is not proposed again.
+        if book.running(symbol, hour) is None and book.running(symbol, hour + HOUR) is None:
             result.setup = setup.evaluate(metrics, book, code_version=ctx.code_version)
             result.paths += result.setup.paths
     result.seconds = time.perf_counter() - started

@@ -1,0 +1,83 @@
+"""The demo's replay: the hourly pipeline hour by hour with an operator who follows it.
+
+Each hour runs exactly what the scheduled pipeline runs (``market_maker.pipeline.run_hour``:
+collection, analysis with the restart gates, exit evaluation, setup evaluation); then the
+simulated operator approves a CREATE_GRID or stops the grid at MANDATORY_EXIT, ten minutes
+after the decision was issued, through the same records a human's commands write. One
+flow run (not one per hour) keeps the replay of a month to seconds; one commit per day.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from prefect import flow
+
+from flows._common import (
+    RequiredHour,
+    SymbolParam,
+    commit_message,
+    data_repository_lock,
+    logger,
+    open_context,
+)
+from flows.run_names import run_name
+from market_maker.exit_strategy.service import ExitEvaluator
+from market_maker.lifecycle.balance import balance_of
+from market_maker.lifecycle.operator import OperatorAction, SimulatedOperator
+from market_maker.lifecycle.service import SetupEvaluator
+from market_maker.notifications.notifier import Notifier
+from market_maker.pipeline import HourResult, load_book, run_hour
+from market_maker.timeutil import hours_between
+from tasks.store import commit_task, push_task, sync_task
+
+
+@flow(name="demo-replay", flow_run_name=run_name("demo-replay"))
+def demo_replay(
+    symbol: SymbolParam, start: RequiredHour, end: RequiredHour, operator_delay_minutes: int = 10
+) -> tuple[list[HourResult], list[OperatorAction]]:
+    """Replay ``start``..``end`` hour by hour with the simulated operator acting."""
+    log = logger()
+    ctx = open_context([symbol])
+    notifier = Notifier(ctx.settings.notifications)
+    evaluator = ExitEvaluator(ctx.store.path, ctx.settings, notifier)
+    balance = balance_of(ctx.settings, ctx.exchange, symbol.split("-")[1])
+    setup = SetupEvaluator(ctx.store.path, ctx.settings, notifier, balance)
+    operator = SimulatedOperator(
+        ctx.store.path, ctx.settings.grids.fee_rate, timedelta(minutes=operator_delay_minutes)
+    )
+    results: list[HourResult] = []
+    started = time.perf_counter()
+    with data_repository_lock(ctx):
+        sync_task(ctx)
+        day: list[datetime] = []
+        paths = []
+        for hour in hours_between(start, end):
+            exchange = ctx.exchange
+            if hasattr(exchange, "set_now"):  # the replay clock, as the scheduler would run
+                exchange.set_now(hour + timedelta(hours=1, minutes=5))
+            book = load_book(ctx)
+            result = run_hour(
+                ctx,
+                symbol,
+                hour,
+                book=book,
+                evaluator=evaluator,
+                collected_at=hour + timedelta(hours=1, minutes=5),
+                setup=setup,
+            )
+            results.append(result)
+            paths += result.paths
+            decision = result.setup.decision if result.setup else None
+            if decision is None and result.exit is not None:
+                decision = result.exit.decision
+            paths += operator.act(decision)
+            day.append(hour)
+            if hour.hour == 23 or hour == end:
+                detail = "\n".join(r.line() for r in results if r.hour in day)
+                commit_task(ctx, commit_message("demo-replay", symbol, day, detail), paths)
+                day, paths = [], []
+        push_task(ctx)
+    log.info("%d hours replayed in %.1f s", len(results), time.perf_counter() - started)
+    return results, operator.actions
