@@ -58,6 +58,12 @@ def test_a_setup_is_recommended_approved_and_becomes_the_running_grid(
     assert alert["priority"] == "0"
     assert f"market-maker decision act --id {SETUP} --action executed" in alert["message"]
 
+    # The operator can read any hour's evaluation back.
+    assert main(["setup", "--symbol", SYMBOL, "--hour", "2023-07-26T01:00Z"]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[1] == "recorded decision dec-ETH-USDT-20230726-020000: NO_SETUP"
+    assert any(line.startswith("  [NO] cooldown_after_setup") for line in shown)
+
     # Too late: nothing is written.
     head = Repo(root).head.commit.hexsha
     code = main(
@@ -95,3 +101,12 @@ def test_a_setup_is_recommended_approved_and_becomes_the_running_grid(
     assert not result["failed"]
     manage = store.read(store.find("dec-ETH-USDT-20230726-030000"))
     assert manage.type == "GRID_MANAGE" and manage.grid.grid_id == grid.id
+
+
+def test_setup_for_a_symbol_never_analysed_is_one_line(
+    data_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["setup", "--symbol", SYMBOL]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "market-maker setup: no analysed hours for ETH-USDT in the data repository"
+    )
