@@ -109,6 +109,7 @@ FLOW_COMMANDS = frozenset(
         "run-hourly",
         "backtest",
         "backtest-sweep",
+        "maintenance",
     }
 )
 
@@ -193,6 +194,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"{len(result['errors'])} error(s), {len(result['warnings'])} warning(s)"
     )
     return 0 if result["ok"] else 1
+
+
+def cmd_maintenance(args: argparse.Namespace) -> int:
+    from flows.maintenance import maintenance
+
+    report = maintenance(
+        pack_after_months=args.pack_after_months, unpack=args.unpack or None, gc=not args.no_gc
+    )
+    for line in report.lines():
+        print(line)
+    return 0
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -580,6 +592,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--start", type=_hour, help="first hour (default: first stored)")
     p.add_argument("--end", type=_hour, help="last hour (default: last stored)")
+
+    p = add(
+        "maintenance",
+        cmd_maintenance,
+        "Check and compact the data repository, rebuild derived data, report sizes.",
+    )
+    p.add_argument(
+        "--pack-after-months",
+        type=int,
+        metavar="N",
+        help="pack months that ended more than N months ago (default: the configuration)",
+    )
+    p.add_argument(
+        "--unpack",
+        action="append",
+        metavar="SYMBOL:YYYY-MM",
+        help="write a packed month back as loose files (repeatable)",
+    )
+    p.add_argument("--no-gc", action="store_true", help="skip git gc")
 
     p = add("analyze", cmd_analyze, "Classify the regime of stored snapshots, write metrics files.")
     p.add_argument("--symbol", required=True, type=_symbol)

@@ -18,7 +18,9 @@ from market_maker.grids.book import load_grid_file
 from market_maker.kpis.model import read_kpi_file
 from market_maker.notifications.digest import read_digest
 from market_maker.regime import files as metrics_files
+from market_maker.snapshots.arrays import read_snapshot
 from market_maker.snapshots.io import check_file
+from market_maker.snapshots.packing import PACK_SUFFIX, hour_of_member, month_of_pack, read_pack
 from market_maker.snapshots.paths import hour_from_path
 from market_maker.snapshots.validation import Limits, errors_only
 from market_maker.store.git_store import Validator
@@ -42,6 +44,8 @@ class DataFileValidator(Validator):
         kind = relative.parts[0]
         if kind == "snapshots" and relative.suffix == ".json":
             self._snapshot(path, relative)
+        elif kind == "snapshots" and relative.suffix == PACK_SUFFIX:
+            self._pack(path, relative)
         elif kind == "metrics" and relative.suffix == ".yaml":
             metrics_files.read(path)
         elif kind == "exit_states" and relative.suffix == ".yaml":
@@ -66,6 +70,22 @@ class DataFileValidator(Validator):
             check_report_files(path, relative)
         else:
             raise DataError(f"{relative}: not a file market-maker writes")
+
+    def _pack(self, path: Path, relative: Path) -> None:
+        """A month's pack (left by an interrupted maintenance run): every member checked."""
+        month = month_of_pack(relative)
+        if month is None or len(relative.parts) != 4:
+            raise DataError(f"{relative}: not a snapshot pack path")
+        for name, raw in read_pack(path).items():
+            hour = hour_of_member(*month, name)
+            if hour is None:
+                raise DataError(f"{relative}: member {name} is not an hour of the month")
+            _, problems = read_snapshot(
+                raw, expected_symbol=relative.parts[1], expected_hour=hour, limits=self.limits
+            )
+            errors = errors_only(problems)
+            if errors:
+                raise DataError(f"{relative}:{name}: {errors[0].field}: {errors[0].message}")
 
     def _snapshot(self, path: Path, relative: Path) -> None:
         hour = hour_from_path(relative)

@@ -33,7 +33,7 @@ from tests.deployments.files import (
 SHARED_JOB_VARIABLES = prefect_yaml()["definitions"]["job_variables"]
 RUN_SHELL_SCRIPT = "prefect.deployments.steps.run_shell_script"
 # The cron of each scheduled deployment (UTC); every other deployment runs on demand.
-SCHEDULED = {"hourly-pipeline": "5 * * * *", "daily-kpi": "15 0 * * *"}
+SCHEDULED = {"hourly-pipeline": "5 * * * *", "daily-kpi": "15 0 * * *", "maintenance": "30 3 2 * *"}
 
 
 def load_flow(name: str) -> Flow[..., Any]:

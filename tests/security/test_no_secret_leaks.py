@@ -398,6 +398,8 @@ def with_server(ws: Workspace) -> dict[str, list[Step]]:
                 snapshots,
             ),
             Step("regimes", ["regimes", *SYM, "--format", "json"], snapshots),
+            # Packs the month (one commit, pushed), rebuilds the caches, reports sizes.
+            Step("maintenance", ["maintenance", "--pack-after-months", "1"], snapshots),
             Step(
                 "backtest",
                 [

@@ -29,15 +29,15 @@ def reader(built: dict[datetime, Snapshot], tmp_path: Path) -> SnapshotReader:
 
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Files the reader parses (each call of check_file), in order."""
+    """Files the reader reads to parse, in order."""
     seen: list[Path] = []
-    real = reader_module.check_file
+    real = reader_module._read
 
-    def counting(path: Path, **kwargs: object) -> object:
-        seen.append(path)
-        return real(path, **kwargs)  # type: ignore[arg-type]
+    def counting(where: str, read: object) -> object:
+        seen.append(Path(where))
+        return real(where, read)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(reader_module, "check_file", counting)
+    monkeypatch.setattr(reader_module, "_read", counting)
     return seen
 
 

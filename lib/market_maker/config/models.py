@@ -135,6 +135,13 @@ class SnapshotSettings(Section):
         description="Integer price scale per symbol, from its tick size (ETH-USDT ticks 0.01).",
     )
     default_price_scale: PositiveInt = Field(100, description="For symbols not listed above.")
+    pack_after_months: PositiveInt | None = Field(
+        None,
+        description="Retention: null keeps every snapshot as its own file; N packs each month "
+        "that ended more than N months ago into one compressed file per symbol and month "
+        "(snapshots/{SYMBOL}/{YYYY}/{MM}.zip, read transparently) at the monthly maintenance. "
+        "Nothing is ever deleted.",
+    )
 
     def price_scale(self, symbol: str) -> int:
         return self.price_scales.get(symbol, self.default_price_scale)

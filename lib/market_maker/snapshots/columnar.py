@@ -19,7 +19,8 @@ import numpy as np
 
 from market_maker.candles import CandleSeries, Interval
 from market_maker.identifiers import inside, symbol_part
-from market_maker.snapshots.model import GridStatusRecord, Snapshot
+from market_maker.snapshots.model import GridStatusRecord
+from market_maker.snapshots.packing import PACK_SUFFIX, OpenPack, hour_of_member
 from market_maker.snapshots.paths import SNAPSHOTS_DIR, hour_from_path
 from market_maker.snapshots.reader import SnapshotReader
 from market_maker.snapshots.validation import errors_only
@@ -49,7 +50,7 @@ class CandleCache:
     def load(self, symbol: str, start: datetime, end: datetime) -> CachedCandles:
         """Candles of every stored snapshot whose hour lies in [start, end] (windows included)."""
         months = _months(start, end)
-        parts = [self._month(symbol, y, m) for y, m in months]
+        parts = self._months(symbol, months)
         lo, hi = to_seconds(start), to_seconds(end)
         h1 = _merge([p["h1"] for p in parts], Interval.HOUR)
         h4 = _merge([p["h4"] for p in parts], Interval.FOUR_HOURS)
@@ -66,45 +67,76 @@ class CandleCache:
             out.invalid += [from_seconds(t) for t in p["invalid"].tolist() if lo <= t <= hi]
         return out
 
-    def _month(self, symbol: str, year: int, month: int) -> dict[str, np.ndarray]:
-        folder = inside(
-            self.reader.root,
-            Path(SNAPSHOTS_DIR, symbol_part(symbol), f"{year:04d}", f"{month:02d}"),
-        )
-        files = sorted(folder.glob("*/*.json"))
-        fingerprint = np.array(
-            [
-                (to_seconds(h), st.st_mtime_ns, st.st_size)
-                for p in files
-                if (h := hour_from_path(p.relative_to(self.reader.root))) is not None
-                for st in [p.stat()]
-            ],
-            dtype=np.int64,
-        ).reshape(-1, 3)
-        path = self.cache_dir / symbol / f"{year:04d}-{month:02d}.npz"
-        cached = _read(path)
-        if cached is not None and np.array_equal(cached["fingerprint"], fingerprint):
-            return cached
-        built = self._build(symbol, fingerprint)
+    def _months(self, symbol: str, months: list[tuple[int, int]]) -> list[dict[str, np.ndarray]]:
+        parts: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+        stale: dict[tuple[int, int], np.ndarray] = {}
+        for year, month in months:
+            fingerprint = self._fingerprint(symbol, year, month)
+            cached = _read(self._path(symbol, year, month))
+            if cached is not None and np.array_equal(cached["fingerprint"], fingerprint):
+                parts[year, month] = cached
+            else:
+                stale[year, month] = fingerprint
+        built = {key: self._build(symbol, f) for key, f in stale.items()}
+        for (year, month), arrays in built.items():
+            buffer = io.BytesIO()
+            np.savez(buffer, **arrays)
+            write_atomic(self._path(symbol, year, month), buffer.getvalue())
+            parts[year, month] = arrays
+        return [parts[key] for key in months]
+
+    def rebuild(self, symbol: str, year: int, month: int) -> bool:
+        """Rebuild one month from the files; True when the cache already held exactly that."""
+        path = self._path(symbol, year, month)
+        old = _read(path)
+        fresh = self._build(symbol, self._fingerprint(symbol, year, month))
+        same = old is not None and set(old) == set(fresh)
+        same = same and all(np.array_equal(old[k], fresh[k]) for k in fresh)  # type: ignore[index]
         buffer = io.BytesIO()
-        np.savez(buffer, **built)
+        np.savez(buffer, **fresh)
         write_atomic(path, buffer.getvalue())
-        return built
+        return same
+
+    def _path(self, symbol: str, year: int, month: int) -> Path:
+        return self.cache_dir / symbol / f"{year:04d}-{month:02d}.npz"
+
+    def _fingerprint(self, symbol: str, year: int, month: int) -> np.ndarray:
+        """(hour, mtime_ns, size) of each of the month's files; a packed hour gives its pack's
+        mtime and its member's CRC."""
+        root = self.reader.root
+        folder = inside(root, Path(SNAPSHOTS_DIR, symbol_part(symbol), f"{year:04d}"))
+        rows = {
+            h: (to_seconds(h), st.st_mtime_ns, st.st_size)
+            for p in sorted((folder / f"{month:02d}").glob("*/*.json"))
+            if (h := hour_from_path(p.relative_to(root))) is not None
+            for st in [p.stat()]
+        }
+        pack = folder / f"{month:02d}{PACK_SUFFIX}"
+        if pack.exists():
+            opened = OpenPack.open(pack)  # a damaged pack: a DataError naming it
+            try:
+                for name, info in opened.members.items():
+                    h = hour_of_member(year, month, name)
+                    if h is not None and h not in rows:  # a loose file wins, as in the reader
+                        rows[h] = (to_seconds(h), opened.mtime_ns, info.CRC)
+            finally:
+                opened.close()
+        return np.array([rows[h] for h in sorted(rows)], dtype=np.int64).reshape(-1, 3)
 
     def _build(self, symbol: str, fingerprint: np.ndarray) -> dict[str, np.ndarray]:
         h1: list[np.ndarray] = []
         h4: list[np.ndarray] = []
         hours, grids, collected, invalid = [], [], [], []
         for t in fingerprint[:, 0].tolist():
-            snap, problems = self.reader.check(symbol, from_seconds(t))
+            snap, problems = self.reader.check_arrays(symbol, from_seconds(t))
             if snap is None or errors_only(problems):
                 invalid.append(t)
                 continue
-            h1.append(_rows(snap, "candles_1h"))
-            h4.append(_rows(snap, "candles_4h"))
+            h1.append(snap.rows("candles_1h"))
+            h4.append(snap.rows("candles_4h"))
             hours.append(t)
-            grids.append(snap.grid.model_dump_json() if snap.grid else "")
-            collected.append(to_seconds(snap.collected_at))
+            grids.append(snap.header.grid.model_dump_json() if snap.header.grid else "")
+            collected.append(to_seconds(snap.header.collected_at))
         return {
             "version": np.array([CACHE_VERSION]),
             "fingerprint": fingerprint,
@@ -115,13 +147,6 @@ class CandleCache:
             "collected": np.array(collected, dtype=np.int64),
             "invalid": np.array(invalid, dtype=np.int64),
         }
-
-
-def _rows(snap: Snapshot, section: str) -> np.ndarray:
-    series = snap.series(section)  # type: ignore[arg-type]
-    return np.column_stack(
-        [series.t, series.open, series.high, series.low, series.close, series.volume]
-    )
 
 
 def _union(parts: list[np.ndarray]) -> np.ndarray:

@@ -28,7 +28,7 @@ class CandleRecord(Record):
     h: int
     l: int  # noqa: E741 - the contract's field name
     c: int
-    v: NonNegativeFloat
+    v: float = Field(ge=0, allow_inf_nan=False)
 
 
 class MarketSummaryRecord(Record):

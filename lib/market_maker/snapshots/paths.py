@@ -14,14 +14,8 @@ _PATH_RE = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})\.json$")
 
 def snapshot_relpath(symbol: str, hour: datetime) -> Path:
     """``snapshots/{SYMBOL}/{YYYY}/{MM}/{DD}/{HH}.json``."""
-    hour = hour.astimezone(UTC)
     return Path(
-        SNAPSHOTS_DIR,
-        symbol_part(symbol),
-        f"{hour:%Y}",
-        f"{hour:%m}",
-        f"{hour:%d}",
-        f"{hour:%H}.json",
+        SNAPSHOTS_DIR, symbol_part(symbol), hour.astimezone(UTC).strftime("%Y/%m/%d/%H.json")
     )
 
 

@@ -1,15 +1,31 @@
-"""Reading stored snapshots: single hours, ranges (cached within a process), validation."""
+"""Reading stored snapshots, loose or packed: single hours, ranges (cached), validation."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from stat import S_ISLNK
 
 from market_maker.errors import DataError
 from market_maker.identifiers import inside, symbol_part
-from market_maker.snapshots.io import InvalidSnapshotError, check_file
+from market_maker.snapshots.arrays import (
+    LineMemo,
+    SnapshotArrays,
+    read_snapshot,
+    validate_sequence,
+)
+from market_maker.snapshots.io import InvalidSnapshotError
 from market_maker.snapshots.model import Snapshot
+from market_maker.snapshots.packing import (
+    PACK_SUFFIX,
+    OpenPack,
+    hour_of_member,
+    member_name,
+    month_of_pack,
+    pack_relpath,
+)
 from market_maker.snapshots.paths import SNAPSHOTS_DIR, hour_from_path, snapshot_relpath
 from market_maker.snapshots.validation import (
     DEFAULT_LIMITS,
@@ -17,7 +33,8 @@ from market_maker.snapshots.validation import (
     Problem,
     errors_only,
     located,
-    validate_sequence,
+    parse_snapshot,
+    validate_snapshot,
 )
 from market_maker.timeutil import floor_hour, format_utc, hours_between, utc
 
@@ -48,7 +65,7 @@ class ValidationReport:
 
 
 class SnapshotReader:
-    """Reads snapshots under a data repository's root.
+    """Reads snapshots under a data repository's root, loose or packed by month.
 
     Parsed snapshots are cached per file (keyed by modification time and
     size), so repeated range loads in one process parse each file once.
@@ -57,38 +74,136 @@ class SnapshotReader:
     def __init__(self, root: Path, limits: Limits = DEFAULT_LIMITS):
         self.root = root
         self.limits = limits
-        self._cache: dict[Path, tuple[int, int, Snapshot | None, list[Problem]]] = {}
+        self._cache: dict[str, tuple[tuple[int, int], Snapshot | None, list[Problem]]] = {}
+        self._arrays: dict[str, tuple[tuple[int, int], SnapshotArrays | None, list[Problem]]] = {}
+        self._packs: dict[Path, OpenPack] = {}
+        self._folders: dict[Path, Path] = {}
+        self._memos: dict[str, LineMemo] = {}
 
     def path_for(self, symbol: str, hour: datetime) -> Path:
-        return inside(self.root, snapshot_relpath(symbol, hour))
+        """Where the hour's loose file is (or would be)."""
+        return self._inside(snapshot_relpath(symbol, hour))
 
-    def check(self, symbol: str, hour: datetime) -> tuple[Snapshot | None, list[Problem]]:
-        """The stored snapshot for an hour (None if absent or unreadable) and its problems."""
+    def _inside(self, relative: Path) -> Path:
+        """As :func:`inside`, faster for the thousands of files of a range: each folder is
+        resolved once; a file that is itself a link is checked when it is read."""
+        folder = relative.parent
+        known = self._folders.get(folder)
+        if known is None:
+            known = self._folders[folder] = inside(self.root, folder)
+        return known / relative.name
+
+    def pack_for(self, symbol: str, hour: datetime) -> Path:
+        """The pack that would hold the hour once its month is packed."""
+        hour = utc(hour)
+        return self._inside(pack_relpath(symbol, hour.year, hour.month))
+
+    def location(self, symbol: str, hour: datetime) -> str:
+        """The file an hour is read from, as problems name it: a loose path or pack:member."""
         path = self.path_for(symbol, hour)
+        if path.exists():
+            return str(path)
+        pack = self._pack(self.pack_for(symbol, hour))
+        if pack is not None and member_name(hour) in pack.members:
+            return f"{pack.path}:{member_name(hour)}"
+        return str(path)
+
+    def exists(self, symbol: str, hour: datetime) -> bool:
+        return self._source(symbol, hour) is not None
+
+    def raw(self, symbol: str, hour: datetime) -> bytes | None:
+        """The stored bytes of an hour's snapshot, loose or packed; None when there is none."""
+        source = self._source(symbol, hour)
+        return None if source is None else source[2]()
+
+    def _source(self, symbol: str, hour: datetime):
+        """(where, fingerprint, read) of the hour's file: a loose file wins over a pack."""
+        path = self.path_for(symbol, hour)
+        try:
+            stat = os.lstat(path)
+            if S_ISLNK(stat.st_mode):
+                path = inside(self.root, path.relative_to(self.root))  # refused if it leaves
+                stat = path.stat()
+            return str(path), (stat.st_mtime_ns, stat.st_size), path.read_bytes
+        except FileNotFoundError:
+            pass
+        pack = self._pack(self.pack_for(symbol, hour))
+        name = member_name(hour)
+        if pack is None or name not in pack.members:
+            return None
+        info = pack.members[name]
+        return (
+            f"{pack.path}:{name}",
+            (pack.mtime_ns, info.CRC),
+            lambda: pack.read(name),
+        )
+
+    def _pack(self, path: Path) -> OpenPack | None:
         try:
             stat = path.stat()
         except FileNotFoundError:
+            self._packs.pop(path, None)
+            return None
+        known = self._packs.get(path)
+        if known is not None and (known.mtime_ns, known.size) == (stat.st_mtime_ns, stat.st_size):
+            return known
+        if known is not None:
+            known.close()
+        self._packs[path] = OpenPack.open(path)
+        return self._packs[path]
+
+    def check(self, symbol: str, hour: datetime) -> tuple[Snapshot | None, list[Problem]]:
+        """The stored snapshot for an hour (None if absent or unreadable) and its problems."""
+        source = self._source(symbol, hour)
+        if source is None:
             return None, []
-        cached = self._cache.get(path)
-        if cached and cached[:2] == (stat.st_mtime_ns, stat.st_size):
-            return cached[2], cached[3]
-        snap, problems = check_file(path, symbol=symbol, hour=utc(hour), limits=self.limits)
-        self._cache[path] = (stat.st_mtime_ns, stat.st_size, snap, problems)
+        where, fingerprint, read = source
+        cached = self._cache.get(where)
+        if cached and cached[0] == fingerprint:
+            return cached[1], cached[2]
+        snap, problems = check_bytes(
+            _read(where, read), symbol=symbol, hour=utc(hour), limits=self.limits
+        )
+        problems = located(problems, where)
+        self._cache[where] = (fingerprint, snap, problems)
+        return snap, problems
+
+    def check_arrays(
+        self, symbol: str, hour: datetime
+    ) -> tuple[SnapshotArrays | None, list[Problem]]:
+        """As :meth:`check`, the candles as arrays: the fast path for ranges of hours."""
+        source = self._source(symbol, hour)
+        if source is None:
+            return None, []
+        where, fingerprint, read = source
+        cached = self._arrays.get(where)
+        if cached and cached[0] == fingerprint:
+            return cached[1], cached[2]
+        raw = _read(where, read)
+        if isinstance(raw, list):
+            snap, problems = None, raw
+        else:
+            memo = self._memos.setdefault(symbol, LineMemo())
+            snap, problems = read_snapshot(
+                raw, expected_symbol=symbol, expected_hour=utc(hour), limits=self.limits, memo=memo
+            )
+        problems = located(problems, where)
+        self._arrays[where] = (fingerprint, snap, problems)
         return snap, problems
 
     def is_valid(self, symbol: str, hour: datetime) -> bool:
-        snap, problems = self.check(symbol, hour)
+        snap, problems = self.check_arrays(symbol, hour)
         return snap is not None and not errors_only(problems)
 
     def load_snapshot(self, symbol: str, hour: datetime) -> Snapshot:
         """The snapshot for ``hour``; raises if it is missing or invalid."""
         hour = floor_hour(hour)
-        path = self.path_for(symbol, hour)
         snap, problems = self.check(symbol, hour)
         if snap is None and not problems:
+            path = self.path_for(symbol, hour)
             raise SnapshotNotFoundError(f"no snapshot for {symbol} at {format_utc(hour)} ({path})")
         if snap is None or errors_only(problems):
-            raise InvalidSnapshotError(path, errors_only(problems))
+            raise InvalidSnapshotError(self.location(symbol, hour), errors_only(problems))
         return snap
 
     def load_range(self, symbol: str, start: datetime, end: datetime) -> list[Snapshot]:
@@ -100,12 +215,18 @@ class SnapshotReader:
         return [
             self.load_snapshot(symbol, hour)
             for hour in hours_between(start, end)
-            if self.path_for(symbol, hour).exists()
+            if self.exists(symbol, hour)
         ]
 
     def stored_hours(self, symbol: str) -> list[datetime]:
+        """Every hour with a snapshot, loose or packed."""
         base = inside(self.root, Path(SNAPSHOTS_DIR, symbol_part(symbol)))
-        hours = (hour_from_path(p.relative_to(self.root)) for p in base.glob("*/*/*/*.json"))
+        hours = {hour_from_path(p.relative_to(self.root)) for p in base.glob("*/*/*/*.json")}
+        for path in base.glob(f"*/*{PACK_SUFFIX}"):
+            month = month_of_pack(path.relative_to(self.root))
+            pack = self._pack(path) if month else None
+            if pack is not None and month is not None:
+                hours |= {hour_of_member(*month, name) for name in pack.members}
         return sorted(h for h in hours if h is not None)
 
     def validate(
@@ -122,21 +243,41 @@ class SnapshotReader:
             if not stored:
                 return report
             start, end = start or stored[0], end or stored[-1]
-        good: list[Snapshot] = []
+        good: list[SnapshotArrays] = []
         for hour in hours_between(start, end):
-            path = self.path_for(symbol, hour)
-            if not path.exists():
+            if not self.exists(symbol, hour):
                 report.problems.append(
-                    Problem("(file)", "no snapshot for this hour", file=str(path))
+                    Problem(
+                        "(file)", "no snapshot for this hour", file=str(self.path_for(symbol, hour))
+                    )
                 )
                 continue
             report.files_checked += 1
-            snap, problems = self.check(symbol, hour)
+            snap, problems = self.check_arrays(symbol, hour)
             report.problems += problems
             if snap is not None and not errors_only(problems):
                 good.append(snap)
         for snap, problem in validate_sequence(good):
             # Gaps are already reported as missing files above.
             if problem.field != "hour":
-                report.problems += located([problem], self.path_for(symbol, snap.hour))
+                report.problems += located([problem], self.location(symbol, snap.hour))
         return report
+
+
+def _read(where: str, read) -> bytes | list[Problem]:
+    try:
+        return read()
+    except (OSError, DataError) as exc:
+        return [Problem("(file)", f"unreadable: {exc}")]
+
+
+def check_bytes(raw, *, symbol: str, hour: datetime, limits: Limits):
+    """Parse and validate a file's bytes with the model (problems not yet located)."""
+    if isinstance(raw, list):
+        return None, raw
+    snap, problems = parse_snapshot(raw)
+    if snap is not None:
+        problems = validate_snapshot(
+            snap, expected_symbol=symbol, expected_hour=hour, limits=limits
+        )
+    return snap, problems

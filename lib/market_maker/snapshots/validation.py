@@ -115,7 +115,26 @@ def validate_snapshot(
     expected_hour: datetime | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> list[Problem]:
-    """Check one parsed snapshot on its own (cross-file checks: :func:`validate_sequence`)."""
+    """Check one parsed snapshot on its own (cross-file checks: :func:`validate_sequence`).
+
+    The reference for the array path (``arrays.validate_arrays``), which must report the
+    same problems for the same file.
+    """
+    problems = check_header(snap, expected_symbol, expected_hour)
+    problems += _check_minutes(snap)
+    for section in ("minutes", "candles_1h", "candles_4h"):
+        problems += _check_ohlc(section, getattr(snap, section))
+    problems += _check_hour_candle(snap)
+    problems += _check_window(snap, "candles_1h", HOUR, limits.window_1h)
+    problems += _check_window(snap, "candles_4h", 4 * HOUR, limits.window_4h)
+    problems += check_summary(snap)
+    return problems
+
+
+def check_header(
+    snap: Snapshot, expected_symbol: str | None, expected_hour: datetime | None
+) -> list[Problem]:
+    """The fields beside the candles: where the path says the file belongs, and when."""
     problems: list[Problem] = []
     if expected_symbol is not None and snap.symbol != expected_symbol:
         problems.append(
@@ -137,13 +156,6 @@ def validate_snapshot(
                 f"({format_utc(snap.hour + HOUR)}): the hour cannot be complete",
             )
         )
-    problems += _check_minutes(snap)
-    for section in ("minutes", "candles_1h", "candles_4h"):
-        problems += _check_ohlc(section, getattr(snap, section))
-    problems += _check_hour_candle(snap)
-    problems += _check_window(snap, "candles_1h", HOUR, limits.window_1h)
-    problems += _check_window(snap, "candles_4h", 4 * HOUR, limits.window_4h)
-    problems += _check_summary(snap)
     return problems
 
 
@@ -157,20 +169,21 @@ def _check_minutes(snap: Snapshot) -> list[Problem]:
         problems.append(
             Problem(
                 "minutes",
-                f"{len(outside)} candle(s) outside the hour: {_times(outside, short=True)}",
+                f"{len(outside)} candle(s) outside the hour: {list_times(outside, short=True)}",
             )
         )
     duplicated = sorted(t for t, n in Counter(times).items() if n > 1)
     if duplicated:
         problems.append(
-            Problem("minutes", f"duplicate minute(s): {_times(duplicated, short=True)}")
+            Problem("minutes", f"duplicate minute(s): {list_times(duplicated, short=True)}")
         )
     present = set(times)
     missing = [t for t in expected if t not in present]
     if missing:
         problems.append(
             Problem(
-                "minutes", f"{len(missing)} of 60 minutes missing: {_times(missing, short=True)}"
+                "minutes",
+                f"{len(missing)} of 60 minutes missing: {list_times(missing, short=True)}",
             )
         )
     if times != sorted(times):
@@ -239,11 +252,13 @@ def _check_window(snap: Snapshot, section: str, step: timedelta, wanted: int) ->
         problems.append(Problem(section, "candles are not strictly increasing in time"))
     misaligned = [t for t in times if (t - EPOCH) % step]
     if misaligned:
-        problems.append(Problem(section, f"open times not aligned to {step}: {_times(misaligned)}"))
+        problems.append(
+            Problem(section, f"open times not aligned to {step}: {list_times(misaligned)}")
+        )
     unclosed = [t for t in times if t + step > snap.hour + HOUR]
     if unclosed:
         problems.append(
-            Problem(section, f"candles not closed at the end of the hour: {_times(unclosed)}")
+            Problem(section, f"candles not closed at the end of the hour: {list_times(unclosed)}")
         )
     if len(candles) < wanted:
         problems.append(
@@ -262,7 +277,7 @@ def _check_window(snap: Snapshot, section: str, step: timedelta, wanted: int) ->
     return problems
 
 
-def _check_summary(snap: Snapshot) -> list[Problem]:
+def check_summary(snap: Snapshot) -> list[Problem]:
     s = snap.market_summary
     problems = []
     if s.last <= 0:
@@ -318,7 +333,7 @@ def _differs(a: CandleRecord, b: CandleRecord, sa: Snapshot, sb: Snapshot) -> bo
     return prices_a != prices_b or not math.isclose(a.v, b.v, rel_tol=VOLUME_RTOL, abs_tol=1e-9)
 
 
-def _times(times: list[datetime], *, short: bool = False) -> str:
+def list_times(times: list[datetime], *, short: bool = False) -> str:
     """List timestamps; ``short`` gives HH:MM for minutes inside one hour."""
     shown = ", ".join(t.strftime("%H:%M") if short else format_utc(t) for t in times[:MAX_LISTED])
     return shown + (f" and {len(times) - MAX_LISTED} more" if len(times) > MAX_LISTED else "")

@@ -47,6 +47,7 @@ MANAGED_DIRS = (
     "kpis",
     "dashboard",
     "backtests",
+    "digests",
 )
 QUARANTINE_DIR = "quarantine"
 GITIGNORE_LINES = (
@@ -549,6 +550,32 @@ class GitDataStore:
 
     def head(self) -> str | None:
         return self.repo.head.commit.hexsha if self.repo.head.is_valid() else None
+
+    # -- maintenance ----------------------------------------------------------
+
+    def fsck(self) -> list[str]:
+        """``git fsck --full``: the problems it names (empty when the repository is sound)."""
+        try:
+            out = self.repo.git.fsck("--full", "--no-progress", with_extended_output=True)
+        except GitCommandError as exc:
+            text = f"{exc.stdout or ''}\n{exc.stderr or ''}"
+            return [line for line in text.splitlines() if line.strip()] or [_short(exc)]
+        _, stdout, stderr = out
+        # Dangling objects are what gc prunes, not damage.
+        return [
+            line
+            for line in f"{stdout}\n{stderr}".splitlines()
+            if line.strip() and not line.startswith(("dangling ", "Checking "))
+        ]
+
+    def gc(self) -> None:
+        """``git gc``: pack loose objects, drop unreachable ones past Git's grace period."""
+        self.repo.git.gc("--quiet")
+
+    def git_size(self) -> int:
+        """Bytes Git holds for the history (``.git/objects``: packs and loose objects)."""
+        objects = Path(self.repo.git_dir) / "objects"
+        return sum(p.stat().st_size for p in objects.rglob("*") if p.is_file())
 
 
 def _without_credentials(url: str | None) -> tuple[str | None, dict[str, str]]:

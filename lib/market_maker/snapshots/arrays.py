@@ -1,0 +1,574 @@
+"""The fast read path: a snapshot's candles parsed and checked as arrays.
+
+A file in the form the writer produces (prices as integers, volumes as
+numbers, open times as ``YYYY-MM-DDTHH:MM:SSZ``) is parsed with orjson and
+its candles checked column by column with numpy; its other fields go through
+the :class:`Snapshot` model as always. Anything else (an older schema, a
+string where a number belongs, a time with an offset, a value the model would
+refuse) takes the model path, which explains every problem field by field.
+Both paths report the same problems for the same file (see the tests).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+from operator import itemgetter
+from typing import Any, Literal
+
+import numpy as np
+import orjson
+from pydantic import ValidationError
+
+from market_maker.candles import CandleSeries, Interval
+from market_maker.snapshots.model import KNOWN_VERSIONS, CandleRecord, Snapshot, migrate
+from market_maker.snapshots.validation import (
+    DEFAULT_LIMITS,
+    MAX_LISTED,
+    VOLUME_RTOL,
+    Limits,
+    Problem,
+    check_header,
+    check_summary,
+    list_times,
+    parse_snapshot,
+    validate_snapshot,
+)
+from market_maker.timeutil import HOUR, format_utc, from_seconds, to_seconds
+
+Section = Literal["minutes", "candles_1h", "candles_4h"]
+SECTIONS: tuple[Section, ...] = ("minutes", "candles_1h", "candles_4h")
+INTERVALS = {
+    "minutes": Interval.MINUTE,
+    "candles_1h": Interval.HOUR,
+    "candles_4h": Interval.FOUR_HOURS,
+}
+_FIELDS = itemgetter("t", "o", "h", "l", "c", "v")
+
+
+def _no_candles() -> dict[str, list]:
+    return {section: [] for section in SECTIONS}
+
+
+@dataclass(frozen=True)
+class Candles:
+    """One section's candles: open times (Unix s), prices (integers, rows o/h/l/c), volumes."""
+
+    t: np.ndarray
+    prices: np.ndarray
+    v: np.ndarray
+
+    @classmethod
+    def from_records(cls, records: list[CandleRecord]) -> Candles:
+        if not records:
+            return cls(np.empty(0, np.int64), np.empty((4, 0), np.int64), np.empty(0))
+        prices = [(r.o, r.h, r.l, r.c) for r in records]
+        try:
+            price_array = np.array(prices, dtype=np.int64)
+        except OverflowError:  # the model takes any integer: keep them as Python ints
+            price_array = np.array(prices, dtype=object)
+        return cls(
+            np.array([to_seconds(r.t) for r in records], dtype=np.int64),
+            price_array.T.copy(),
+            np.array([r.v for r in records], dtype=np.float64),
+        )
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+    def rows(self, price_scale: int) -> np.ndarray:
+        """(n, 6) float rows: time, open, high, low, close, volume (prices as prices)."""
+        out = np.empty((len(self), 6))
+        out[:, 0] = self.t
+        out[:, 1:5] = self.prices.T
+        out[:, 1:5] /= price_scale
+        out[:, 5] = self.v
+        return out
+
+    def records(self) -> list[CandleRecord]:
+        """As models, without validating again (the arrays have passed every check)."""
+        return [
+            CandleRecord.model_construct(t=from_seconds(t), o=o, h=h, l=low, c=c, v=v)
+            for t, o, h, low, c, v in zip(
+                self.t.tolist(), *self.prices.tolist(), self.v.tolist(), strict=True
+            )
+        ]
+
+
+@dataclass(frozen=True)
+class SnapshotArrays:
+    """A snapshot with its candles as arrays; ``header`` holds every other field."""
+
+    header: Snapshot  # the model, its three candle lists empty
+    minutes: Candles
+    candles_1h: Candles
+    candles_4h: Candles
+
+    @classmethod
+    def from_snapshot(cls, snap: Snapshot) -> SnapshotArrays:
+        return cls(
+            snap.model_copy(update=_no_candles()),
+            *(Candles.from_records(getattr(snap, s)) for s in SECTIONS),
+        )
+
+    @property
+    def symbol(self) -> str:
+        return self.header.symbol
+
+    @property
+    def hour(self) -> datetime:
+        return self.header.hour
+
+    def section(self, name: Section) -> Candles:
+        return getattr(self, name)
+
+    def rows(self, name: Section) -> np.ndarray:
+        return self.section(name).rows(self.header.price_scale)
+
+    def series(self, name: Section) -> CandleSeries:
+        """A section as float prices in columnar form (as :meth:`Snapshot.series`)."""
+        candles = self.section(name)
+        if not len(candles):
+            return CandleSeries.empty(INTERVALS[name])
+        return CandleSeries.from_rows(INTERVALS[name], self.rows(name))
+
+    def to_snapshot(self) -> Snapshot:
+        return self.header.model_copy(update={s: self.section(s).records() for s in SECTIONS})
+
+
+class LineMemo:
+    """The candle lines of the last file read, parsed: a neighbour's 1h and 4h windows share
+    all but one or two of them, and a line's bytes determine its candle."""
+
+    def __init__(self) -> None:
+        self.last: tuple[dict[bytes, int], Candles] | None = None
+
+
+def read_snapshot(
+    raw: bytes,
+    *,
+    expected_symbol: str | None = None,
+    expected_hour: datetime | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    memo: LineMemo | None = None,
+) -> tuple[SnapshotArrays | None, list[Problem]]:
+    """Parse and validate a snapshot file's bytes: every problem, as the model path finds them."""
+    fast = _parse_lines(raw, memo or LineMemo())
+    if fast is None:
+        fast = _parse_fast(raw)
+    if fast is None:
+        snap, problems = parse_snapshot(raw)
+        if snap is None:
+            return None, problems
+        problems = validate_snapshot(
+            snap, expected_symbol=expected_symbol, expected_hour=expected_hour, limits=limits
+        )
+        return SnapshotArrays.from_snapshot(snap), problems
+    return fast, validate_arrays(
+        fast, expected_symbol=expected_symbol, expected_hour=expected_hour, limits=limits
+    )
+
+
+# -- parsing -----------------------------------------------------------------
+
+
+_OPENING = {name: f'\n  "{name}": [\n'.encode() for name in SECTIONS}
+_CLOSING = b"\n  ]"
+_INDENT = b"    "
+_SEPARATOR = b",\n    "
+
+
+def _parse_lines(raw: bytes, memo: LineMemo) -> SnapshotArrays | None:
+    """The snapshot when the file is laid out as the writer lays it out (one candle a line)
+    and the model accepts it, else None.
+
+    The document is parsed as two parts: the fields with each candle section emptied, and
+    the candle lines. Lines the last file also had are taken from ``memo``.
+    """
+    outside: list[bytes] = []
+    counts: list[int] = []
+    items: list[bytes] = []
+    at = 0
+    for name in SECTIONS:
+        opening = raw.find(_OPENING[name], at)
+        if opening < 0:
+            counts.append(0)
+            continue
+        start = opening + len(_OPENING[name])
+        end = raw.find(_CLOSING, start)
+        if end < 0 or raw[start : start + 4] != _INDENT:
+            return None
+        block = raw[start + 4 : end].split(_SEPARATOR)
+        if raw.count(b"\n", start, end) != len(block) - 1:
+            return None  # a line that is not one candle: the whole-document path
+        outside.append(raw[at:start])
+        items += block
+        counts.append(len(block))
+        at = end
+    outside.append(raw[at:])
+    try:
+        data = orjson.loads(b"".join(outside))
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or data.get("schema_version") not in KNOWN_VERSIONS:
+        return None
+    if any(data.get(name) != [] for name in SECTIONS):
+        return None  # candles written some other way, or twice: the whole-document path
+    every = _memo_candles(items, memo)
+    if every is None:
+        return None
+    try:
+        header = Snapshot.model_validate(migrate(data))
+    except ValidationError:
+        return None
+    sections = []
+    start = 0
+    for count in counts:
+        part = slice(start, start + count)
+        sections.append(Candles(every.t[part], every.prices[:, part], every.v[part]))
+        start += count
+    return SnapshotArrays(header, *sections)
+
+
+def _memo_candles(items: list[bytes], memo: LineMemo) -> Candles | None:
+    known, table = memo.last or ({}, _candles([]))
+    assert table is not None
+    new = list(set(items).difference(known))
+    lookup = known
+    if new:
+        text = b"[" + b",".join(new) + b"]"
+        # Each line holds one "{": with every element a flat candle object (checked below),
+        # element i is line i, so a line's bytes stand for its candle.
+        if text.count(b"{") != len(new):
+            return None
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return None
+        if len(parsed) != len(new):
+            return None
+        added = _candles(parsed)
+        if added is None:
+            return None
+        lookup = known | dict(zip(new, range(len(table), len(table) + len(new)), strict=True))
+        table = Candles(
+            np.concatenate([table.t, added.t]),
+            np.concatenate([table.prices, added.prices], axis=1),
+            np.concatenate([table.v, added.v]),
+        )
+    index = np.fromiter(map(lookup.__getitem__, items), dtype=np.intp, count=len(items))
+    every = Candles(table.t[index], table.prices[:, index], table.v[index])
+    memo.last = (dict(zip(items, range(len(items)), strict=False)), every)
+    return every
+
+
+def _parse_fast(raw: bytes) -> SnapshotArrays | None:
+    """The snapshot when the file is in the writer's form and the model accepts it, else None."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or data.get("schema_version") not in KNOWN_VERSIONS:
+        return None
+    data = migrate(data)
+    lists = [data.get(name) for name in SECTIONS]
+    if not all(isinstance(items, list) for items in lists):
+        return None
+    # One pass over the three sections: numpy's cost is per call, not per candle.
+    every = _candles([c for items in lists for c in items])
+    if every is None:
+        return None
+    sections = []
+    start = 0
+    for items in lists:
+        part = slice(start, start + len(items))
+        sections.append(Candles(every.t[part], every.prices[:, part], every.v[part]))
+        start += len(items)
+    try:
+        header = Snapshot.model_validate({**data, **_no_candles()})
+    except ValidationError:
+        return None
+    return SnapshotArrays(header, *sections)
+
+
+def _candles(items: list[Any]) -> Candles | None:
+    if not items:
+        return Candles(np.empty(0, np.int64), np.empty((4, 0), np.int64), np.empty(0))
+    try:
+        t, o, h, low, c, v = zip(*map(_FIELDS, items), strict=True)
+        # Each has the six keys; a seventh is an unknown key, which the model refuses.
+        if sum(map(len, items)) != 6 * len(items):
+            return None
+        # array() takes what the model's lax int and float take from JSON (bools as 1 and 0)
+        # and refuses the rest (floats for prices, strings): those take the model path.
+        prices = np.frombuffer(array("q", o + h + low + c), dtype=np.int64)
+        volumes = np.frombuffer(array("d", v), dtype=np.float64)
+    except (KeyError, TypeError, OverflowError):
+        return None
+    if not (np.all(volumes >= 0) and np.all(np.isfinite(volumes))):
+        return None  # negative, infinite: the model names the candle and field
+    times = _utc_seconds(t)
+    if times is None:
+        return None
+    return Candles(times, prices.reshape(4, len(items)), volumes)
+
+
+_DIGIT_AT = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
+_SEPARATOR_AT = np.array([4, 7, 10, 13, 16, 19])
+_SEPARATORS = np.frombuffer(b"--T::Z", dtype=np.uint8)
+# Digits to year, month, day, hour, minute, second in one product.
+_PLACES = np.zeros((14, 6), dtype=np.int64)
+for _column, (_first, _weights) in enumerate(
+    [
+        (0, (1000, 100, 10, 1)),
+        (4, (10, 1)),
+        (6, (10, 1)),
+        (8, (10, 1)),
+        (10, (10, 1)),
+        (12, (10, 1)),
+    ]
+):
+    _PLACES[_first : _first + len(_weights), _column] = _weights
+_LOWEST = np.array([1970, 1, 1, 0, 0, 0])
+_HIGHEST = np.array([9999, 12, 31, 23, 59, 59])
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _utc_seconds(values: tuple[Any, ...]) -> np.ndarray | None:
+    """Unix seconds of ``YYYY-MM-DDTHH:MM:SSZ`` times (from 1970 on), else None."""
+    try:
+        if set(map(len, values)) != {20}:
+            return None
+        text = "".join(values)
+    except TypeError:  # not all strings
+        return None
+    if not text.isascii():
+        return None
+    chars = np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(len(values), 20)
+    if not (chars[:, _SEPARATOR_AT] == _SEPARATORS).all():
+        return None
+    digits = chars[:, _DIGIT_AT] - np.uint8(ord("0"))  # a non-digit wraps above 9
+    if (digits > 9).any():
+        return None
+    parts = digits @ _PLACES
+    if ((parts < _LOWEST) | (parts > _HIGHEST)).any():
+        return None
+    year, month, day, hour, minute, second = parts.T
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    if (day > _MONTH_DAYS[month] + (leap & (month == 2))).any():
+        return None
+    # Days since the epoch of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return days * 86400 + hour * 3600 + minute * 60 + second
+
+
+# -- checks (each as validation.py's, on arrays; same problems, same words) ----
+
+
+def validate_arrays(
+    snap: SnapshotArrays,
+    *,
+    expected_symbol: str | None = None,
+    expected_hour: datetime | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> list[Problem]:
+    """Check one snapshot on its own, as :func:`validate_snapshot` checks the model."""
+    hour = to_seconds(snap.hour)
+    problems = check_header(snap.header, expected_symbol, expected_hour)
+    problems += _check_minutes(snap.minutes.t, hour)
+    for section in SECTIONS:
+        problems += _check_ohlc(section, snap.section(section))
+    problems += _check_hour_candle(snap, hour)
+    problems += _check_window(snap.candles_1h, "candles_1h", 3600, hour, limits.window_1h)
+    problems += _check_window(snap.candles_4h, "candles_4h", 14400, hour, limits.window_4h)
+    problems += check_summary(snap.header)
+    return problems
+
+
+def _dates(seconds: np.ndarray) -> list[datetime]:
+    return [from_seconds(s) for s in seconds.tolist()]
+
+
+def _check_minutes(times: np.ndarray, hour: int) -> list[Problem]:
+    problems = []
+    expected = hour + 60 * np.arange(60, dtype=np.int64)
+    if np.array_equal(times, expected):
+        return []
+    outside = np.unique(times[~np.isin(times, expected)])
+    if len(outside):
+        problems.append(
+            Problem(
+                "minutes",
+                f"{len(outside)} candle(s) outside the hour: "
+                f"{list_times(_dates(outside), short=True)}",
+            )
+        )
+    values, counts = np.unique(times, return_counts=True)
+    duplicated = values[counts > 1]
+    if len(duplicated):
+        problems.append(
+            Problem("minutes", f"duplicate minute(s): {list_times(_dates(duplicated), short=True)}")
+        )
+    missing = expected[~np.isin(expected, times)]
+    if len(missing):
+        problems.append(
+            Problem(
+                "minutes",
+                f"{len(missing)} of 60 minutes missing: {list_times(_dates(missing), short=True)}",
+            )
+        )
+    if np.any(np.diff(times) < 0):
+        problems.append(Problem("minutes", "minutes are not in time order (oldest first)"))
+    return problems
+
+
+def _check_ohlc(section: str, candles: Candles) -> list[Problem]:
+    o, h, low, c = candles.prices
+    masks = (
+        (np.minimum(np.minimum(o, h), np.minimum(low, c)) <= 0, "non-positive price"),
+        (low > np.minimum(o, c), "low above open/close"),
+        (h < np.maximum(o, c), "high below open/close"),
+        (low > h, "low above high"),
+    )
+    bad_at = np.flatnonzero(np.logical_or.reduce([mask for mask, _ in masks]))
+    if not len(bad_at):
+        return []
+    bad = [
+        f"[{i}] {format_utc(from_seconds(candles.t[i]))} "
+        f"({', '.join(reason for mask, reason in masks if mask[i])})"
+        for i in bad_at[:MAX_LISTED].tolist()
+    ]
+    listed = "; ".join(bad)
+    more = f"; and {len(bad_at) - MAX_LISTED} more" if len(bad_at) > MAX_LISTED else ""
+    return [Problem(section, f"OHLC inconsistent in {len(bad_at)} candle(s): {listed}{more}")]
+
+
+def _check_hour_candle(snap: SnapshotArrays, hour: int) -> list[Problem]:
+    own = np.flatnonzero(snap.candles_1h.t == hour)
+    if not len(own):
+        return [
+            Problem("candles_1h", f"no 1h candle for the snapshot's hour {format_utc(snap.hour)}")
+        ]
+    minutes = snap.minutes
+    if not len(minutes):
+        return []
+    order = np.argsort(minutes.t, kind="stable")
+    o, h, low, c = minutes.prices
+    built = {
+        "o": int(o[order[0]]),
+        "h": int(h.max()),
+        "l": int(low.min()),
+        "c": int(c[order[-1]]),
+    }
+    candle = dict(zip("ohlc", snap.candles_1h.prices[:, own[0]].tolist(), strict=True))
+    problems = [
+        Problem("candles_1h", f"hour candle {key}={candle[key]} but its minutes give {value}")
+        for key, value in built.items()
+        if candle[key] != value
+    ]
+    volume = math.fsum(minutes.v.tolist())
+    candle_v = float(snap.candles_1h.v[own[0]])
+    if not math.isclose(candle_v, volume, rel_tol=VOLUME_RTOL, abs_tol=1e-9):
+        problems.append(
+            Problem("candles_1h", f"hour candle v={candle_v} but its minutes sum to {volume}")
+        )
+    return problems
+
+
+def _check_window(
+    candles: Candles, section: str, step: int, hour: int, wanted: int
+) -> list[Problem]:
+    problems = []
+    times = candles.t
+    steps = np.diff(times)
+    if np.any(steps <= 0):
+        problems.append(Problem(section, "candles are not strictly increasing in time"))
+    misaligned = times[times % step != 0]
+    label = str(HOUR * (step // 3600))
+    if len(misaligned):
+        problems.append(
+            Problem(section, f"open times not aligned to {label}: {list_times(_dates(misaligned))}")
+        )
+    unclosed = times[times + step > hour + 3600]
+    if len(unclosed):
+        problems.append(
+            Problem(
+                section,
+                f"candles not closed at the end of the hour: {list_times(_dates(unclosed))}",
+            )
+        )
+    if len(times) < wanted:
+        problems.append(
+            Problem(
+                section,
+                f"{len(times)} candles, fewer than the {wanted} wanted "
+                "(history at the source may start later)",
+                severity="warning",
+            )
+        )
+    gaps = int(np.count_nonzero(steps > step))
+    if gaps:
+        problems.append(
+            Problem(section, f"{gaps} gap(s) in the window (missing at the source)", "warning")
+        )
+    return problems
+
+
+def validate_sequence(snapshots: list[SnapshotArrays]) -> list[tuple[SnapshotArrays, Problem]]:
+    """Consecutive snapshots must join (as :func:`validation.validate_sequence`)."""
+    problems: list[tuple[SnapshotArrays, Problem]] = []
+    ordered = sorted(snapshots, key=lambda s: s.hour)
+    for prev, cur in pairwise(ordered):
+        if cur.hour - prev.hour > HOUR:
+            gap = int((cur.hour - prev.hour) / HOUR) - 1
+            problems.append(
+                (
+                    cur,
+                    Problem(
+                        "hour",
+                        f"{gap} hour(s) missing before this snapshot (after "
+                        f"{format_utc(prev.hour)}): the sequence does not join",
+                    ),
+                )
+            )
+            continue
+        at = to_seconds(prev.hour)
+        own = np.flatnonzero(prev.candles_1h.t == at)
+        seen = np.flatnonzero(cur.candles_1h.t == at)
+        if len(own) and len(seen) and _differs(prev, int(own[0]), cur, int(seen[0])):
+            problems.append(
+                (
+                    cur,
+                    Problem(
+                        "candles_1h",
+                        f"its candle for {format_utc(prev.hour)} differs from the previous "
+                        "snapshot's own hour candle",
+                    ),
+                )
+            )
+    return problems
+
+
+def _differs(sa: SnapshotArrays, i: int, sb: SnapshotArrays, j: int) -> bool:
+    a, b = sa.candles_1h, sb.candles_1h
+    prices_a = [x / sa.header.price_scale for x in a.prices[:, i].tolist()]
+    prices_b = [x / sb.header.price_scale for x in b.prices[:, j].tolist()]
+    return prices_a != prices_b or not math.isclose(
+        float(a.v[i]), float(b.v[j]), rel_tol=VOLUME_RTOL, abs_tol=1e-9
+    )
+
+
+__all__ = [
+    "Candles",
+    "SnapshotArrays",
+    "read_snapshot",
+    "validate_arrays",
+    "validate_sequence",
+]
