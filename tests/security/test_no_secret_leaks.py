@@ -308,7 +308,10 @@ def without_server(ws: Workspace) -> dict[str, list[Step]]:
             Step("grid add", ["grid", "add", str(grid_file)], grid),
             Step("grid list", ["grid", "list", "--at", hour("08-17T18")], grid),
         ],
-        "config": [Step("config show", ["config", "show"], ws.env("config"))],
+        "config": [
+            Step("config show", ["config", "show"], ws.env("config")),
+            Step("server status", ["server", "status"], ws.env("config")),
+        ],
         "report": [
             Step(
                 "regime-report",
@@ -398,6 +401,7 @@ def with_server(ws: Workspace) -> dict[str, list[Step]]:
                 snapshots,
             ),
             Step("regimes", ["regimes", *SYM, "--format", "json"], snapshots),
+            Step("setup", ["setup", *SYM, "--hour", hour("07-12T05")], snapshots),
             # Packs the month (one commit, pushed), rebuilds the caches, reports sizes.
             Step("maintenance", ["maintenance", "--pack-after-months", "1"], snapshots),
             Step(
