@@ -23,6 +23,7 @@ from market_maker.errors import ParameterError
 from market_maker.kpis.report import kpi_markdown, kpi_rows
 from market_maker.kpis.service import LOOKBACK, KpiService, day_end, latest_kpi_day
 from market_maker.timeutil import utc
+from tasks.digest import digest_task
 from tasks.kpi import evaluate_due_task, kpi_day_task
 from tasks.store import commit_task, push_task, sync_task
 
@@ -43,7 +44,8 @@ def daily_kpi(
     day: DayParam = None, start: DayParam = None, end: DayParam = None
 ) -> dict[str, object]:
     """Score ``day`` (default: yesterday, by the run's scheduled start), or every day from
-    ``start`` to ``end`` (fills in missing days).
+    ``start`` to ``end`` (fills in missing days); then send the daily digest of the last day
+    once (``digests/{day}.yaml`` records it).
 
     Appends the evaluation entries that are due (24 h, 72 h, 7 d after each decision), writes
     ``kpis/{day}.yaml`` for each day (the day, the 7 and the 30 days ending with it), renders
@@ -74,6 +76,10 @@ def daily_kpi(
                 paths.append(path)
         # Filling in an old day does not take the page back in time.
         paths += write_dashboard(ctx, max(days[-1], latest_kpi_day(ctx.store.path) or days[-1]))
+        digest = "digest off"
+        if ctx.settings.notifications.digest.enabled:
+            digest_path, digest = digest_task(ctx, days[-1])
+            paths += [digest_path] if digest_path else []
         span = f"{days[0]}..{days[-1]}" if len(days) > 1 else str(days[0])
         detail = (
             f"{len(evaluations)} evaluation entr{'y' if len(evaluations) == 1 else 'ies'}, "
@@ -93,6 +99,7 @@ def daily_kpi(
         "kpi_files": statuses,
         "commit": sha,
         "pushed": pushed.pushed,
+        "digest": digest,
         "last": last.model_dump(mode="json"),
     }
 

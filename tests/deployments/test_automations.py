@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 from prefect import get_client
+from prefect.events import Event
+from prefect.events.clients import get_events_client
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 
 from tests.deployments.files import PROJECT_ROOT
+from tests.notifications.pushover_server import TOKEN as PUSHOVER_TOKEN
+from tests.notifications.pushover_server import USER_KEY as PUSHOVER_USER
+from tests.notifications.pushover_server import FakePushover
 
 AUTOMATIONS = PROJECT_ROOT / "deployments/automations"
 APPLY = AUTOMATIONS / "apply.py"
+SILENT = AUTOMATIONS / "pipeline-silent.yaml"
 PLACEHOLDERS = ("__PUSHOVER_BLOCK_ID__", "__PUSHOVER_EMERGENCY_BLOCK_ID__")
 TOKEN = "a" * 30
 USER = "u" * 30
@@ -35,6 +44,7 @@ def test_every_automation_file_validates_as_prefect_reads_it() -> None:
         "failed-or-crashed.yaml",
         "zombie-runs.yaml",
         "pipeline-failing-repeatedly.yaml",
+        "pipeline-silent.yaml",
     }
 
 
@@ -67,6 +77,84 @@ def test_three_failed_pipeline_runs_raise_an_emergency() -> None:
         "__PUSHOVER_EMERGENCY_BLOCK_ID__"
         in (AUTOMATIONS / "pipeline-failing-repeatedly.yaml").read_text()
     )
+
+
+def test_a_silent_hourly_pipeline_is_noticed_by_a_proactive_trigger() -> None:
+    automation = rendered(SILENT)
+    trigger = automation.trigger
+    assert isinstance(trigger, EventTrigger)
+    assert trigger.posture == Posture.Proactive
+    # No `after`: the window is always open, so silence from the start is noticed too.
+    assert trigger.after == set() and trigger.for_each == set()
+    assert trigger.expect == {"prefect.flow-run.Completed"}
+    assert trigger.threshold == 1 and trigger.within.total_seconds() == 2 * 3600
+    assert trigger.match_related.root == {  # type: ignore[union-attr]
+        "prefect.resource.role": "deployment",
+        "prefect.resource.name": "hourly-pipeline",
+    }
+    prefect_yaml = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text())
+    assert "hourly-pipeline" in [d["name"] for d in prefect_yaml["deployments"]]
+    assert "__PUSHOVER_EMERGENCY_BLOCK_ID__" in SILENT.read_text()
+
+
+def completed(deployment: str) -> Event:
+    """The event a finished run of ``deployment`` sends."""
+    return Event(
+        occurred=datetime.now(UTC),
+        event="prefect.flow-run.Completed",
+        resource={"prefect.resource.id": f"prefect.flow-run.{uuid.uuid4()}"},
+        related=[
+            {
+                "prefect.resource.id": f"prefect.deployment.{uuid.uuid4()}",
+                "prefect.resource.role": "deployment",
+                "prefect.resource.name": deployment,
+            }
+        ],
+        id=uuid.uuid4(),
+    )
+
+
+@pytest.mark.xdist_group("prefect-server")
+def test_the_dead_mans_switch_stays_quiet_while_runs_complete_and_alerts_when_they_stop(
+    prefect_api_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The automation as applied, with a 10 s window instead of 2 h (Prefect's minimum for a
+    proactive trigger), against the local server's trigger and action services; its alert
+    goes through the Pushover block to a real HTTP stand-in."""
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api_url)
+    sys.path.insert(0, str(AUTOMATIONS))
+    try:
+        import apply
+    finally:
+        sys.path.remove(str(AUTOMATIONS))
+    with FakePushover() as pushover, get_client(sync_client=True) as client:
+        ids = apply.save_blocks(PUSHOVER_TOKEN, PUSHOVER_USER, pushover.messages_url)
+        data = yaml.safe_load(apply.render(SILENT, ids))
+        data["name"] += f" (test {uuid.uuid4().hex[:6]})"
+        data["trigger"]["within"] = 10
+        automation_id = client.create_automation(AutomationCore.model_validate(data))
+        try:
+
+            async def runs_complete(deployment: str, seconds: float) -> None:
+                async with get_events_client() as events:
+                    until = time.monotonic() + seconds
+                    while time.monotonic() < until:
+                        await events.emit(completed(deployment))
+                        await asyncio.sleep(2)
+
+            # Runs of the pipeline complete every 2 s for 30 s: three windows, no alert.
+            asyncio.run(runs_complete("hourly-pipeline", 30))
+            assert pushover.accepted == []
+            # Only another deployment's runs complete: the window closes empty and it fires.
+            asyncio.run(runs_complete("daily-kpi", 25))
+            deadline = time.monotonic() + 30
+            while not pushover.accepted and time.monotonic() < deadline:
+                time.sleep(0.5)
+        finally:
+            client.delete_automation(automation_id)
+    alert = pushover.accepted[0]
+    assert alert["title"] == "market-maker: no hourly pipeline run completed for 2 hours"
+    assert alert["priority"] == "2" and alert["token"] == PUSHOVER_TOKEN
 
 
 def test_automation_files_reference_blocks_and_hold_no_credentials() -> None:

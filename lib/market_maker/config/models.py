@@ -200,6 +200,29 @@ class RateLimits(Section):
     MANDATORY_EXIT: float = Field(1.0, gt=0)
 
 
+class AcknowledgedSettings(Section):
+    """Once the operator acknowledged an emergency (or recorded declining or ignoring its
+    decision): no more emergencies for that state of that grid, only reminders, until the grid
+    is stopped or the state changes."""
+
+    reminder_hours: float = Field(
+        4.0, gt=0, description="Hours between reminders while the grid still runs."
+    )
+    reminder_priority: int = Field(
+        0, ge=-2, le=1, description="Pushover priority of a reminder (below the emergency's 2)."
+    )
+
+
+class ChartSettings(Section):
+    enabled: bool = Field(True, description="Attach a PNG chart to exit alerts sent by Pushover.")
+    hours: int = Field(72, ge=12, le=240, description="Hours of price and regime it shows.")
+
+
+class DigestSettings(Section):
+    enabled: bool = Field(True, description="Send the daily digest after the daily KPI batch.")
+    priority: int = Field(-1, ge=-2, le=-1, description="-1 quiet, -2 no alert at all.")
+
+
 class NotificationSettings(Section):
     pushover: PushoverSettings = PushoverSettings()
     webhook_url: SecretStr | None = Field(
@@ -209,6 +232,9 @@ class NotificationSettings(Section):
     )
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
     rate_limit_hours: RateLimits = RateLimits()
+    acknowledged: AcknowledgedSettings = AcknowledgedSettings()
+    chart: ChartSettings = ChartSettings()
+    digest: DigestSettings = DigestSettings()
     ui_url: str | None = Field(
         None,
         description="Prefect UI base URL for links in messages; default: PREFECT_UI_URL.",

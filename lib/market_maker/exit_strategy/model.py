@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -13,10 +14,12 @@ from market_maker.exit_strategy.states import ExitState
 from market_maker.identifiers import GridId, symbol_part
 from market_maker.types import FrozenModel, UtcDatetime, UtcHour
 
-# 1.1 added revisions of evaluations and the record of every delivery attempt; a 1.0 file
-# reads as a 1.1 file with neither.
-SCHEMA_VERSION = "1.1"
-KNOWN_VERSIONS = ("1.0", "1.1")
+# 1.1 added revisions of evaluations and the record of every delivery attempt; 1.2 the
+# priority and Pushover receipt of each delivery and the receipts' outcomes (the operator's
+# acknowledgements). Older files read as 1.2 files without them (a 1.1 delivery's receipt
+# is read back from its detail).
+SCHEMA_VERSION = "1.2"
+KNOWN_VERSIONS = ("1.0", "1.1", "1.2")
 EXIT_STATES_DIR = "exit_states"
 NOTIFIED_STATES = ("WARNING", "LATEST_ACCEPTABLE_EXIT", "MANDATORY_EXIT")
 # The regime analysis refused (too few metrics): alerted like a WARNING, rate limited apart.
@@ -69,10 +72,50 @@ class DeliveryRecord(Record):
     attempted_at: UtcDatetime
     ok: bool
     detail: str = Field(description="Request id and receipt, or why it failed.")
+    priority: int | None = Field(None, ge=-2, le=2, description="The priority it was sent at.")
+    receipt: str | None = Field(
+        None, description="Pushover's receipt of an emergency (priority 2), polled until final."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _receipt_from_detail(cls, data: Any) -> Any:
+        # 1.1 files carried the receipt in the detail text only.
+        if isinstance(data, dict) and data.get("receipt") is None and data.get("ok"):
+            found = _LEGACY_RECEIPT.search(str(data.get("detail", "")))
+            if found:
+                data = {**data, "receipt": found.group(1)}
+        return data
+
+
+_LEGACY_RECEIPT = re.compile(r"receipt ([A-Za-z0-9]{30})\b")
+
+
+class ReceiptRecord(Record):
+    """The final word on an emergency alert's receipt: acknowledged (by whom, when), expired
+    unacknowledged, or cancelled because the state it alerted no longer holds."""
+
+    hour: UtcHour = Field(description="The evaluated hour of the run that learned it.")
+    grid_id: GridId
+    receipt: str
+    alert_hour: UtcHour = Field(description="The hour of the alert the receipt belongs to.")
+    key: str = Field(description="The state the alert was about.")
+    sent_at: UtcDatetime
+    outcome: Literal["acknowledged", "expired", "cancelled"]
+    acknowledged_at: UtcDatetime | None = None
+    acknowledged_by: str | None = Field(
+        None,
+        description="Who acknowledged: 'user-' and the first 8 hex digits of the SHA-256 of "
+        "the Pushover user key (a key is a credential and never stored).",
+    )
+    acknowledged_by_device: str | None = None
+    response_seconds: int | None = Field(
+        None, ge=0, description="From sending to the acknowledgement: the operator's response."
+    )
 
 
 class ExitStateFile(Record):
-    schema_version: Literal["1.1"] = SCHEMA_VERSION
+    schema_version: Literal["1.2"] = SCHEMA_VERSION
     symbol: Symbol
     grid_id: GridId = Field(description="Grid of the day's last evaluation.")
     date: date
@@ -83,11 +126,12 @@ class ExitStateFile(Record):
     )
     evaluations: list[EvaluationRecord] = Field(default_factory=list)
     deliveries: list[DeliveryRecord] = Field(default_factory=list)
+    receipts: list[ReceiptRecord] = Field(default_factory=list)
 
     @field_validator("schema_version", mode="before")
     @classmethod
     def _migrate(cls, value: object) -> object:
-        return SCHEMA_VERSION if value == "1.0" else value
+        return SCHEMA_VERSION if value in KNOWN_VERSIONS else value
 
     @model_validator(mode="after")
     def _one_day(self) -> ExitStateFile:
@@ -95,6 +139,7 @@ class ExitStateFile(Record):
             *(e.hour for e in self.evaluations),
             *(t.timestamp for t in self.transitions),
             *(d.hour for d in self.deliveries),
+            *(r.hour for r in self.receipts),
         ):
             if when.date() != self.date:
                 raise ValueError(f"{when:%Y-%m-%dT%H:%MZ} does not belong to the day {self.date}")

@@ -5,34 +5,42 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from market_maker.config import Settings
-from market_maker.decisions.model import Decision, GridRef, decision_id
+from market_maker.decisions.model import Decision, GridRef, decision_id, decision_relpath
 from market_maker.decisions.store import DecisionStore, ImmutableRecordError
 from market_maker.exit_strategy.engine import Evaluation, evaluate
-from market_maker.exit_strategy.model import REFUSAL_KEY, DeliveryRecord
+from market_maker.exit_strategy.model import REFUSAL_KEY, DeliveryRecord, ReceiptRecord
 from market_maker.exit_strategy.observation import Observation
 from market_maker.exit_strategy.states import RECOMMENDATION, ExitState
 from market_maker.exit_strategy.store import ExitStateStore, Prior
 from market_maker.grids.book import GridBook
 from market_maker.grids.model import GridConfig
 from market_maker.identifiers import inside
+from market_maker.kpis.service import action_fact
+from market_maker.notifications import emergency
+from market_maker.notifications.chart import ChartHour, exit_chart
 from market_maker.notifications.message import (
+    PRIORITY,
     Notification,
     exit_notification,
     refusal_notification,
 )
 from market_maker.notifications.notifier import Delivery, Notifier
 from market_maker.notifications.policy import should_notify
+from market_maker.notifications.pushover import ReceiptStatus
 from market_maker.regime import files
 from market_maker.regime.model import MetricsFile, metrics_relpath
 from market_maker.timeutil import HOUR, format_utc
 
 log = logging.getLogger(__name__)
+# Pushover: poll a receipt no more often than every 5 seconds.
+RECEIPT_POLL_SECONDS = 5.0
 # Given the last delivery per key on a channel: (send?, why).
 Decide = Callable[[dict[str, datetime | None]], tuple[bool, str]]
 
@@ -48,6 +56,7 @@ class ExitOutcome:
     notification: Notification | None = None
     notify_reason: str = ""
     deliveries: list[Delivery] = field(default_factory=list)
+    receipts: list[ReceiptRecord] = field(default_factory=list)  # final outcomes learned now
     skipped: str = ""
 
     def line(self) -> str:
@@ -87,6 +96,7 @@ class ExitEvaluator:
         self.states = ExitStateStore(root)
         self.decisions = DecisionStore(root)
         self._metrics: dict[tuple[str, datetime], MetricsFile | None] = {}
+        self._receipts: dict[str, tuple[float, ReceiptStatus | None]] = {}
 
     def remember(self, metrics: MetricsFile) -> None:
         """Keep a metrics file just produced, so the next hour reads its ADX from memory."""
@@ -135,6 +145,7 @@ class ExitEvaluator:
         outcome.paths.append(path)
 
         attempts: list[DeliveryRecord] = []
+        outcome.receipts = self._poll_receipts(outcome, prior)
         notified = self._notify(outcome, observation, prior, run_url, attempts)
         refused = self._notify_refusal(outcome, metrics, prior, run_url, attempts)
         outcome.paths.append(
@@ -145,9 +156,120 @@ class ExitEvaluator:
                 refusal_notified=refused,
                 inputs=inputs,
                 deliveries=attempts,
+                receipts=outcome.receipts,
             )
         )
         return outcome
+
+    def _poll_receipts(self, outcome: ExitOutcome, prior: Prior) -> list[ReceiptRecord]:
+        """Ask Pushover about every emergency receipt of the grid that is not final yet;
+        cancel those whose state no longer holds. A failed poll is logged and asked again
+        by the next run."""
+        e = outcome.evaluation
+        if e is None or not prior.sent_receipts:
+            return []
+        learned = []
+        for sent in prior.sent_receipts:
+            if sent.receipt in prior.receipt_outcomes or sent.receipt is None:
+                continue
+            status = self._receipt(sent.receipt)
+            if status is None:
+                continue
+            record = emergency.final_outcome(sent, status, hour=e.hour, grid_id=e.grid_id)
+            if record is None and sent.key != e.after.value and self.notifier.cancel(sent.receipt):
+                record = emergency.cancelled(sent, hour=e.hour, grid_id=e.grid_id)
+            if record is not None:
+                log.info(
+                    "emergency %s of %s %s: %s%s",
+                    sent.receipt,
+                    e.grid_id,
+                    format_utc(sent.hour),
+                    record.outcome,
+                    f" by {record.acknowledged_by or '?'} after {record.response_seconds} s"
+                    if record.outcome == "acknowledged"
+                    else "",
+                )
+                learned.append(record)
+        return learned
+
+    def _receipt(self, receipt: str) -> ReceiptStatus | None:
+        """Pushover's answer on a receipt, asked at most every 5 s as Pushover asks (a replay
+        evaluates many hours within seconds)."""
+        asked = self._receipts.get(receipt)
+        if asked is not None and time.monotonic() - asked[0] < RECEIPT_POLL_SECONDS:
+            return asked[1]
+        status = self.notifier.receipt(receipt)
+        self._receipts[receipt] = (time.monotonic(), status)
+        return status
+
+    def _cycle(self, outcome: ExitOutcome, prior: Prior) -> emergency.Cycle | None:
+        """The emergency cycle of the current episode, for a state alerted at priority 2."""
+        e, decision = outcome.evaluation, outcome.decision
+        if e is None or decision is None or PRIORITY[e.after] != 2:
+            return None
+        start = emergency.episode_start(prior.records, e.after, e.before, e.hour)
+        outcomes = dict(prior.receipt_outcomes)
+        outcomes.update({r.receipt: r for r in outcome.receipts})
+        return emergency.cycle(
+            start=start,
+            key=e.after.value,
+            sent=prior.sent_receipts,
+            outcomes=outcomes,
+            now=datetime.now(UTC),
+            expire_seconds=self.settings.notifications.pushover.emergency_expire_seconds,
+            actions=self._actions(outcome.symbol, start, decision.issued_at),
+        )
+
+    def _actions(
+        self, symbol: str, start: datetime, until: datetime
+    ) -> list[tuple[str, datetime, str]]:
+        """Operator actions recorded by ``until`` on the decisions issued since ``start``."""
+        out = []
+        hour = start
+        while hour + HOUR <= until:
+            issued = hour + HOUR
+            ident = decision_id(symbol, issued)
+            hour += HOUR
+            if not inside(self.root, decision_relpath(symbol, issued)).exists():
+                continue
+            for entry in self.decisions.entries(ident, "action"):
+                fact = action_fact(entry)
+                if fact.at <= until:
+                    out.append((fact.action, fact.at, ident))
+        return sorted(out, key=lambda a: a[1])
+
+    def _chart(self, outcome: ExitOutcome, o: Observation, changed_at: datetime) -> bytes | None:
+        """The alert's PNG, when Pushover will carry it; None (logged) when it cannot be had."""
+        cfg = self.settings.notifications.chart
+        e = outcome.evaluation
+        if not cfg.enabled or self.notifier.pushover is None or e is None:
+            return None
+        started = time.perf_counter()
+        try:
+            hours = []
+            for back in range(cfg.hours - 1, -1, -1):
+                m = self._metrics_at(outcome.symbol, e.hour - back * HOUR)
+                if m is not None:
+                    hours.append(ChartHour(m.hour, m.price, str(m.verdict) if m.verdict else None))
+            png = exit_chart(
+                hours,
+                lower=o.grid.lower_price,
+                upper=o.grid.upper_price,
+                state=e.after.value,
+                changed_at=changed_at,
+                title=f"{outcome.symbol} {o.grid.id}: {e.after.value.replace('_', ' ')}",
+            )
+        except Exception as exc:  # an alert without its chart beats no alert
+            log.warning("chart of the %s alert not drawn: %s: %s", e.after, type(exc).__name__, exc)
+            return None
+        log.debug(
+            "chart of %s %s: %d bytes in %.2f s",
+            outcome.symbol,
+            format_utc(e.hour),
+            len(png),
+            time.perf_counter() - started,
+        )
+        return png
 
     def _due_channels(
         self,
@@ -187,6 +309,8 @@ class ExitEvaluator:
                     attempted_at=now,
                     ok=d.ok,
                     detail=d.detail[:300],
+                    priority=d.priority,
+                    receipt=d.receipt,
                 )
             )
         outcome.deliveries += deliveries
@@ -291,14 +415,25 @@ class ExitEvaluator:
         if e is None or decision is None:
             return None
         key = e.after.value
+        cycle = self._cycle(outcome, prior)
+        ack = self.settings.notifications.acknowledged
 
         def decide(last: dict[str, datetime | None]) -> tuple[bool, str]:
-            return should_notify(
+            answer = should_notify(
                 before=e.before,
                 after=e.after,
                 hour=e.hour,
                 last_notification=last,
                 limits=self.settings.notifications.rate_limit_hours,
+            )
+            if cycle is None:
+                return answer
+            return cycle.decide(
+                key=key,
+                hour=e.hour,
+                last=last.get(key),
+                reminder_hours=ack.reminder_hours,
+                otherwise=answer,
             )
 
         channels, why = self._due_channels(prior, key, decide)
@@ -308,6 +443,7 @@ class ExitEvaluator:
             return e.after if prior.already_delivered(primary, key) else None
         failed = [prior.failed_since.get(c, {}).get(key) for c in channels]
         retry_of = min((f for f in failed if f is not None), default=None)
+        reminder = cycle.response if cycle is not None and cycle.response else None
         n = exit_notification(
             symbol=outcome.symbol,
             grid_id=o.grid.id,
@@ -325,7 +461,14 @@ class ExitEvaluator:
             expires_at=decision.expires_at,
             url=run_url,
             undelivered_since=retry_of,
+            reminder=f"{reminder}; the grid still runs" if reminder else None,
+            priority=ack.reminder_priority if reminder else None,
         )
+        if "pushover" in channels:
+            start = emergency.episode_start(prior.records, e.after, e.before, e.hour)
+            png = self._chart(outcome, o, start)
+            if png is not None:
+                n = n.model_copy(update={"attachment": png})
         outcome.notification = n
         if self._deliver(outcome, n, channels, key, attempts):
             return e.after

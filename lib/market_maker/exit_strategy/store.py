@@ -22,6 +22,7 @@ from market_maker.exit_strategy.model import (
     DeliveryRecord,
     EvaluationRecord,
     ExitStateFile,
+    ReceiptRecord,
     exit_state_relpath,
 )
 from market_maker.exit_strategy.states import ExitState
@@ -50,6 +51,10 @@ class Prior:
     delivered_now: dict[str, set[str]] = field(default_factory=dict)
     # channel -> key -> hour of the first failed attempt since the last delivery on it
     failed_since: dict[str, dict[str, datetime]] = field(default_factory=dict)
+    # Emergencies delivered with a Pushover receipt (this hour's included), oldest first.
+    sent_receipts: list[DeliveryRecord] = field(default_factory=list)
+    # receipt -> its final outcome, as recorded up to this hour
+    receipt_outcomes: dict[str, ReceiptRecord] = field(default_factory=dict)
 
     def last_delivered(self, channel: str) -> dict[str, datetime | None]:
         """Per key, the last hour an alert reached ``channel`` (legacy records count for all)."""
@@ -97,7 +102,13 @@ class ExitStateStore:
                     out.existing = record
             attempts += _legacy_attempts(file, grid_id, hour)
             attempts += [d for d in file.deliveries if d.grid_id == grid_id and d.hour <= hour]
+            for r in file.receipts:
+                if r.grid_id == grid_id and r.hour <= hour:
+                    out.receipt_outcomes.setdefault(r.receipt, r)
         _read_attempts(out, attempts, hour)
+        out.sent_receipts = sorted(
+            (d for d in attempts if d.ok and d.receipt), key=lambda d: (d.hour, d.attempted_at)
+        )
         records.sort(key=lambda r: r.hour, reverse=True)
         out.records = records
         out.state = records[0].state if records else ExitState.NORMAL
@@ -112,8 +123,10 @@ class ExitStateStore:
         refusal_notified: bool = False,
         inputs: str | None = None,
         deliveries: list[DeliveryRecord] | None = None,
+        receipts: list[ReceiptRecord] | None = None,
     ) -> Path:
-        """Add the hour's evaluation (a new revision only when it differs) and the deliveries."""
+        """Add the hour's evaluation (a new revision only when it differs), the deliveries and
+        the receipts' outcomes learned (each receipt's final outcome is recorded once)."""
         day = evaluation.hour.date()
         current = self.day(symbol, day)
         carried = self._carried_notifications(symbol, day)
@@ -140,6 +153,9 @@ class ExitStateStore:
         evaluations.sort(key=lambda e: (e.hour, e.revision))
         transitions.sort(key=lambda t: (t.timestamp, t.revision))
         all_deliveries = [*(current.deliveries if current else []), *(deliveries or [])]
+        all_receipts = list(current.receipts) if current else []
+        known = {r.receipt for r in all_receipts}
+        all_receipts += [r for r in receipts or [] if r.receipt not in known]
         last = dict(current.last_notification) if current else carried
         for key in NOTIFICATION_KEYS:
             last.setdefault(key, carried.get(key))
@@ -160,6 +176,7 @@ class ExitStateStore:
             last_notification=last,
             evaluations=evaluations,
             deliveries=all_deliveries,
+            receipts=all_receipts,
         )
         final = updated.latest()[-1]
         updated = updated.model_copy(update={"state": final.state, "grid_id": final.grid_id})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ class Notification(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: str = Field(description="exit_state, analysis_refused, flow_failure")
+    kind: str = Field(description="exit_state, analysis_refused, flow_failure, daily_digest")
     title: str = Field(max_length=MAX_TITLE)
     message: str = Field(min_length=1, max_length=MAX_MESSAGE)
     priority: int = Field(ge=-2, le=2)
@@ -35,6 +36,8 @@ class Notification(BaseModel):
     symbol: str | None = None
     state: str | None = None
     context: dict[str, Any] = Field(default_factory=dict)
+    # A PNG for Pushover (a multipart attachment); the log and the webhook go without it.
+    attachment: bytes | None = Field(None, exclude=True, repr=False)
 
 
 def trim(text: str, limit: int = MAX_MESSAGE) -> str:
@@ -51,6 +54,38 @@ def trim(text: str, limit: int = MAX_MESSAGE) -> str:
 
 def _fmt(value: float) -> str:
     return f"{value:,.2f}"
+
+
+def where_in_grid(price: float, lower: float, upper: float, *, short: bool = False) -> str:
+    """Where the price is, in words: how far outside a bound, or where inside the grid.
+
+    ``7.4 % below the grid's lower bound 1,780.00``; ``inside the grid, low: 13 % of the way
+    up from the lower bound 1,780.00`` (``short``: ``low in the grid, 13 % of the way up``).
+    """
+    if price < lower:
+        return f"{(lower - price) / lower * 100:.1f} % below the grid's lower bound {_fmt(lower)}"
+    if price > upper:
+        return f"{(price - upper) / upper * 100:.1f} % above the grid's upper bound {_fmt(upper)}"
+    share = (price - lower) / (upper - lower)
+    part = "low" if share < 1 / 3 else ("high" if share > 2 / 3 else "in the middle")
+    if short:
+        place = "in the middle of the grid" if part == "in the middle" else f"{part} in the grid"
+        return f"{place}, {share * 100:.0f} % of the way up"
+    way = f"{share * 100:.0f} % of the way up from the lower bound {_fmt(lower)}"
+    return f"inside the grid, {part}: {way}"
+
+
+# How exit conditions describe the price's place ("price 1796.01 at 13% of the grid [1780,
+# 1900]", "price at -109% of the grid"): a share that reads as nonsense outside the grid.
+_SHARE_WITH_BOUNDS = re.compile(r"price -?[\d.,]+ at -?\d+% of the grid \[[^\]]*\]")
+_SHARE = re.compile(r"price at -?\d+% of the grid")
+
+
+def plain_reason(reason: str, price: float, lower: float, upper: float) -> str:
+    """A condition's reason with the price's place in the grid said in words (the alert's
+    first line gives the price)."""
+    words = f"price {where_in_grid(price, lower, upper, short=True)}"
+    return _SHARE.sub(words, _SHARE_WITH_BOUNDS.sub(words, reason))
 
 
 def exit_notification(
@@ -71,7 +106,12 @@ def exit_notification(
     expires_at: datetime,
     url: str | None,
     undelivered_since: datetime | None = None,
+    reminder: str | None = None,
+    priority: int | None = None,
 ) -> Notification:
+    """The exit alert. ``reminder`` (why it is only a reminder, e.g. who acknowledged the
+    emergency) and ``priority`` turn it into the slower, quieter repeat of an acknowledged one.
+    """
     change = (
         ("escalated from " if state.rank > previous.rank else "eased from ") + str(previous)
         if state != previous
@@ -89,12 +129,12 @@ def exit_notification(
         if verdict and confidence is not None
         else ("regime unknown (analysis refused)")
     )
-    lines = [
-        f"{action}. {symbol} {_fmt(price)} in grid {_fmt(lower)}-{_fmt(upper)}.",
-        f"Regime {regime}.",
-    ]
+    lines = [f"{action}. {symbol} {_fmt(price)}, {where_in_grid(price, lower, upper)}."]
+    if reminder:
+        lines.append(f"Reminder: {reminder}.")
+    lines.append(f"Regime {regime}.")
     if reasons:
-        lines.append("Why: " + "; ".join(reasons))
+        lines.append("Why: " + "; ".join(plain_reason(r, price, lower, upper) for r in reasons))
     lines.append(
         f"Hour {hour:%Y-%m-%d %H:%M} UTC, decision {decision_id}, act before "
         f"{expires_at:%H:%M} UTC."
@@ -105,11 +145,13 @@ def exit_notification(
             "delivered."
         )
     title = f"{symbol} {grid_id}: {state.value.replace('_', ' ')} ({change})"
+    if reminder:
+        title = f"{symbol} {grid_id}: {state.value.replace('_', ' ')} (reminder)"
     return Notification(
         kind="exit_state",
         title=trim(title, MAX_TITLE),
         message=trim("\n".join(lines)),
-        priority=PRIORITY[state],
+        priority=PRIORITY[state] if priority is None else priority,
         timestamp=int(hour.timestamp()),
         url=url,
         url_title="Flow run in Prefect" if url else None,

@@ -11,7 +11,7 @@ import requests
 from market_maker.config.models import NotificationSettings
 from market_maker.config.settings import secret_value
 from market_maker.notifications.message import Notification
-from market_maker.notifications.pushover import NotificationError, PushoverClient
+from market_maker.notifications.pushover import NotificationError, PushoverClient, ReceiptStatus
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,8 @@ class Delivery:
     channel: str
     ok: bool
     detail: str
+    priority: int | None = None
+    receipt: str | None = None  # Pushover's, for an emergency
 
 
 class Notifier:
@@ -65,7 +67,7 @@ class Notifier:
                 n.title,
                 n.message.replace("\n", " / "),
             )
-            return Delivery("log", True, "logged (no Pushover keys configured)")
+            return Delivery("log", True, "logged (no Pushover keys configured)", n.priority)
         try:
             reply = self.pushover.send(n)
         except NotificationError as exc:
@@ -76,12 +78,43 @@ class Notifier:
                 n.priority,
                 exc,
             )
-            return Delivery("pushover", False, str(exc))
+            return Delivery("pushover", False, str(exc), n.priority)
         except Exception as exc:  # a notification must never fail the evaluation
             log.exception("notification %r failed unexpectedly", n.title)
-            return Delivery("pushover", False, f"{type(exc).__name__}: {exc}")
-        receipt = f", receipt {reply['receipt']}" if reply.get("receipt") else ""
-        return Delivery("pushover", True, f"request {reply.get('request', '?')}{receipt}")
+            return Delivery("pushover", False, f"{type(exc).__name__}: {exc}", n.priority)
+        receipt = reply.get("receipt") or None
+        detail = f"request {reply.get('request', '?')}" + (
+            f", receipt {receipt}" if receipt else ""
+        )
+        if n.attachment is not None:
+            detail += f", chart {len(n.attachment):,} bytes"
+        return Delivery("pushover", True, detail, n.priority, receipt)
+
+    def receipt(self, receipt: str) -> ReceiptStatus | None:
+        """Pushover's answer on an emergency's receipt; None (logged) when it cannot be had:
+        the next run asks again."""
+        if self.pushover is None:
+            return None
+        try:
+            return self.pushover.receipt(receipt)
+        except NotificationError as exc:
+            log.warning("receipt %s not polled (the next run tries again): %s", receipt, exc)
+        except Exception as exc:  # a poll must never fail the evaluation
+            log.warning("receipt %s not polled: %s", receipt, type(exc).__name__)
+        return None
+
+    def cancel(self, receipt: str) -> bool:
+        """Stop Pushover repeating an emergency; False (logged) when it cannot."""
+        if self.pushover is None:
+            return False
+        try:
+            self.pushover.cancel(receipt)
+            return True
+        except NotificationError as exc:
+            log.warning("receipt %s not cancelled (the next run tries again): %s", receipt, exc)
+        except Exception as exc:
+            log.warning("receipt %s not cancelled: %s", receipt, type(exc).__name__)
+        return False
 
     def _webhook(self, n: Notification) -> Delivery:
         url = secret_value(self.settings.webhook_url) or ""
@@ -96,5 +129,5 @@ class Notifier:
             if isinstance(exc, requests.HTTPError) and exc.response is not None:
                 reason = f"HTTP {exc.response.status_code}"
             log.error("webhook notification %r to %s failed: %s", n.title, host, reason)
-            return Delivery("webhook", False, reason)
-        return Delivery("webhook", True, f"HTTP {response.status_code}")
+            return Delivery("webhook", False, reason, n.priority)
+        return Delivery("webhook", True, f"HTTP {response.status_code}", n.priority)
