@@ -486,6 +486,27 @@ def cmd_exit_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exit_signal_study(args: argparse.Namespace) -> int:
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from market_maker.backtest.exit_study_report import render
+
+    out = Path(args.out)
+    if not out.parent.is_dir():  # checked before the ten minutes of runs, not after
+        raise ParameterError(f"--out: folder {out.parent} does not exist")
+    page, directions = render(args.data_file, _settings(), print)
+    for d in directions:
+        print(f"tuned on {d.train}, reported on {d.test}: chosen {d.chosen}")
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(page + "\n")
+    os.replace(tmp, out)
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_server(args: argparse.Namespace) -> int:
     from flows import local_server
 
@@ -690,6 +711,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels", type=int, default=20)
     p.add_argument("--max-days", type=int, default=14, help="a grid runs at most this long")
     p.add_argument("--horizon-hours", type=int, default=24, help="break / false-exit horizon")
+
+    p = add(
+        "exit-signal-study",
+        cmd_exit_signal_study,
+        "Why exit signals are false or late, and the walk-forward tuning of the break-risk "
+        "model (2022 <-> 2023, grids of ±4 and ±8 percent).",
+    )
+    p.add_argument("--data-file", required=True, help="the 2022-2023 1-minute recording")
+    p.add_argument("--out", default="exit-signal-study.md", help="markdown page to write")
 
     p = add("kpi", cmd_kpi, "The KPIs of a day (and of the 7 and 30 days ending with it).")
     p.add_argument("--date", type=_day, help="the day, YYYY-MM-DD (UTC)")

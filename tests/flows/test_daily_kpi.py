@@ -34,7 +34,7 @@ from tests.grid_files import grid_data
 SYMBOL = "ETH-USDT"
 GRID = grid_data(symbol=SYMBOL)  # 1,780-1,900 from 2023-08-14
 START = datetime(2023, 8, 14, tzinfo=UTC)
-FIRST_MANDATORY = datetime(2023, 8, 17, 1, tzinfo=UTC)
+FIRST_MANDATORY = datetime(2023, 8, 17, 12, tzinfo=UTC)
 STOPPED = FIRST_MANDATORY + timedelta(hours=1, minutes=10)
 END = datetime(2023, 8, 22, 23, tzinfo=UTC)
 DAYS = (date(2023, 8, 14), date(2023, 8, 22))
@@ -146,7 +146,7 @@ def test_a_rerun_writes_nothing_new(on_scored: Scored) -> None:
 def test_an_hour_evaluated_again_after_the_grid_was_stopped_gets_no_new_revision(
     on_scored: Scored,
 ) -> None:
-    # The stop at 02:10 changed the grid file after these hours were evaluated; their inputs
+    # The stop at 13:10 changed the grid file after these hours were evaluated; their inputs
     # (the grid's parameters, since when it ran) did not change.
     day = on_scored.repo / "exit_states" / SYMBOL / "2023-08-17.yaml"
     before = day.read_bytes()

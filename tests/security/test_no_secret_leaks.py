@@ -320,7 +320,15 @@ def without_server(ws: Workspace) -> dict[str, list[Step]]:
             )
         ],
         "study": [
-            Step("exit-study", ["exit-study", "--data-file", sample, *two_weeks], ws.env("study"))
+            Step("exit-study", ["exit-study", "--data-file", sample, *two_weeks], ws.env("study")),
+            # The full study needs the two-year recording and ten minutes: its refusal of an
+            # output folder that does not exist, before any run, is what runs here.
+            Step(
+                "exit-signal-study",
+                ["exit-signal-study", "--data-file", sample, "--out", str(ws.base / "no" / "x.md")],
+                ws.env("study"),
+                expect=None,
+            ),
         ],
         "malformed": [
             Step(

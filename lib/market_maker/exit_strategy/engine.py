@@ -4,10 +4,12 @@ Rules, in priority order:
 
 1. The target is the highest state whose triggers fire now: MANDATORY_EXIT
    (price outside the grid, a confident falling TREND, or the LATEST triggers
-   firing twice in a row under TREND), LATEST_ACCEPTABLE_EXIT (WARNING
-   conditions persisting under TRANSITION/TREND with price in the grid's
-   outer band, or a TREND nearing an edge), WARNING (two or more independent
-   conditions), else NORMAL.
+   firing twice in a row under TREND), LATEST_ACCEPTABLE_EXIT (a likely break
+   within a day by the break-risk model, WARNING conditions persisting under
+   TRANSITION/TREND with price in the grid's outer band, or a TREND nearing an
+   edge; each rule can be switched off in the settings), WARNING (two or more
+   independent signs; the outer band and an elevated break risk are one sign),
+   else NORMAL.
 2. A target above the current state is taken at once (escalation may skip
    states: a hard condition does not wait).
 3. A target below the current state only counts as a calm evaluation. After
@@ -94,12 +96,16 @@ def evaluate(
 ) -> Evaluation:
     """One evaluation. ``prior``: this grid's earlier evaluations, most recent first."""
     hour = observation.hour
-    warnings = warning.evaluate(observation, cfg.warning)
+    warnings = warning.evaluate(observation, cfg.warning, cfg.break_risk)
     warning_met = warning.fires(warnings, cfg.warning)
     warning_streak = (_streak(prior, hour, lambda r: r.warning) + 1) if warning_met else 0
 
     latest = latest_exit.evaluate(
-        observation, warning_streak, cfg.warning.outer_band, cfg.latest_acceptable_exit
+        observation,
+        warning_streak,
+        cfg.warning.outer_band,
+        cfg.latest_acceptable_exit,
+        cfg.break_risk,
     )
     latest_fires = any(c.met for c in latest)
     latest_streak = (

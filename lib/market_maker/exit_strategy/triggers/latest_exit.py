@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from market_maker.exit_strategy.break_risk import probability
 from market_maker.exit_strategy.observation import Observation
-from market_maker.exit_strategy.settings import LatestExitSettings
+from market_maker.exit_strategy.settings import BreakRiskSettings, LatestExitSettings
 from market_maker.exit_strategy.triggers import Condition
 from market_maker.regime.model import Verdict
 
@@ -15,7 +16,10 @@ def warning_persisted(
     trending = o.verdict in (Verdict.TRANSITION, Verdict.TREND)
     p = o.position
     outer = p < outer_band or p > 1 - outer_band
-    met = trending and outer and warning_streak >= cfg.warning_persistence
+    on = cfg.warning_persistence > 0
+    met = on and trending and outer and warning_streak >= cfg.warning_persistence
+    if not on:
+        return Condition("warning_persisted", False, "persistence rule off")
     return Condition(
         "warning_persisted",
         met,
@@ -30,6 +34,8 @@ def trend_near_edge(o: Observation, cfg: LatestExitSettings) -> Condition:
     near = (direction < 0 and p < cfg.edge_band) or (direction > 0 and p > 1 - cfg.edge_band)
     met = o.verdict == Verdict.TREND and near
     side = "lower" if direction < 0 else "upper"
+    if cfg.edge_band == 0:
+        return Condition("trend_near_edge", False, "trend-near-edge rule off", hard=True)
     return Condition(
         "trend_near_edge",
         met,
@@ -38,7 +44,29 @@ def trend_near_edge(o: Observation, cfg: LatestExitSettings) -> Condition:
     )
 
 
+def break_likely(o: Observation, cfg: BreakRiskSettings) -> Condition:
+    """A close outside the grid within 24 h is likely enough to stop now, ahead of it."""
+    found = probability(o, cfg)
+    if found is None:
+        return Condition("break_likely", False, "break risk: no bandwidth to measure by")
+    p, t = found
+    return Condition(
+        "break_likely",
+        p >= cfg.latest_above,
+        f"break within 24 h {p:.0%} likely ({cfg.latest_above:.0%} stops the grid): "
+        f"{t.distance:.2f} volatility units from the {t.side} bound, slope {t.toward:+.2f} "
+        "toward it",
+    )
+
+
 def evaluate(
-    o: Observation, warning_streak: int, outer_band: float, cfg: LatestExitSettings
+    o: Observation,
+    warning_streak: int,
+    outer_band: float,
+    cfg: LatestExitSettings,
+    risk: BreakRiskSettings | None = None,
 ) -> list[Condition]:
-    return [warning_persisted(o, warning_streak, outer_band, cfg), trend_near_edge(o, cfg)]
+    out = [warning_persisted(o, warning_streak, outer_band, cfg), trend_near_edge(o, cfg)]
+    if risk is not None and risk.enabled:
+        out.append(break_likely(o, risk))
+    return out

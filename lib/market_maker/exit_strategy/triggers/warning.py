@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from market_maker.exit_strategy.break_risk import probability
 from market_maker.exit_strategy.observation import Observation
-from market_maker.exit_strategy.settings import WarningSettings
+from market_maker.exit_strategy.settings import BreakRiskSettings, WarningSettings
 from market_maker.exit_strategy.triggers import Condition
 from market_maker.regime.model import Verdict
 
@@ -80,6 +81,25 @@ def confirmation_4h_disagrees(o: Observation, cfg: WarningSettings) -> Condition
     )
 
 
+def break_risk_elevated(o: Observation, cfg: BreakRiskSettings) -> Condition:
+    """The calibrated chance of a close outside the grid within 24 h is elevated."""
+    if not cfg.enabled:
+        return Condition("break_risk_elevated", False, "break risk model off")
+    found = probability(o, cfg)
+    if found is None:
+        return Condition("break_risk_elevated", False, "break risk: no bandwidth to measure by")
+    p, t = found
+    return Condition(
+        "break_risk_elevated",
+        p >= cfg.warning_above,
+        f"break within 24 h {p:.0%} likely (from {cfg.warning_above:.0%}): {t.distance:.2f} "
+        f"volatility units from the {t.side} bound, slope {t.toward:+.2f} toward it",
+    )
+
+
+# Conditions that read the same thing (where price sits in the grid) count once together.
+POSITION = ("price_outer_band", "break_risk_elevated")
+
 CONDITIONS = (
     adx_rising,
     efficiency_high,
@@ -90,9 +110,20 @@ CONDITIONS = (
 )
 
 
-def evaluate(o: Observation, cfg: WarningSettings) -> list[Condition]:
-    return [check(o, cfg) for check in CONDITIONS]
+def evaluate(
+    o: Observation, cfg: WarningSettings, risk: BreakRiskSettings | None = None
+) -> list[Condition]:
+    out = [check(o, cfg) for check in CONDITIONS]
+    if risk is not None and risk.enabled:
+        out.append(break_risk_elevated(o, risk))
+    return out
+
+
+def independent_count(conditions: list[Condition]) -> int:
+    """Met conditions, the position family counted once: two views of one fact are one sign."""
+    met = {c.name for c in conditions if c.met}
+    return len(met - set(POSITION)) + (1 if met & set(POSITION) else 0)
 
 
 def fires(conditions: list[Condition], cfg: WarningSettings) -> bool:
-    return sum(c.met for c in conditions) >= cfg.min_conditions
+    return independent_count(conditions) >= cfg.min_conditions
