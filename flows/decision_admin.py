@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 from flows.grid_admin import writing
 from market_maker.decisions.model import SetupDecision
 from market_maker.decisions.store import DecisionStore
-from market_maker.grids.book import add_grid_config
-from market_maker.lifecycle.service import grid_from_setup
+from market_maker.lifecycle.service import grid_from_promotion, grid_from_setup, place_approved
 from market_maker.timeutil import format_utc
 
 
@@ -22,22 +21,21 @@ def decision_act(decision_id: str, action: str, at: datetime, note: str | None) 
     with writing("decision act") as ctx:
         store = DecisionStore(ctx.store.path)
         decision = store.read(store.find(decision_id))
-        grid = None
-        if isinstance(decision, SetupDecision) and action == "executed":
-            # Approving a setup places its grid: checked before anything is written.
-            grid = grid_from_setup(decision, at)
+        if action == "executed":
+            # Approving a setup or a promotion places its grid: checked before anything is
+            # written (an expired one is refused), then written with the action.
+            if isinstance(decision, SetupDecision):
+                grid_from_setup(decision, at)
+            elif decision.promotion is not None:
+                grid_from_promotion(decision, at)
         grace = timedelta(minutes=ctx.settings.kpis.late_action_minutes)
-        path, data = store.act(
-            decision_id, action, at, note=note, grace=grace, grid_id=grid.id if grid else None
-        )
+        path, data = store.act(decision_id, action, at, note=note, grace=grace)
         paths = [path]
-        if grid is not None:
-            paths.append(
-                add_grid_config(
-                    ctx.store.path, grid, decision_id, fee_rate=ctx.settings.grids.fee_rate
-                )
+        if action == "executed":
+            placed, created = place_approved(
+                ctx.store.path, decision, at, ctx.settings.grids.fee_rate
             )
-            created = grid.id
+            paths += placed
         ctx.store.commit(
             f"decision act: {decision_id} {action} {format_utc(at)}\n\n{note or 'no note'}\n",
             paths,

@@ -24,7 +24,7 @@ from flows._common import (
 )
 from flows.run_names import run_name
 from market_maker.exit_strategy.service import ExitEvaluator
-from market_maker.lifecycle.balance import balance_of
+from market_maker.lifecycle.balance import balance_of, base_balance_reader
 from market_maker.lifecycle.operator import OperatorAction, SimulatedOperator
 from market_maker.lifecycle.service import SetupEvaluator
 from market_maker.notifications.notifier import Notifier
@@ -43,6 +43,7 @@ def demo_replay(
     notifier = Notifier(ctx.settings.notifications)
     evaluator = ExitEvaluator(ctx.store.path, ctx.settings, notifier)
     balance = balance_of(ctx.settings, ctx.exchange, symbol.split("-")[1])
+    evaluator.positions.base_balance = base_balance_reader(ctx.settings, ctx.exchange)
     setup = SetupEvaluator(ctx.store.path, ctx.settings, notifier, balance)
     operator = SimulatedOperator(
         ctx.store.path, ctx.settings.grids.fee_rate, timedelta(minutes=operator_delay_minutes)

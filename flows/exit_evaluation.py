@@ -23,6 +23,7 @@ from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
 from market_maker.exit_strategy.report import outcome_markdown
 from market_maker.exit_strategy.service import ExitEvaluator
+from market_maker.lifecycle.balance import base_balance_reader
 from market_maker.notifications.notifier import Notifier
 from market_maker.pipeline import load_book
 from tasks.exit import evaluate_exit_task
@@ -53,6 +54,7 @@ def exit_evaluation(symbol: SymbolParam, hour: HourParam = None) -> dict[str, ob
         evaluator = ExitEvaluator(
             ctx.store.path, ctx.settings, Notifier(ctx.settings.notifications)
         )
+        evaluator.positions.base_balance = base_balance_reader(ctx.settings, ctx.exchange)
         outcome = evaluate_exit_task(ctx, evaluator, book, symbol, target, flow_run_url())
         sha = commit_task(
             ctx, commit_message("exit-evaluation", symbol, [target], outcome.line()), outcome.paths

@@ -27,6 +27,7 @@ from flows.run_names import run_name
 from market_maker.errors import ParameterError, RunFailed
 from market_maker.exit_strategy.report import outcome_markdown
 from market_maker.exit_strategy.service import ExitEvaluator
+from market_maker.lifecycle.balance import base_balance_reader
 from market_maker.notifications.notifier import Notifier
 from market_maker.pipeline import HourResult, load_book
 from market_maker.timeutil import format_utc, hours_between
@@ -70,6 +71,7 @@ def hourly_pipeline(
     chunks = _by_day(hours)
     evaluator = ExitEvaluator(ctx.store.path, ctx.settings, Notifier(ctx.settings.notifications))
     url = flow_run_url()
+    evaluator.positions.base_balance = base_balance_reader(ctx.settings, ctx.exchange)
     results: dict[str, list[HourResult]] = {s: [] for s in symbols}
     failures: dict[str, str] = {}
     commits: list[str] = []

@@ -85,15 +85,22 @@ def run_hour(
     result.metrics, result.metrics_status = metrics, status
     if status == "written":
         result.paths.append(path)
-    result.exit = evaluator.evaluate(metrics, book, code_version=ctx.code_version, run_url=run_url)
-    result.paths += result.exit.paths
+    promotion = None
     if setup is not None:
         setup.remember(metrics)
-        # No grid at the hour's start nor when its decision is issued: one placed during the
-        # hour (an approval acted on) is not proposed again.
-        if book.running(symbol, hour) is None and book.running(symbol, hour + HOUR) is None:
-            result.setup = setup.evaluate(metrics, book, code_version=ctx.code_version)
-            result.paths += result.setup.paths
+        running = book.running(symbol, hour)
+        if running is not None:
+            promotion = setup.promotion(metrics, running, book)
+    result.exit = evaluator.evaluate(
+        metrics, book, code_version=ctx.code_version, run_url=run_url, promotion=promotion
+    )
+    result.paths += result.exit.paths
+    # No grid at the hour's start nor when its decision is issued: one placed during the hour
+    # (an approval acted on) is not proposed again.
+    idle = book.running(symbol, hour) is None and book.running(symbol, hour + HOUR) is None
+    if setup is not None and idle:
+        result.setup = setup.evaluate(metrics, book, code_version=ctx.code_version)
+        result.paths += result.setup.paths
     result.seconds = time.perf_counter() - started
     return result
 

@@ -211,13 +211,18 @@ def evaluator(tmp_path: Path) -> tuple[ExitEvaluator, GridBook, Settings]:
 
 @pytest.mark.parametrize(
     ("verdict", "minutes"),
-    [(Verdict.TREND, 15), (Verdict.TRANSITION, 30), (Verdict.RANGE_OK, 60)],
+    [
+        (Verdict.TREND, 15),
+        (Verdict.TRANSITION, 30),
+        (Verdict.RANGE_WEAK, None),
+        (Verdict.RANGE_OK, None),
+    ],
 )
 def test_a_decision_expires_sooner_the_more_the_market_moves(
     sample_metrics: list[MetricsFile],
     evaluator: tuple[ExitEvaluator, GridBook, Settings],
     verdict: Verdict,
-    minutes: int,
+    minutes: int | None,
 ) -> None:
     ev, book, _ = evaluator
     metrics = sample_metrics[0].model_copy(update={"verdict": verdict})
@@ -227,7 +232,13 @@ def test_a_decision_expires_sooner_the_more_the_market_moves(
     d = outcome.decision
     assert d is not None and d.verdict == verdict
     assert d.issued_at == metrics.hour + timedelta(hours=1)
-    assert d.expires_at - d.issued_at == timedelta(minutes=minutes)
+    if minutes is None:  # a range leaves time: no deadline
+        assert d.expires_at is None
+    else:
+        assert d.expires_at is not None and d.expires_at - d.issued_at == timedelta(minutes=minutes)
+    # Every decision carries the grid's position at the hour.
+    assert d.schema_version == "1.1" and d.position is not None
+    assert d.position.price == metrics.price and d.position.stop_price == 1780.0
     stored = DecisionStore(ev.root).read(ev.root / decision_relpath("ETH-USDT", d.issued_at))
     assert stored == d
 

@@ -250,17 +250,26 @@ class GridSettings(Section):
     )
 
 
-class DecisionSettings(Section):
-    """How long a recommendation stays actionable, by verdict (minutes after issue)."""
+class ExpiryMinutes(Section):
+    """Minutes a recommendation stays actionable, by the verdict it was made under; null:
+    no deadline (a range leaves time). Every verdict must be given: a typo is an error."""
 
-    expiry_minutes: dict[str, int] = Field(
-        default_factory=lambda: {
-            "TREND": 15,
-            "TRANSITION": 30,
-            "RANGE_WEAK": 60,
-            "RANGE_OK": 60,
-        }
+    TREND: PositiveInt | None = 15
+    TRANSITION: PositiveInt | None = 30
+    RANGE_WEAK: PositiveInt | None = None
+    RANGE_OK: PositiveInt | None = None
+    REFUSED: PositiveInt | None = Field(
+        15, description="When the analysis refused: as cautious as under TREND."
     )
+
+
+class DecisionSettings(Section):
+    """How long a recommendation stays actionable (minutes after issue)."""
+
+    expiry_minutes: ExpiryMinutes = ExpiryMinutes()
+
+    def minutes_for(self, verdict: object) -> int | None:
+        return getattr(self.expiry_minutes, str(verdict) if verdict else "REFUSED")
 
 
 class KpiSettings(Section):

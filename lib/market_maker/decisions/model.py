@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from market_maker.config.models import Symbol
 from market_maker.errors import DataError
 from market_maker.exit_strategy.states import ExitState, Recommendation
+from market_maker.grids.position import PositionRisk
 from market_maker.identifiers import DecisionId, GridId, decision_id_part, symbol_part
 from market_maker.lifecycle.setup import (
     CapitalRecord,
@@ -23,6 +24,9 @@ from market_maker.regime.model import Verdict
 from market_maker.types import FrozenModel, UtcDatetime, UtcHour
 
 SCHEMA_VERSION = "1.0"
+# 1.1: a GRID_MANAGE decision with the grid's position risk, and a probationary grid's
+# promotion when one is due (1.0 records, without either, are still read).
+SCHEMA_WITH_POSITION = "1.1"
 DECISIONS_DIR = "decisions"
 
 
@@ -38,13 +42,15 @@ class GridRef(Record):
 
 
 class Decision(Record):
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     id: DecisionId = Field(description="dec-{SYMBOL}-{YYYYMMDD}-{HHMMSS} of the issue time.")
     type: Literal["GRID_MANAGE"] = "GRID_MANAGE"
     symbol: Symbol
     hour: UtcHour = Field(description="The evaluated hour.")
     issued_at: UtcDatetime = Field(description="When the hour's data was complete (hour + 1 h).")
-    expires_at: UtcDatetime = Field(description="Act before this, or wait for the next one.")
+    expires_at: UtcDatetime | None = Field(
+        description="Act before this, or wait for the next one; null: no deadline (a range)."
+    )
     recommendation: Recommendation
     exit_state: ExitState
     previous_exit_state: ExitState
@@ -54,17 +60,28 @@ class Decision(Record):
     metrics: dict[str, float | str | None]
     grid: GridRef
     metrics_file: str
+    position: PositionRisk | None = Field(
+        None, description="What the grid holds and risks at the hour (schema 1.1)."
+    )
+    promotion: ProposedGrid | None = Field(
+        None,
+        description="A full grid to replace this probationary one (schema 1.1): approving "
+        "the decision places it.",
+    )
     config_version: str
     code_version: str
 
     @model_validator(mode="after")
     def _consistent(self) -> Decision:
+        extended = self.promotion is not None or self.position is not None
+        if extended != (self.schema_version == SCHEMA_WITH_POSITION):
+            raise ValueError(f"position and promotion need schema_version {SCHEMA_WITH_POSITION}")
         if self.id != decision_id(self.symbol, self.issued_at):
             raise ValueError(
                 f"id {self.id} does not match the symbol and issue time "
                 f"({decision_id(self.symbol, self.issued_at)})"
             )
-        if self.expires_at < self.issued_at:
+        if self.expires_at is not None and self.expires_at < self.issued_at:
             raise ValueError("expires_at is before issued_at")
         if self.grid.lower_price >= self.grid.upper_price:
             raise ValueError("grid.lower_price must be below grid.upper_price")

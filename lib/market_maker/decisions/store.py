@@ -26,7 +26,12 @@ class ImmutableRecordError(DataError):
 
 
 def _dumps(model: Decision | SetupDecision | DecisionEntry) -> bytes:
-    return dump(model.model_dump(mode="json"))
+    data = model.model_dump(mode="json")
+    if isinstance(model, Decision):
+        for key in ("position", "promotion"):  # a 1.0 record keeps exactly the 1.0 keys
+            if data.get(key) is None:
+                data.pop(key, None)
+    return dump(data)
 
 
 def _load_decision(data: bytes, source: str) -> Decision | SetupDecision:

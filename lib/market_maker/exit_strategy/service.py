@@ -12,17 +12,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from market_maker.config import Settings
-from market_maker.decisions.model import Decision, GridRef, decision_id, decision_relpath
+from market_maker.decisions.model import (
+    SCHEMA_WITH_POSITION,
+    Decision,
+    GridRef,
+    decision_id,
+    decision_relpath,
+)
 from market_maker.decisions.store import DecisionStore, ImmutableRecordError
 from market_maker.exit_strategy.engine import Evaluation, evaluate
 from market_maker.exit_strategy.model import REFUSAL_KEY, DeliveryRecord, ReceiptRecord
 from market_maker.exit_strategy.observation import Observation
-from market_maker.exit_strategy.states import RECOMMENDATION, ExitState
+from market_maker.exit_strategy.states import RECOMMENDATION, ExitState, Recommendation
 from market_maker.exit_strategy.store import ExitStateStore, Prior
 from market_maker.grids.book import GridBook
 from market_maker.grids.model import GridConfig
 from market_maker.identifiers import inside
 from market_maker.kpis.service import action_fact
+from market_maker.lifecycle.position_path import PositionTracker
+from market_maker.lifecycle.setup import ProposedGrid
 from market_maker.notifications import emergency
 from market_maker.notifications.chart import ChartHour, exit_chart
 from market_maker.notifications.message import (
@@ -97,6 +105,7 @@ class ExitEvaluator:
         self.decisions = DecisionStore(root)
         self._metrics: dict[tuple[str, datetime], MetricsFile | None] = {}
         self._receipts: dict[str, tuple[float, ReceiptStatus | None]] = {}
+        self.positions = PositionTracker(root)
 
     def remember(self, metrics: MetricsFile) -> None:
         """Keep a metrics file just produced, so the next hour reads its ADX from memory."""
@@ -116,7 +125,10 @@ class ExitEvaluator:
         *,
         code_version: str,
         run_url: str | None = None,
+        promotion: ProposedGrid | None = None,
     ) -> ExitOutcome:
+        """Evaluate the grid running at ``metrics.hour``; ``promotion`` (a full grid to replace a
+        probationary one, from the lifecycle) goes into its decision."""
         symbol, hour = metrics.symbol, metrics.hour
         self.remember(metrics)
         grid = book.running(symbol, hour)
@@ -130,7 +142,7 @@ class ExitEvaluator:
         inputs = _fingerprint(
             metrics, grid_inputs(grid, hour), prior, self._metrics_at(symbol, hour - HOUR)
         )
-        decision = self._decision(metrics, observation, evaluation, book, code_version)
+        decision = self._decision(metrics, observation, evaluation, book, code_version, promotion)
         try:
             path, _ = self.decisions.write(decision)
         except ImmutableRecordError:
@@ -365,10 +377,10 @@ class ExitEvaluator:
         e: Evaluation,
         book: GridBook,
         code_version: str,
+        promotion: ProposedGrid | None = None,
     ) -> Decision:
         issued = metrics.hour + HOUR
-        verdict = str(metrics.verdict) if metrics.verdict else None
-        minutes = self.settings.decisions.expiry_minutes.get(verdict or "", 15)
+        minutes = self.settings.decisions.minutes_for(metrics.verdict)
         met = e.conditions_met
         reasons = [f"{c.name}: {c.reason}" for c in met] or ["no exit condition met"]
         if metrics.verdict is None:
@@ -378,12 +390,14 @@ class ExitEvaluator:
         if e.after.rank < e.before.rank and e.transition is not None:
             reasons = e.transition.reasons + reasons
         grid = o.grid
+        position = self.positions.risk(grid, metrics.hour, metrics.price)
         return Decision(
+            schema_version=SCHEMA_WITH_POSITION,
             id=decision_id(metrics.symbol, issued),
             symbol=metrics.symbol,
             hour=metrics.hour,
             issued_at=issued,
-            expires_at=issued + timedelta(minutes=minutes),
+            expires_at=issued + timedelta(minutes=minutes) if minutes is not None else None,
             recommendation=RECOMMENDATION[e.after],
             exit_state=e.after,
             previous_exit_state=e.before,
@@ -399,8 +413,30 @@ class ExitEvaluator:
                 grid_version=book.versions.get(grid.id),
             ),
             metrics_file=metrics_relpath(metrics.symbol, metrics.hour).as_posix(),
+            position=position,
+            promotion=promotion,
             config_version=metrics.config_version,
             code_version=code_version,
+        )
+
+    def _missed_stop(self, decision: Decision) -> str | None:
+        """The hour before's STOP_GRID, if it expired with no action recorded: the next alert
+        says it was missed."""
+        earlier = inside(self.root, decision_relpath(decision.symbol, decision.issued_at - HOUR))
+        if not earlier.exists():
+            return None
+        before = self.decisions.read(earlier)
+        if (
+            not isinstance(before, Decision)
+            or before.recommendation != Recommendation.STOP_GRID
+            or before.expires_at is None
+            or before.expires_at > decision.issued_at
+            or self.decisions.entries(before.id, "action")
+        ):
+            return None
+        return (
+            f"MISSED: the {before.exit_state} recommendation {before.id} expired at "
+            f"{before.expires_at:%H:%M} UTC with no action recorded"
         )
 
     def _notify(
@@ -460,6 +496,9 @@ class ExitEvaluator:
             decision_id=decision.id,
             expires_at=decision.expires_at,
             url=run_url,
+            position=decision.position,
+            promotion=decision.promotion,
+            missed=self._missed_stop(decision) if not reminder else None,
             undelivered_since=retry_of,
             reminder=f"{reminder}; the grid still runs" if reminder else None,
             priority=ack.reminder_priority if reminder else None,

@@ -26,6 +26,10 @@ class PositionRisk(FrozenModel):
     stop_price: float = Field(description="The grid's lower bound: stopped there at the latest.")
     base_at_stop: float
     loss_at_stop: float = Field(description="Unrealised PnL were price to reach the stop.")
+    exchange_base: float | None = Field(
+        None, description="Base the exchange account holds (with a key), to check the model."
+    )
+    mismatch: str | None = Field(None, description="How the exchange differs, if it does.")
 
 
 def level_prices(lower: float, upper: float, levels: int, geometric: bool = False) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from market_maker.config import Settings
 from market_maker.errors import ExchangeError
 from market_maker.exchange import Exchange
@@ -31,3 +33,11 @@ def balance_of(settings: Settings, exchange: Exchange, quote: str) -> Balance:
         accounts = exchange.accounts()  # type: ignore[attr-defined]
         return Balance(quote_balance(accounts, quote), f"KuCoin trade account ({quote})")
     return configured_balance(settings)
+
+
+def base_balance_reader(settings: Settings, exchange: Exchange) -> Callable[[str], float] | None:
+    """With a KuCoin key: a reader of the account's balance of a currency (for checking a
+    grid's position against the exchange); None without one."""
+    if exchange.name != "kucoin" or settings.exchange.api_key is None:
+        return None
+    return lambda currency: quote_balance(exchange.accounts(), currency)  # type: ignore[attr-defined]

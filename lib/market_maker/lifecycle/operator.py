@@ -14,8 +14,8 @@ from pathlib import Path
 from market_maker.decisions.model import Decision, SetupDecision
 from market_maker.decisions.store import DecisionStore
 from market_maker.exit_strategy.states import ExitState
-from market_maker.grids.book import GridBook, add_grid_config, set_running
-from market_maker.lifecycle.service import grid_from_setup
+from market_maker.grids.book import GridBook, set_running
+from market_maker.lifecycle.service import place_approved
 from market_maker.timeutil import format_utc
 
 
@@ -40,6 +40,8 @@ class SimulatedOperator:
         """Act on the hour's decision if it calls for it; the files written."""
         if isinstance(decision, SetupDecision) and decision.recommendation == "CREATE_GRID":
             return self._approve(decision)
+        if isinstance(decision, Decision) and decision.promotion is not None:
+            return self._approve(decision)
         if (
             isinstance(decision, Decision)
             and decision.recommendation == "STOP_GRID"
@@ -48,26 +50,28 @@ class SimulatedOperator:
             return self._stop(decision)
         return []
 
-    def _approve(self, decision: SetupDecision) -> list[Path]:
+    def _approve(self, decision: Decision | SetupDecision) -> list[Path]:
         at = decision.issued_at + self.delay
         store = DecisionStore(self.root)
         if store.entries(decision.id, "action"):  # a rerun: done already
             return []
-        grid = grid_from_setup(decision, at)
-        action, _ = store.act(decision.id, "executed", at, source="demo operator", grid_id=grid.id)
-        path = add_grid_config(self.root, grid, decision.id, fee_rate=self.fee_rate)
-        g = decision.grid
-        assert g is not None
+        placed, grid_id = place_approved(self.root, decision, at, self.fee_rate)
+        action, _ = store.act(decision.id, "executed", at, source="demo operator", grid_id=grid_id)
+        g = decision.grid if isinstance(decision, SetupDecision) else decision.promotion
+        assert g is not None and grid_id is not None
+        what = (
+            f"{decision.mode} grid" if isinstance(decision, SetupDecision) else "promoted to full"
+        )
         self.actions.append(
             OperatorAction(
                 at,
                 decision.id,
                 "approved",
-                grid.id,
-                f"{decision.mode} grid {g.lower_price:,.2f}-{g.upper_price:,.2f} x{g.levels}",
+                grid_id,
+                f"{what} {g.lower_price:,.2f}-{g.upper_price:,.2f} x{g.levels}",
             )
         )
-        return [action, path]
+        return [action, *placed]
 
     def _stop(self, decision: Decision) -> list[Path]:
         at = decision.issued_at + self.delay

@@ -8,17 +8,29 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from market_maker.config import Settings
-from market_maker.decisions.model import ActionData, SetupDecision, decision_id, decision_relpath
+from market_maker.decisions.model import (
+    ActionData,
+    Decision,
+    SetupDecision,
+    decision_id,
+    decision_relpath,
+)
 from market_maker.decisions.store import DecisionStore
 from market_maker.errors import DataError
-from market_maker.grids.book import GridBook
+from market_maker.grids.book import GridBook, add_grid_config, set_running
 from market_maker.grids.model import SCHEMA_WITH_SETUP, GridConfig
 from market_maker.identifiers import inside
-from market_maker.lifecycle.setup import Context, evaluate_setup
+from market_maker.lifecycle.setup import (
+    Context,
+    ProposedGrid,
+    capital_of,
+    design_grid,
+    evaluate_setup,
+)
 from market_maker.notifications.message import Notification, trim
 from market_maker.notifications.notifier import Delivery, Notifier
 from market_maker.regime import files
-from market_maker.regime.model import MetricsFile, metrics_relpath
+from market_maker.regime.model import MetricsFile, Verdict, metrics_relpath
 from market_maker.timeutil import HOUR, format_utc
 
 # How far back a closed (declined or expired) setup can still hold a cooldown.
@@ -73,10 +85,53 @@ class SetupEvaluator:
         self.balance = balance
         self.decisions = DecisionStore(root)
         self._previous: dict[str, MetricsFile] = {}
+        self._streak: dict[str, int] = {}
 
     def remember(self, metrics: MetricsFile) -> None:
-        """The hour just analysed: the next hour's gates start from it."""
+        """The hour just analysed: the next hour's gates start from it, and the streak of
+        RANGE_OK hours a probationary grid's promotion waits for goes on or ends."""
+        before = self._previous.get(metrics.symbol)
+        if before is not None and before.hour == metrics.hour - HOUR:
+            streak = self._streak.get(metrics.symbol, 0)
+        else:
+            streak = self._read_streak(metrics.symbol, metrics.hour - HOUR)
+        self._streak[metrics.symbol] = streak + 1 if metrics.verdict == Verdict.RANGE_OK else 0
         self._previous[metrics.symbol] = metrics
+
+    def _read_streak(self, symbol: str, hour: datetime) -> int:
+        """RANGE_OK hours in a row ending at ``hour``, read back (as far as a promotion needs)."""
+        need = self.settings.lifecycle.setup.promote_after_hours
+        count = 0
+        while count < need:
+            path = inside(self.root, metrics_relpath(symbol, hour - count * HOUR))
+            if not path.exists() or files.read(path).verdict != Verdict.RANGE_OK:
+                break
+            count += 1
+        return count
+
+    def promotion(
+        self, metrics: MetricsFile, grid: GridConfig, book: GridBook
+    ) -> ProposedGrid | None:
+        """A full grid to replace a probationary one that has run ``promote_after_hours``
+        RANGE_OK hours in a row (call after ``remember(metrics)``); None otherwise."""
+        cfg = self.settings.lifecycle
+        if grid.mode != "probationary" or metrics.range is None:
+            return None
+        if self._streak.get(metrics.symbol, 0) < cfg.setup.promote_after_hours:
+            return None
+        since = grid.running_since(metrics.hour)
+        if since is None or metrics.hour + HOUR - since < cfg.setup.promote_after_hours * HOUR:
+            return None
+        if not metrics.range.lower < metrics.price < metrics.range.upper:
+            return None
+        ctx = self.context(metrics, book)
+        # The probationary grid's own capital comes back when it is replaced.
+        unlocked = capital_of(ctx, cfg).unlocked + grid.capital()
+        used = min(cfg.capital.grid_allocation_quote, unlocked)
+        if used <= 0:
+            return None
+        proposal, _ = design_grid(metrics, "full", used, ctx.fee_rate, cfg)
+        return proposal
 
     def previous(self, symbol: str, hour: datetime) -> MetricsFile | None:
         """The metrics of the hour before ``hour`` (None when it was never analysed)."""
@@ -228,3 +283,54 @@ def grid_from_setup(decision: SetupDecision, at: datetime) -> GridConfig:
             "history": [{"enabled": format_utc(at), "reason": f"CREATE_GRID {decision.id}"}],
         }
     )
+
+
+def grid_from_promotion(decision: Decision, at: datetime) -> GridConfig:
+    """The full grid that replaces a probationary one when its promotion is approved."""
+    if decision.promotion is None:
+        raise DataError(f"{decision.id} proposes no promotion: there is nothing to execute")
+    if decision.expires_at is not None and at > decision.expires_at:
+        raise DataError(
+            f"the promotion in {decision.id} expired at {format_utc(decision.expires_at)}: "
+            "wait for the next one (nothing was written)"
+        )
+    g = decision.promotion
+    return GridConfig.model_validate(
+        {
+            "schema_version": SCHEMA_WITH_SETUP,
+            "id": f"{decision.symbol.lower()}-{decision.issued_at:%Y%m%d-%H%M}",
+            "symbol": decision.symbol,
+            "lower_price": g.lower_price,
+            "upper_price": g.upper_price,
+            "levels": g.levels,
+            "amount_per_grid": g.amount_per_grid,
+            "profit_per_grid": g.profit_per_grid,
+            "spacing": g.spacing,
+            "mode": "full",
+            "setup_decision": decision.id,
+            "history": [{"enabled": format_utc(at), "reason": f"promotes {decision.grid.grid_id}"}],
+        }
+    )
+
+
+def place_approved(
+    root: Path, decision: Decision | SetupDecision, at: datetime, fee_rate: float
+) -> tuple[list[Path], str | None]:
+    """What approving ``decision`` at ``at`` writes: a setup's grid, or a promotion's full
+    grid replacing the probationary one (stopped at the same moment). Checked before any
+    file is written; ([], None) for a decision that places nothing."""
+    if isinstance(decision, SetupDecision):
+        grid = grid_from_setup(decision, at)
+        return [add_grid_config(root, grid, decision.id, fee_rate=fee_rate)], grid.id
+    if decision.promotion is None:
+        return [], None
+    grid = grid_from_promotion(decision, at)
+    stopped = set_running(
+        root,
+        decision.grid.grid_id,
+        enabled=False,
+        at=at,
+        reason=f"promoted: replaced by {grid.id} ({decision.id})",
+        fee_rate=fee_rate,
+    )
+    return [stopped, add_grid_config(root, grid, decision.id, fee_rate=fee_rate)], grid.id

@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from market_maker.exit_strategy.states import ExitState, Recommendation
+from market_maker.grids.position import PositionRisk
+from market_maker.lifecycle.setup import ProposedGrid
 
 MAX_MESSAGE = 1024
 MAX_TITLE = 250
@@ -103,8 +105,11 @@ def exit_notification(
     confidence: float | None,
     reasons: list[str],
     decision_id: str,
-    expires_at: datetime,
+    expires_at: datetime | None,
     url: str | None,
+    position: PositionRisk | None = None,
+    promotion: ProposedGrid | None = None,
+    missed: str | None = None,
     undelivered_since: datetime | None = None,
     reminder: str | None = None,
     priority: int | None = None,
@@ -130,15 +135,23 @@ def exit_notification(
         else ("regime unknown (analysis refused)")
     )
     lines = [f"{action}. {symbol} {_fmt(price)}, {where_in_grid(price, lower, upper)}."]
+    if missed:
+        lines.insert(0, f"{missed}.")
     if reminder:
         lines.append(f"Reminder: {reminder}.")
     lines.append(f"Regime {regime}.")
     if reasons:
         lines.append("Why: " + "; ".join(plain_reason(r, price, lower, upper) for r in reasons))
-    lines.append(
-        f"Hour {hour:%Y-%m-%d %H:%M} UTC, decision {decision_id}, act before "
-        f"{expires_at:%H:%M} UTC."
-    )
+    if position is not None:
+        lines.append(position_line(symbol, position))
+    if promotion is not None:
+        lines.append(
+            f"Promotion ready: a full grid {_fmt(promotion.lower_price)}-"
+            f"{_fmt(promotion.upper_price)} x{promotion.levels} can replace this probationary "
+            f"one (market-maker decision act --id {decision_id} --action executed)."
+        )
+    deadline = f"act before {expires_at:%H:%M} UTC" if expires_at else "no deadline"
+    lines.append(f"Hour {hour:%Y-%m-%d %H:%M} UTC, decision {decision_id}, {deadline}.")
     if undelivered_since is not None:
         lines.append(
             f"Sent late: the alert for {undelivered_since:%Y-%m-%d %H:%M} UTC could not be "
@@ -159,6 +172,25 @@ def exit_notification(
         state=state.value,
         context={"grid_id": grid_id, "decision_id": decision_id, "recommendation": recommendation},
     )
+
+
+def position_line(symbol: str, p: PositionRisk) -> str:
+    """What the grid holds and what reaching its stop would cost, in the quote currency."""
+    base, quote = symbol.split("-")
+    if not p.base_held:
+        held = f"Position: no {base} held"
+    else:
+        held = (
+            f"Position: {p.base_held:g} {base} at {_fmt(p.average_entry or 0)} on average, "
+            f"unrealised {p.unrealized_pnl:+,.2f} {quote}"
+        )
+    line = (
+        f"{held}; at the lower bound {_fmt(p.stop_price)}: {p.base_at_stop:g} {base}, "
+        f"{p.loss_at_stop:+,.2f} {quote}."
+    )
+    if p.mismatch:
+        line += f" Exchange check: {p.mismatch}."
+    return line
 
 
 def failure_notification(
