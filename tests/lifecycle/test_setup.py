@@ -223,3 +223,41 @@ def test_a_fee_that_makes_every_spacing_unprofitable_is_one_clear_line(ready: Me
 
 def test_the_settings_load_with_their_documented_defaults() -> None:
     assert load_settings().lifecycle == CFG
+
+
+@pytest.mark.parametrize(("minutes", "approved"), [(59, True), (60, True), (61, False)])
+def test_a_setup_can_be_approved_until_it_expires_an_hour_after_issue(
+    ready: MetricsFile, minutes: int, approved: bool
+) -> None:
+    from market_maker.decisions.model import SetupDecision, decision_id
+    from market_maker.errors import DataError
+    from market_maker.lifecycle.service import grid_from_setup
+
+    result = evaluate_setup(ready, ctx(ready), CFG)
+    issued = ready.hour + timedelta(hours=1)
+    decision = SetupDecision(
+        id=decision_id("ETH-USDT", issued),
+        symbol="ETH-USDT",
+        hour=ready.hour,
+        issued_at=issued,
+        expires_at=issued + timedelta(minutes=CFG.setup.expiry_minutes),
+        recommendation=result.recommendation,
+        mode=result.mode,
+        price=ready.price,
+        grid=result.grid,
+        capital=result.capital,
+        gates=result.gates,
+        verdict=ready.verdict,
+        confidence=ready.confidence,
+        reasons=result.reasons,
+        checks=result.checks,
+        metrics_file="metrics/ETH-USDT/x.yaml",
+        config_version="c",
+        code_version="v",
+    )
+    at = issued + timedelta(minutes=minutes)
+    if approved:
+        assert grid_from_setup(decision, at).running_at(at)
+    else:
+        with pytest.raises(DataError, match="expired at"):
+            grid_from_setup(decision, at)
