@@ -167,3 +167,21 @@ def test_git_blob_hash_matches_git_hash_object(tmp_path: Path) -> None:
         ["git", "hash-object", str(path)], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert git_blob_hash(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        # Settings keyed by a verdict take exactly the verdicts: a typo is an error.
+        ("MARKET_MAKER_DECISIONS__EXPIRY_MINUTES__TRND", "5", "TRND"),
+        # A warning threshold above the error one would never warn.
+        ("MARKET_MAKER_EXIT_STRATEGY__DURATION_WARNING_SECONDS", "600", "duration_warning_seconds"),
+    ],
+)
+def test_settings_that_could_drift_are_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str
+) -> None:
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=named):
+        load_settings()

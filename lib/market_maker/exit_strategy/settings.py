@@ -90,3 +90,12 @@ class ExitStrategySettings(Section):
     break_risk: BreakRiskSettings = BreakRiskSettings()
     duration_warning_seconds: float = Field(60.0, gt=0, description="Log a slow evaluation.")
     duration_error_seconds: float = Field(300.0, gt=0, description="Log a very slow one as error.")
+
+    @model_validator(mode="after")
+    def _durations_in_order(self) -> ExitStrategySettings:
+        if self.duration_warning_seconds >= self.duration_error_seconds:
+            raise ValueError(
+                f"duration_warning_seconds ({self.duration_warning_seconds:g}) must be below "
+                f"duration_error_seconds ({self.duration_error_seconds:g})"
+            )
+        return self
