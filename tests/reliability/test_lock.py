@@ -77,10 +77,12 @@ def test_a_killed_writer_blocks_the_next_one_for_seconds_on_a_prefect_server(
 def test_a_killed_writer_blocks_the_next_one_for_seconds_on_the_embedded_default(
     writer_env: dict[str, str], tmp_path: Path
 ) -> None:
-    # No server: each process starts Prefect's ephemeral server over one database, which
-    # keeps the slot's count; the dead writer's lease lived in its own server's memory.
+    # No shared server: each process starts Prefect's ephemeral server over one database,
+    # which keeps the slot's count; the dead writer's lease lived in its own server's memory.
+    # (The command line's local server shares one server, the case above.)
     env = {k: v for k, v in writer_env.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    env["MARKET_MAKER_PREFECT_SERVER"] = "ephemeral"
     data = place(tmp_path)
     kill_inside_the_lock(env, data, tmp_path / "repo")
 
