@@ -50,6 +50,7 @@ ENV PATH=/opt/venv/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/home/market-maker \
     PREFECT_HOME=/tmp/prefect \
+    MPLCONFIGDIR=/tmp/matplotlib \
     MARKET_MAKER_CONFIG_DIR=/opt/market-maker/config \
     MARKET_MAKER_CODE_VERSION=${MARKET_MAKER_CODE_VERSION}
 USER 10001:10001
