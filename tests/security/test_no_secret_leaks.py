@@ -268,7 +268,9 @@ class Workspace:
             "MARKET_MAKER_LOGGING__FORMAT": "json",
             "MARKET_MAKER_DATA_REPOSITORY__BASE_PATH": str(self.repo(name)),
             "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL": str(self.remote(name)),
-            "MARKET_MAKER_DATA_REPOSITORY__LOCK_TIMEOUT_SECONDS": "60",
+            # The workspaces' writers share one Prefect server, hence one repository slot:
+            # a long step (maintenance packs and rebuilds) may hold it a while under load.
+            "MARKET_MAKER_DATA_REPOSITORY__LOCK_TIMEOUT_SECONDS": "600",
             "MARKET_MAKER_EXCHANGE__NAME": "kucoin",
             "MARKET_MAKER_EXCHANGE__BASE_URL": self.kucoin.url,
             "MARKET_MAKER_EXCHANGE__RETRY_ATTEMPTS": "1",
