@@ -241,20 +241,30 @@ def lifecycle_lines(root: Path, symbol: str, start: datetime, end: datetime) -> 
     )
     for grid in grids:
         setup = store.read(store.find(grid.setup_decision or ""))
-        assert isinstance(setup, SetupDecision) and setup.grid is not None
         placed = grid.history[0].at
-        lines.append(
-            f"{short_hour(setup.hour)}  CREATE_GRID {setup.mode} "
-            f"{setup.grid.lower_price:,.2f}-{setup.grid.upper_price:,.2f} x{setup.grid.levels} "
-            f"({setup.verdict} {setup.confidence:.2f}) -> approved, running from "
-            f"{placed:%m-%d %H:%M}"
-        )
+        if isinstance(setup, SetupDecision) and setup.grid is not None:
+            lines.append(
+                f"{short_hour(setup.hour)}  CREATE_GRID {setup.mode} "
+                f"{setup.grid.lower_price:,.2f}-{setup.grid.upper_price:,.2f} x{setup.grid.levels} "
+                f"({setup.verdict} {setup.confidence:.2f}) -> approved, running from "
+                f"{placed:%m-%d %H:%M}"
+            )
+        elif setup.promotion is not None:  # a probationary grid's promotion
+            lines.append(
+                f"{short_hour(setup.hour)}  PROMOTE {setup.grid.grid_id} to a full grid "
+                f"{setup.promotion.lower_price:,.2f}-{setup.promotion.upper_price:,.2f} "
+                f"x{setup.promotion.levels} after 24 RANGE_OK hours -> approved, running from "
+                f"{placed:%m-%d %H:%M}"
+            )
         stops = [e for e in grid.history if e.action == "disabled"]
         if not stops:
             lines.append(f"{'':16}still running at {short_hour(end)}")
             continue
         stop = stops[0]
         reason = stop.reason or ""
+        if reason.startswith("promoted"):
+            lines.append(f"{'':16}replaced {stop.at:%m-%d %H:%M} by its promotion")
+            continue
         why = ""
         if "(dec-" in reason:
             decision = store.read(store.find(reason.rsplit("(", 1)[1].rstrip(")")))

@@ -55,6 +55,10 @@ class SimulatedOperator:
         store = DecisionStore(self.root)
         if store.entries(decision.id, "action"):  # a rerun: done already
             return []
+        if isinstance(decision, Decision):  # a promotion: only of the grid still running
+            old = GridBook.load(self.root, fee_rate=self.fee_rate).grids.get(decision.grid.grid_id)
+            if old is None or not old.running_at(at):
+                return []
         placed, grid_id = place_approved(self.root, decision, at, self.fee_rate)
         action, _ = store.act(decision.id, "executed", at, source="demo operator", grid_id=grid_id)
         g = decision.grid if isinstance(decision, SetupDecision) else decision.promotion

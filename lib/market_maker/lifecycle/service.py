@@ -117,6 +117,8 @@ class SetupEvaluator:
         cfg = self.settings.lifecycle
         if grid.mode != "probationary" or metrics.range is None:
             return None
+        if not grid.running_at(metrics.hour + HOUR):  # replaced or stopped during the hour
+            return None
         if self._streak.get(metrics.symbol, 0) < cfg.setup.promote_after_hours:
             return None
         since = grid.running_since(metrics.hour)
