@@ -95,6 +95,8 @@ def run_hour(
         metrics, book, code_version=ctx.code_version, run_url=run_url, promotion=promotion
     )
     result.paths += result.exit.paths
+    if setup is not None and result.exit.decision is not None:
+        setup.announce_promotion(result.exit.decision, result.exit.decision_written)
     # No grid at the hour's start nor when its decision is issued: one placed during the hour
     # (an approval acted on) is not proposed again.
     idle = book.running(symbol, hour) is None and book.running(symbol, hour + HOUR) is None

@@ -75,3 +75,51 @@ def test_a_range_decision_has_no_deadline_and_a_ready_promotion_says_how_to_take
     assert "no deadline" in text and "act before" not in text
     assert "Promotion ready: a full grid 1,624.05-1,689.09 x10" in text
     assert "market-maker decision act --id dec-ETH-USDT-20230817-020000 --action executed" in text
+
+
+def test_a_ready_promotion_is_announced_once_never_urgently() -> None:
+    from market_maker.decisions.model import Decision
+    from market_maker.lifecycle.service import promotion_notification
+
+    promotion = ProposedGrid(
+        lower_price=1624.05,
+        upper_price=1689.09,
+        levels=10,
+        spacing="arithmetic",
+        spacing_pct=0.43,
+        amount_per_grid=0.038741,
+        profit_per_grid=0.0043,
+        profit_per_grid_net=0.0023,
+    )
+    decision = Decision.model_validate(
+        {
+            "schema_version": "1.1",
+            "id": "dec-ETH-USDT-20230825-210000",
+            "symbol": "ETH-USDT",
+            "hour": "2023-08-25T20:00:00Z",
+            "issued_at": "2023-08-25T21:00:00Z",
+            "expires_at": None,
+            "recommendation": "HOLD",
+            "exit_state": "NORMAL",
+            "previous_exit_state": "NORMAL",
+            "verdict": "RANGE_OK",
+            "confidence": 0.85,
+            "reasons": ["no exit condition met"],
+            "metrics": {},
+            "grid": {
+                "grid_id": "eth-usdt-20230824-0900",
+                "lower_price": 1624.05,
+                "upper_price": 1689.09,
+                "levels": 5,
+            },
+            "metrics_file": "metrics/ETH-USDT/2023-08-25-20.yaml",
+            "promotion": promotion.model_dump(),
+            "config_version": "c",
+            "code_version": "v",
+        }
+    )
+    n = promotion_notification(decision)
+    assert n.priority == 0 and "promotion ready" in n.title
+    assert (
+        "market-maker decision act --id dec-ETH-USDT-20230825-210000 --action executed" in n.message
+    )

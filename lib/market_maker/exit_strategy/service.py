@@ -66,6 +66,7 @@ class ExitOutcome:
     deliveries: list[Delivery] = field(default_factory=list)
     receipts: list[ReceiptRecord] = field(default_factory=list)  # final outcomes learned now
     skipped: str = ""
+    decision_written: bool = False  # False: a rerun found the hour's decision already there
 
     def line(self) -> str:
         when = format_utc(self.hour)
@@ -144,7 +145,7 @@ class ExitEvaluator:
         )
         decision = self._decision(metrics, observation, evaluation, book, code_version, promotion)
         try:
-            path, _ = self.decisions.write(decision)
+            path, outcome.decision_written = self.decisions.write(decision)
         except ImmutableRecordError:
             # An earlier run issued this hour's decision (under another configuration or
             # code version): the record stands, and the operator was told then.

@@ -143,6 +143,17 @@ class SetupEvaluator:
         path = inside(self.root, metrics_relpath(symbol, hour - HOUR))
         return files.read(path) if path.exists() else None
 
+    def announce_promotion(self, decision: Decision, written: bool) -> list[Delivery]:
+        """Tell the operator once, the first hour a promotion is proposed."""
+        if decision.promotion is None or not written:
+            return []
+        earlier = inside(self.root, decision_relpath(decision.symbol, decision.issued_at - HOUR))
+        if earlier.exists():
+            before = self.decisions.read(earlier)
+            if isinstance(before, Decision) and before.promotion is not None:
+                return []
+        return self.notifier.send(promotion_notification(decision))
+
     def context(self, metrics: MetricsFile, book: GridBook) -> Context:
         at = metrics.hour + HOUR
         closed_at, how = self._last_closed_setup(metrics.symbol, at)
@@ -247,6 +258,28 @@ def setup_notification(d: SetupDecision) -> Notification:
         timestamp=int(d.hour.timestamp()),
         symbol=d.symbol,
         state="CREATE_GRID",
+        context={"decision": d.id},
+    )
+
+
+def promotion_notification(d: Decision) -> Notification:
+    """A probationary grid's promotion is ready: never urgent, approval needed."""
+    assert d.promotion is not None
+    g = d.promotion
+    message = (
+        f"{d.symbol}: grid {d.grid.grid_id} has run a day in a confirmed range. A full grid "
+        f"{g.lower_price:,.2f}-{g.upper_price:,.2f}, {g.levels} levels ({g.spacing_pct:.2f} % "
+        f"apart, {g.amount_per_grid:g} a level) can replace it: market-maker decision act "
+        f"--id {d.id} --action executed."
+    )
+    return Notification(
+        kind="grid_promotion",
+        title=f"{d.symbol} {d.grid.grid_id}: promotion ready",
+        message=trim(message),
+        priority=0,
+        timestamp=int(d.hour.timestamp()),
+        symbol=d.symbol,
+        state="PROMOTE_GRID",
         context={"decision": d.id},
     )
 
