@@ -292,16 +292,10 @@ def configured_balance(settings: Settings) -> Balance:
     )
 
 
-def grid_from_setup(decision: SetupDecision, at: datetime) -> GridConfig:
-    """The grid file a CREATE_GRID becomes once the operator placed it at ``at``."""
-    if decision.recommendation != "CREATE_GRID" or decision.grid is None:
-        raise DataError(f"{decision.id} is a NO_SETUP: there is no grid to create")
-    if decision.expires_at is not None and at > decision.expires_at:
-        raise DataError(
-            f"setup {decision.id} expired at {format_utc(decision.expires_at)}: its price and "
-            "bounds are stale; wait for the next setup recommendation (nothing was written)"
-        )
-    g = decision.grid
+def _grid_file(
+    decision: Decision | SetupDecision, g: ProposedGrid, mode: str, at: datetime, why: str
+) -> GridConfig:
+    """The grid file of a proposal approved at ``at``, named after the decision's issue."""
     return GridConfig.model_validate(
         {
             "schema_version": SCHEMA_WITH_SETUP,
@@ -313,10 +307,24 @@ def grid_from_setup(decision: SetupDecision, at: datetime) -> GridConfig:
             "amount_per_grid": g.amount_per_grid,
             "profit_per_grid": g.profit_per_grid,
             "spacing": g.spacing,
-            "mode": decision.mode,
+            "mode": mode,
             "setup_decision": decision.id,
-            "history": [{"enabled": format_utc(at), "reason": f"CREATE_GRID {decision.id}"}],
+            "history": [{"enabled": format_utc(at), "reason": why}],
         }
+    )
+
+
+def grid_from_setup(decision: SetupDecision, at: datetime) -> GridConfig:
+    """The grid file a CREATE_GRID becomes once the operator placed it at ``at``."""
+    if decision.recommendation != "CREATE_GRID" or decision.grid is None:
+        raise DataError(f"{decision.id} is a NO_SETUP: there is no grid to create")
+    if decision.expires_at is not None and at > decision.expires_at:
+        raise DataError(
+            f"setup {decision.id} expired at {format_utc(decision.expires_at)}: its price and "
+            "bounds are stale; wait for the next setup recommendation (nothing was written)"
+        )
+    return _grid_file(
+        decision, decision.grid, decision.mode or "full", at, f"CREATE_GRID {decision.id}"
     )
 
 
@@ -329,23 +337,7 @@ def grid_from_promotion(decision: Decision, at: datetime) -> GridConfig:
             f"the promotion in {decision.id} expired at {format_utc(decision.expires_at)}: "
             "wait for the next one (nothing was written)"
         )
-    g = decision.promotion
-    return GridConfig.model_validate(
-        {
-            "schema_version": SCHEMA_WITH_SETUP,
-            "id": f"{decision.symbol.lower()}-{decision.issued_at:%Y%m%d-%H%M}",
-            "symbol": decision.symbol,
-            "lower_price": g.lower_price,
-            "upper_price": g.upper_price,
-            "levels": g.levels,
-            "amount_per_grid": g.amount_per_grid,
-            "profit_per_grid": g.profit_per_grid,
-            "spacing": g.spacing,
-            "mode": "full",
-            "setup_decision": decision.id,
-            "history": [{"enabled": format_utc(at), "reason": f"promotes {decision.grid.grid_id}"}],
-        }
-    )
+    return _grid_file(decision, decision.promotion, "full", at, f"promotes {decision.grid.grid_id}")
 
 
 def place_approved(
