@@ -98,7 +98,7 @@ def test_a_setup_is_recommended_approved_and_becomes_the_running_grid(
 
     # The next hour manages the new grid instead of proposing another.
     result = hourly_pipeline(symbols=[SYMBOL], hour=datetime(2023, 7, 26, 2, tzinfo=UTC))
-    assert not result["failed"]
+    assert not result["failed"], result["failed"]
     manage = store.read(store.find("dec-ETH-USDT-20230726-030000"))
     assert manage.type == "GRID_MANAGE" and manage.grid.grid_id == grid.id
 
@@ -110,3 +110,26 @@ def test_setup_for_a_symbol_never_analysed_is_one_line(
     assert capsys.readouterr().err.strip() == (
         "market-maker setup: no analysed hours for ETH-USDT in the data repository"
     )
+
+
+def test_a_rerun_under_another_configuration_keeps_the_recorded_setup(
+    data_env: dict[str, str], phone: FakePushover, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(data_env["MARKET_MAKER_DATA_REPOSITORY__BASE_PATH"])
+    backfill(
+        symbol=SYMBOL,
+        start=datetime(2023, 7, 25, 20, tzinfo=UTC),
+        end=datetime(2023, 7, 26, 0, tzinfo=UTC),
+    )
+    hour = datetime(2023, 7, 26, 0, tzinfo=UTC)
+    hourly_pipeline(symbols=[SYMBOL], hour=hour)
+    recorded = (root / "decisions/2023-07-26/dec-ETH-USDT-010000.yaml").read_bytes()
+    sent = len(phone.accepted)
+
+    # Another configuration (a larger balance): the same hour would be recommended otherwise.
+    monkeypatch.setenv("MARKET_MAKER_LIFECYCLE__CAPITAL__TOTAL_QUOTE", "5000")
+    result = hourly_pipeline(symbols=[SYMBOL], hour=hour)
+
+    assert not result["failed"], result["failed"]
+    assert (root / "decisions/2023-07-26/dec-ETH-USDT-010000.yaml").read_bytes() == recorded
+    assert len(phone.accepted) == sent  # the operator was told the first time

@@ -15,7 +15,7 @@ from market_maker.decisions.model import (
     decision_id,
     decision_relpath,
 )
-from market_maker.decisions.store import DecisionStore
+from market_maker.decisions.store import DecisionStore, ImmutableRecordError
 from market_maker.errors import DataError
 from market_maker.grids.book import GridBook, add_grid_config, set_running
 from market_maker.grids.model import SCHEMA_WITH_SETUP, GridConfig
@@ -201,7 +201,15 @@ class SetupEvaluator:
             config_version=self.settings.config_version,
             code_version=code_version,
         )
-        path, written = self.decisions.write(decision)
+        try:
+            path, written = self.decisions.write(decision)
+        except ImmutableRecordError:
+            # An earlier run (another code or configuration version) recorded this hour's
+            # setup: that record stands, and the operator was told then.
+            path, written = self.decisions.path(decision), False
+            stored = self.decisions.read(path)
+            if isinstance(stored, SetupDecision):
+                decision = stored
         outcome = SetupOutcome(metrics.symbol, metrics.hour, decision, path, written)
         if written and creates:
             outcome.deliveries = self.notifier.send(setup_notification(decision))
