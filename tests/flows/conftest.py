@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
+from git import Repo
 
+from flows.cli import main
+from tests.grid_files import grid_data
+from tests.notifications.pushover_server import TOKEN, USER_KEY, FakePushover
 from tests.prefect_server import harness
 
 
@@ -13,3 +19,39 @@ from tests.prefect_server import harness
 def prefect_server() -> Iterator[None]:
     with harness():
         yield
+
+
+@pytest.fixture
+def alerts() -> Iterator[FakePushover]:
+    """A Pushover stand-in on 127.0.0.1 for the test."""
+    with FakePushover() as server:
+        yield server
+
+
+def repo_with_grid(
+    tmp_path: Path,
+    alerts: FakePushover,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    symbol: str = "ETH-USDT",
+    webhook: bool = False,
+) -> Path:
+    """A fresh data repository and bare remote, alerts going to ``alerts`` (one attempt), the
+    test grid added with the real command; returns the working copy's path."""
+    Repo.init(tmp_path / "remote.git", bare=True, initial_branch="main")
+    env = {
+        "MARKET_MAKER_DATA_REPOSITORY__BASE_PATH": str(tmp_path / "repo"),
+        "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL": str(tmp_path / "remote.git"),
+        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__API_URL": alerts.messages_url,
+        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__TOKEN": TOKEN,
+        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__USER_KEY": USER_KEY,
+        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__ATTEMPTS": "1",
+    }
+    if webhook:
+        env["MARKET_MAKER_NOTIFICATIONS__WEBHOOK_URL"] = alerts.webhook_url
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump(grid_data(symbol=symbol)))
+    assert main(["grid", "add", str(grid)]) == 0
+    return tmp_path / "repo"

@@ -7,19 +7,15 @@ Alerts go to a real HTTP server that speaks Pushover's format (and takes the web
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
-from git import Repo
 
-from flows.cli import main
 from flows.hourly_pipeline import hourly_pipeline
 from market_maker.exit_strategy.store import read_day_file
-from tests.grid_files import grid_data
-from tests.notifications.pushover_server import TOKEN, USER_KEY, FakePushover, Fault
+from tests.flows.conftest import repo_with_grid
+from tests.notifications.pushover_server import FakePushover, Fault
 
 SYMBOL = "ETH-USDT"
 HISTORY = (datetime(2023, 8, 16, 12, tzinfo=UTC), datetime(2023, 8, 16, 21, tzinfo=UTC))
@@ -28,31 +24,11 @@ PERSISTS = datetime(2023, 8, 16, 23, tzinfo=UTC)  # still WARNING, 1 h later
 
 
 @pytest.fixture
-def alerts() -> Iterator[FakePushover]:
-    with FakePushover() as server:
-        yield server
-
-
-@pytest.fixture
 def repo(tmp_path: Path, alerts: FakePushover, monkeypatch: pytest.MonkeyPatch) -> Path:
-    Repo.init(tmp_path / "remote.git", bare=True, initial_branch="main")
-    env = {
-        "MARKET_MAKER_DATA_REPOSITORY__BASE_PATH": str(tmp_path / "repo"),
-        "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL": str(tmp_path / "remote.git"),
-        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__API_URL": alerts.messages_url,
-        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__TOKEN": TOKEN,
-        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__USER_KEY": USER_KEY,
-        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__ATTEMPTS": "1",
-        "MARKET_MAKER_NOTIFICATIONS__WEBHOOK_URL": alerts.webhook_url,
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    grid = tmp_path / "grid.yaml"
-    grid.write_text(yaml.safe_dump(grid_data(symbol=SYMBOL)))
-    assert main(["grid", "add", str(grid)]) == 0
+    root = repo_with_grid(tmp_path, alerts, monkeypatch, symbol=SYMBOL, webhook=True)
     hourly_pipeline(symbols=[SYMBOL], start=HISTORY[0], end=HISTORY[1])
     alerts.clear()
-    return tmp_path / "repo"
+    return root
 
 
 def run(hour: datetime) -> str:

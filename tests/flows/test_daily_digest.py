@@ -3,53 +3,31 @@ daily KPI batch, which sends the day's digest once to a real HTTP Pushover stand
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 from git import Repo
 
 from flows.daily_kpi import daily_kpi
-from flows.grid_admin import grid_add
 from flows.hourly_pipeline import hourly_pipeline
 from market_maker.notifications.digest import digest_relpath, read_digest
-from tests.grid_files import grid_data
-from tests.notifications.pushover_server import TOKEN, USER_KEY, FakePushover, Fault
+from tests.flows.conftest import repo_with_grid
+from tests.notifications.pushover_server import FakePushover, Fault
 
 SYMBOL = "ETH-USDT"
 DAY = date(2023, 8, 17)
 
 
 @pytest.fixture
-def alerts() -> Iterator[FakePushover]:
-    with FakePushover() as server:
-        yield server
-
-
-@pytest.fixture
 def repo(tmp_path: Path, alerts: FakePushover, monkeypatch: pytest.MonkeyPatch) -> Path:
-    Repo.init(tmp_path / "remote.git", bare=True, initial_branch="main")
-    env = {
-        "MARKET_MAKER_DATA_REPOSITORY__BASE_PATH": str(tmp_path / "repo"),
-        "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL": str(tmp_path / "remote.git"),
-        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__API_URL": alerts.messages_url,
-        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__TOKEN": TOKEN,
-        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__USER_KEY": USER_KEY,
-        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__ATTEMPTS": "1",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    grid = tmp_path / "grid.yaml"
-    grid.write_text(yaml.safe_dump(grid_data(symbol=SYMBOL)))
-    grid_add(grid)
+    root = repo_with_grid(tmp_path, alerts, monkeypatch, symbol=SYMBOL)
     hourly_pipeline(
         symbols=[SYMBOL],
         start=datetime(2023, 8, 16, tzinfo=UTC),
         end=datetime(2023, 8, 17, 23, tzinfo=UTC),
     )
-    return tmp_path / "repo"
+    return root
 
 
 def test_the_digest_of_the_day_is_sent_once_at_low_priority(

@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
-from git import Repo
 
-from flows.grid_admin import grid_add
 from flows.hourly_pipeline import hourly_pipeline
 from market_maker.exit_strategy.store import ExitStateStore
 from market_maker.notifications.emergency import who
-from tests.grid_files import grid_data
+from tests.flows.conftest import repo_with_grid
 from tests.notifications.pushover_server import (
     RECEIPTS_PREFIX,
     TOKEN,
@@ -39,30 +35,11 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-def alerts() -> Iterator[FakePushover]:
-    with FakePushover() as server:
-        yield server
-
-
-@pytest.fixture
 def repo(tmp_path: Path, alerts: FakePushover, monkeypatch: pytest.MonkeyPatch) -> Path:
-    Repo.init(tmp_path / "remote.git", bare=True, initial_branch="main")
-    env = {
-        "MARKET_MAKER_DATA_REPOSITORY__BASE_PATH": str(tmp_path / "repo"),
-        "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL": str(tmp_path / "remote.git"),
-        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__API_URL": alerts.messages_url,
-        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__TOKEN": TOKEN,
-        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__USER_KEY": USER_KEY,
-        "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__ATTEMPTS": "1",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    grid = tmp_path / "grid.yaml"
-    grid.write_text(yaml.safe_dump(grid_data(symbol=SYMBOL)))
-    grid_add(grid)
+    root = repo_with_grid(tmp_path, alerts, monkeypatch, symbol=SYMBOL)
     hourly_pipeline(symbols=[SYMBOL], start=HISTORY[0], end=HISTORY[1])
     alerts.clear()
-    return tmp_path / "repo"
+    return root
 
 
 def state_at(repo: Path, hour: datetime) -> str:

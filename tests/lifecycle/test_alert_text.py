@@ -12,6 +12,16 @@ from market_maker.lifecycle.setup import ProposedGrid
 from market_maker.notifications.message import exit_notification
 
 HOUR = datetime(2023, 8, 17, 1, tzinfo=UTC)
+PROMOTION = ProposedGrid(
+    lower_price=1624.05,
+    upper_price=1689.09,
+    levels=10,
+    spacing="arithmetic",
+    spacing_pct=0.43,
+    amount_per_grid=0.038741,
+    profit_per_grid=0.0043,
+    profit_per_grid_net=0.0023,
+)
 
 
 def alert(**changes: object) -> str:
@@ -54,23 +64,13 @@ def test_a_missed_stop_leads_the_next_alert() -> None:
 
 
 def test_a_range_decision_has_no_deadline_and_a_ready_promotion_says_how_to_take_it() -> None:
-    promotion = ProposedGrid(
-        lower_price=1624.05,
-        upper_price=1689.09,
-        levels=10,
-        spacing="arithmetic",
-        spacing_pct=0.43,
-        amount_per_grid=0.038741,
-        profit_per_grid=0.0043,
-        profit_per_grid_net=0.0023,
-    )
     text = alert(
         state=ExitState.NORMAL,
         previous=ExitState.NORMAL,
         recommendation=Recommendation.HOLD,
         verdict="RANGE_OK",
         expires_at=None,
-        promotion=promotion,
+        promotion=PROMOTION,
     )
     assert "no deadline" in text and "act before" not in text
     assert "Promotion ready: a full grid 1,624.05-1,689.09 x10" in text
@@ -81,16 +81,6 @@ def test_a_ready_promotion_is_announced_once_never_urgently() -> None:
     from market_maker.decisions.model import Decision
     from market_maker.lifecycle.service import promotion_notification
 
-    promotion = ProposedGrid(
-        lower_price=1624.05,
-        upper_price=1689.09,
-        levels=10,
-        spacing="arithmetic",
-        spacing_pct=0.43,
-        amount_per_grid=0.038741,
-        profit_per_grid=0.0043,
-        profit_per_grid_net=0.0023,
-    )
     decision = Decision.model_validate(
         {
             "schema_version": "1.1",
@@ -113,7 +103,7 @@ def test_a_ready_promotion_is_announced_once_never_urgently() -> None:
                 "levels": 5,
             },
             "metrics_file": "metrics/ETH-USDT/2023-08-25-20.yaml",
-            "promotion": promotion.model_dump(),
+            "promotion": PROMOTION.model_dump(),
             "config_version": "c",
             "code_version": "v",
         }
