@@ -3,6 +3,8 @@
 Prefect calls a flow's ``flow_run_name`` callable inside the run, where
 ``prefect.runtime`` knows the parameters and, for a scheduled run, its scheduled start. The
 same name is shown in the UI, in failure alerts and in the data repository's commits.
+With a collection period under an hour (``snapshots.period_minutes``) a period is shown by
+its start with the minutes: ``hourly-pipeline ETH-USDT 2024-08-05T10:15Z``.
 """
 
 from __future__ import annotations
@@ -11,25 +13,26 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from market_maker.timeutil import last_closed_hour, parse_utc, utc
+from market_maker.timeutil import last_closed_period, parse_utc, utc
 
 
-def short_hour(value: datetime) -> str:
-    """``2024-08-05T10Z``: an hour as short as it can be said unambiguously."""
+def short_hour(value: datetime, period_minutes: int = 60) -> str:
+    """``2024-08-05T10Z``: an hour as short as it can be said unambiguously; a period under
+    an hour always with its minutes, ``2024-08-05T10:00Z``."""
     value = utc(value)
-    if value.minute or value.second:
+    if period_minutes != 60 or value.minute or value.second:
         return value.strftime("%Y-%m-%dT%H:%MZ")
     return value.strftime("%Y-%m-%dT%HZ")
 
 
-def span(start: datetime, end: datetime) -> str:
-    """``2023-07-01..2023-07-31`` for whole days, else hour to hour."""
+def span(start: datetime, end: datetime, period_minutes: int = 60) -> str:
+    """``2023-07-01..2023-07-31`` for whole days, else hour (period) to hour."""
     start, end = utc(start), utc(end)
     if start == end:
-        return short_hour(start)
+        return short_hour(start, period_minutes)
     if start.hour == end.hour == 0 and start.minute == end.minute == 0:
         return f"{start.date()}..{end.date()}"
-    return f"{short_hour(start)}..{short_hour(end)}"
+    return f"{short_hour(start, period_minutes)}..{short_hour(end, period_minutes)}"
 
 
 def _as_hour(value: Any) -> datetime | None:
@@ -86,29 +89,47 @@ def _days(flow: str, p: dict[str, Any], scheduled: datetime | None) -> str:
     return f"{flow} yesterday"
 
 
-def _hours(flow: str, p: dict[str, Any], scheduled: datetime | None) -> str:
+def _hours(flow: str, p: dict[str, Any], scheduled: datetime | None, minutes: int) -> str:
     hour, start, end = _as_hour(p.get("hour")), _as_hour(p.get("start")), _as_hour(p.get("end"))
     if start and end:
-        return span(start, end)
+        return span(start, end, minutes)
     if hour:
-        return short_hour(hour)
+        return short_hour(hour, minutes)
     if start or end:
-        return f"{short_hour(start) if start else ''}..{short_hour(end) if end else ''}"
+        first = short_hour(start, minutes) if start else ""
+        return f"{first}..{short_hour(end, minutes) if end else ''}"
     if flow == "validate-snapshots":
         return "all hours"
     if scheduled is not None:
-        return short_hour(last_closed_hour(utc(scheduled)))
-    return "last closed hour"
+        return short_hour(last_closed_period(utc(scheduled), minutes), minutes)
+    return "last closed hour" if minutes == 60 else "last closed period"
 
 
-def describe(flow: str, parameters: dict[str, Any], scheduled: datetime | None = None) -> str:
-    """The name of a run of ``flow`` with ``parameters`` (pure, for tests and callers)."""
+def describe(
+    flow: str,
+    parameters: dict[str, Any],
+    scheduled: datetime | None = None,
+    period_minutes: int = 60,
+) -> str:
+    """The name of a run of ``flow`` with ``parameters`` (pure, for tests and callers);
+    ``period_minutes``: the collection period, whose start a scheduled run works on."""
     if flow in ("backtest", "backtest-sweep"):
         return _backtest(flow, parameters)
     if flow == "daily-kpi":
         return _days(flow, parameters, scheduled)
     who = _symbols(parameters.get("symbols", parameters.get("symbol")))
-    return f"{flow} {who} {_hours(flow, parameters, scheduled)}"
+    return f"{flow} {who} {_hours(flow, parameters, scheduled, period_minutes)}"
+
+
+def configured_period() -> int:
+    """The collection period of the settings in force (raises as loading them does)."""
+    from market_maker.config import load_settings
+
+    return load_settings().snapshots.period_minutes
+
+
+# Flows named by days or backtest spans: their names do not depend on the period.
+PERIODLESS = ("backtest", "backtest-sweep", "daily-kpi")
 
 
 def run_name(flow: str) -> Callable[[], str]:
@@ -119,7 +140,8 @@ def run_name(flow: str) -> Callable[[], str]:
 
         try:
             scheduled = flow_run.get_scheduled_start_time() if deployment.get_id() else None
-            return describe(flow, dict(flow_run.get_parameters() or {}), scheduled)
+            minutes = 60 if flow in PERIODLESS else configured_period()
+            return describe(flow, dict(flow_run.get_parameters() or {}), scheduled, minutes)
         except Exception:  # a name is cosmetic: fall back to the flow's name
             return flow
 

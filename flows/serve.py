@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
+# The deployment whose schedule follows the collection period (snapshots.period_minutes).
+PERIOD_DEPLOYMENT = "hourly-pipeline"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
 
@@ -69,6 +71,27 @@ def schedule_from_config(config: dict[str, Any]) -> Schedule:
     if "rrule" in config:
         return RRule(config["rrule"], **common)
     raise ValueError(f"schedule {config!r} has none of cron, interval, rrule")
+
+
+def check_cadence(configs: list[dict[str, Any]], period_minutes: int) -> None:
+    """The pipeline's cron must run once per collection period: a ValueError naming the
+    setting and the cron that would fit otherwise (prefect.yaml is not derived from the
+    configuration: it is what ``prefect deploy`` registers)."""
+    from market_maker.timeutil import cron_period, period_cron
+
+    config = next((c for c in configs if c.get("name") == PERIOD_DEPLOYMENT), None)
+    if config is None:
+        return
+    crons = [s["cron"] for s in config.get("schedules") or [] if "cron" in s]
+    for cron in crons:
+        cadence = cron_period(cron)
+        if cadence is None or cadence[0] != period_minutes:
+            offset = cadence[1] % period_minutes if cadence else 5 % period_minutes
+            raise ValueError(
+                f"prefect.yaml: {PERIOD_DEPLOYMENT} runs on cron {cron!r} but "
+                f"snapshots.period_minutes is {period_minutes}: set its cron to "
+                f"{period_cron(period_minutes, offset)!r} (or the setting back)"
+            )
 
 
 def _concurrency_limit(value: int | dict[str, Any] | None) -> Any:
@@ -151,6 +174,9 @@ def serve(path: Path = PREFECT_YAML) -> None:
     """Serve the deployments of ``path`` until interrupted (Prefect must be configured)."""
     from prefect import serve as prefect_serve
 
+    from market_maker.config import load_settings
+
+    check_cadence(read_deployment_configs(path), load_settings().snapshots.period_minutes)
     deployments = build_deployments(path)
     prefect_serve(*deployments)
 

@@ -14,7 +14,7 @@ from market_maker.snapshots import write_snapshot
 from market_maker.snapshots.builder import build_snapshot, fetch_bundle
 from market_maker.snapshots.model import GridStatusRecord
 from market_maker.snapshots.validation import newer_schema
-from market_maker.timeutil import format_utc, last_closed_hour
+from market_maker.timeutil import format_utc, is_period_start, last_closed_period
 
 Status = Literal["written", "unchanged", "missing_at_source", "not_closed"]
 
@@ -45,13 +45,22 @@ def collect_hours(
 ) -> list[HourOutcome]:
     """Write the snapshot of every hour in ``hours`` that is missing or invalid.
 
-    A valid stored snapshot is never rewritten (reruns change nothing). Hours
-    not yet closed at the exchange's clock are skipped; hours whose minutes
-    the source lacks are reported, never filled in. The live market summary
-    is used for the hour that has just closed, a derived one otherwise.
+    An "hour" is the start of a collection period (``snapshots.period_minutes``, an hour by
+    default). A valid stored snapshot is never rewritten (reruns change nothing). Periods
+    not yet closed at the exchange's clock are skipped; periods whose minutes the source
+    lacks are reported, never filled in. The live market summary is used for the period
+    that has just closed, a derived one otherwise.
     """
     exchange = ctx.exchange
-    latest = last_closed_hour(exchange.now())
+    cfg = ctx.settings.snapshots
+    n = cfg.period_minutes
+    misaligned = [h for h in hours if not is_period_start(h, n)]
+    if misaligned:
+        raise ValueError(
+            f"{format_utc(misaligned[0])} is not the start of a {n}-minute collection period "
+            "(snapshots.period_minutes)"
+        )
+    latest = last_closed_period(exchange.now(), n)
     outcomes: dict[datetime, HourOutcome] = {}
     need: list[datetime] = []
     for hour in sorted(set(hours)):
@@ -69,9 +78,14 @@ def collect_hours(
     if not need:
         return list(outcomes.values())
 
-    cfg = ctx.settings.snapshots
     bundle = fetch_bundle(
-        exchange, symbol, need[0], need[-1], window_1h=cfg.window_1h, window_4h=cfg.window_4h
+        exchange,
+        symbol,
+        need[0],
+        need[-1],
+        window_1h=cfg.window_1h,
+        window_4h=cfg.window_4h,
+        period_minutes=n,
     )
     live_summary = exchange.market_summary(symbol) if latest in need else None
     for hour in need:

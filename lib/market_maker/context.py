@@ -37,7 +37,9 @@ class RunContext:
     @cached_property
     def limits(self) -> Limits:
         cfg = self.settings.snapshots
-        return Limits(window_1h=cfg.window_1h, window_4h=cfg.window_4h)
+        return Limits(
+            window_1h=cfg.window_1h, window_4h=cfg.window_4h, period_minutes=cfg.period_minutes
+        )
 
     @cached_property
     def validator(self) -> DataFileValidator:
@@ -55,7 +57,11 @@ class RunContext:
 
     @cached_property
     def regime_index(self) -> RegimeIndex:
-        return RegimeIndex(self.store.state_dir / "regime-index.sqlite", self.store.path)
+        return RegimeIndex(
+            self.store.state_dir / "regime-index.sqlite",
+            self.store.path,
+            self.settings.snapshots.period_minutes,
+        )
 
     @cached_property
     def config_version(self) -> str:

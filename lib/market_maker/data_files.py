@@ -7,6 +7,7 @@ would have passed when written.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from market_maker.dashboard.page import check_dashboard_page
@@ -20,9 +21,10 @@ from market_maker.notifications.digest import read_digest
 from market_maker.regime import files as metrics_files
 from market_maker.snapshots.arrays import read_snapshot
 from market_maker.snapshots.io import check_file
+from market_maker.snapshots.model import Snapshot
 from market_maker.snapshots.packing import PACK_SUFFIX, hour_of_member, month_of_pack, read_pack
 from market_maker.snapshots.paths import hour_from_path
-from market_maker.snapshots.validation import Limits, errors_only
+from market_maker.snapshots.validation import Limits, Problem, errors_only
 from market_maker.store.git_store import Validator
 from market_maker.yaml_files import load_model
 
@@ -71,6 +73,12 @@ class DataFileValidator(Validator):
         else:
             raise DataError(f"{relative}: not a file market-maker writes")
 
+    def _limits_for(self, name: str) -> Limits:
+        """A file is checked against the period its name says (``HH.json``: an hour;
+        ``HH-MM.json``: the period it records), not the one configured now: files of an
+        earlier period stay valid."""
+        return replace(self.limits, period_minutes=None if "-" in name else 60)
+
     def _pack(self, path: Path, relative: Path) -> None:
         """A month's pack (left by an interrupted maintenance run): every member checked."""
         month = month_of_pack(relative)
@@ -80,9 +88,13 @@ class DataFileValidator(Validator):
             hour = hour_of_member(*month, name)
             if hour is None:
                 raise DataError(f"{relative}: member {name} is not an hour of the month")
-            _, problems = read_snapshot(
-                raw, expected_symbol=relative.parts[1], expected_hour=hour, limits=self.limits
+            snap, problems = read_snapshot(
+                raw,
+                expected_symbol=relative.parts[1],
+                expected_hour=hour,
+                limits=self._limits_for(name),
             )
+            problems += _period_form(snap.header if snap else None, name)
             errors = errors_only(problems)
             if errors:
                 raise DataError(f"{relative}:{name}: {errors[0].field}: {errors[0].message}")
@@ -91,7 +103,17 @@ class DataFileValidator(Validator):
         hour = hour_from_path(relative)
         if hour is None or len(relative.parts) != 6:
             raise DataError(f"{relative}: not a snapshot path")
-        _, problems = check_file(path, symbol=relative.parts[1], hour=hour, limits=self.limits)
+        snap, problems = check_file(
+            path, symbol=relative.parts[1], hour=hour, limits=self._limits_for(relative.name)
+        )
+        problems += _period_form(snap, relative.name)
         errors = errors_only(problems)
         if errors:
             raise DataError("; ".join(f"{p.field}: {p.message}" for p in errors[:3]))
+
+
+def _period_form(snap: Snapshot | None, name: str) -> list[Problem]:
+    """A file named by a period start (``HH-MM.json``) must hold a period under an hour."""
+    if snap is None or "-" not in name or snap.period_minutes < 60:
+        return []
+    return [Problem("period_minutes", f"{name} names a period start but the file holds an hour")]

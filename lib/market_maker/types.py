@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer
 
-from market_maker.timeutil import format_utc, utc
+from market_maker.timeutil import check_period, format_utc, is_period_start, utc
 
 
 def _aware_utc(value: datetime) -> datetime:
@@ -23,10 +23,38 @@ def _on_the_hour(value: datetime) -> datetime:
     return value
 
 
+def aligned_start(value: datetime, period_minutes: int) -> datetime:
+    """``value`` if it starts a period of ``period_minutes``; the hourly wording at 60."""
+    if not is_period_start(value, period_minutes):
+        if period_minutes == 60:
+            raise ValueError(f"{format_utc(value)} is not on the hour")
+        raise ValueError(
+            f"{format_utc(value)} is not the start of a {period_minutes}-minute period"
+        )
+    return value
+
+
 UtcDatetime = Annotated[datetime, AfterValidator(_aware_utc), PlainSerializer(format_utc)]
 UtcHour = Annotated[
     datetime, AfterValidator(_aware_utc), AfterValidator(_on_the_hour), PlainSerializer(format_utc)
 ]
+
+
+def _period_start(value: datetime) -> datetime:
+    # The shortest collection period is 5 minutes: every period start is a multiple of it.
+    if value.minute % 5 or value.second or value.microsecond:
+        raise ValueError(f"{format_utc(value)} is not the start of a collection period")
+    return value
+
+
+# The hour evaluated, or under an hour the start of the period (snapshots.period_minutes):
+# what exit states, decisions and gates record as their ``hour``.
+UtcPeriodStart = Annotated[
+    datetime, AfterValidator(_aware_utc), AfterValidator(_period_start), PlainSerializer(format_utc)
+]
+
+# A collection period in minutes (snapshots.period_minutes): divides the hour.
+PeriodMinutes = Annotated[int, AfterValidator(check_period)]
 
 # For the hundreds of candle times in a snapshot: the offset check runs inside
 # pydantic-core, with no Python call per value (the reader's hot path).

@@ -70,19 +70,19 @@ def test_a_stored_version_1_file_is_read_through_the_migration_and_left_as_it_is
     assert json.loads(dumps(loaded))["schema_version"] == "2.0"  # written back as current
 
 
-NEWER = "schema_version '{}' is newer than this code reads (2.0); upgrade market-maker to read it"
+NEWER = "schema_version '{}' is newer than this code reads (2.1); upgrade market-maker to read it"
 
 
 @pytest.mark.parametrize(
     ("version", "expected"),
     [
         ("3.0", NEWER.format("3.0")),
-        ("2.1", NEWER.format("2.1")),
-        ("0.9", "unknown schema_version '0.9' (known: 1.0, 2.0)"),
-        ("two", "unknown schema_version 'two' (known: 1.0, 2.0)"),
-        (None, "unknown schema_version None (known: 1.0, 2.0)"),
+        ("2.2", NEWER.format("2.2")),
+        ("0.9", "unknown schema_version '0.9' (known: 1.0, 2.0, 2.1)"),
+        ("two", "unknown schema_version 'two' (known: 1.0, 2.0, 2.1)"),
+        (None, "unknown schema_version None (known: 1.0, 2.0, 2.1)"),
     ],
-    ids=["3.0", "2.1", "0.9", "two", "absent"],
+    ids=["3.0", "2.2", "0.9", "two", "absent"],
 )
 def test_unknown_schema_versions_are_refused_with_a_clear_message(
     snapshot: Snapshot, version: str | None, expected: str

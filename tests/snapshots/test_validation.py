@@ -156,7 +156,7 @@ def test_a_schema_version_from_the_future_asks_for_an_upgrade(
     messages = about(check_stored(write_raw(tmp_path, data)), "schema_version")
 
     assert len(messages) == 1
-    assert "'3.0' is newer than this code reads (2.0)" in messages[0]
+    assert "'3.0' is newer than this code reads (2.1)" in messages[0]
     assert "upgrade market-maker" in messages[0]
 
 

@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from market_maker.identifiers import SYMBOL_PATTERN, Symbol
-from market_maker.timeutil import utc
+from market_maker.timeutil import check_period, utc
 from market_maker.types import FrozenModel
 
 __all__ = ["SYMBOL_PATTERN", "Symbol"]
@@ -126,6 +126,12 @@ class DataRepositorySettings(Section):
 
 
 class SnapshotSettings(Section):
+    period_minutes: int = Field(
+        60,
+        description="The collection period: one snapshot, one metrics file and one scheduled "
+        "run per period; one of 60, 30, 20, 15, 10, 5. The regime analysis keeps its 1h and "
+        "4h timeframes (docs/data-plane.md, Collection period).",
+    )
     window_1h: int = Field(
         240, ge=200, description="Closed 1h candles in each snapshot, ending at its own hour."
     )
@@ -142,6 +148,11 @@ class SnapshotSettings(Section):
         "(snapshots/{SYMBOL}/{YYYY}/{MM}.zip, read transparently) at the monthly maintenance. "
         "Nothing is ever deleted.",
     )
+
+    @field_validator("period_minutes")
+    @classmethod
+    def _divides_the_hour(cls, value: int) -> int:
+        return check_period(value)
 
     def price_scale(self, symbol: str) -> int:
         return self.price_scales.get(symbol, self.default_price_scale)

@@ -173,8 +173,17 @@ SECRET_FIELDS = (
 )
 
 
+# Settings added after files were written, left out of the canonical text at their default:
+# the configuration version of an unchanged configuration stays what those files recorded.
+LATER_DEFAULTS = {("snapshots", "period_minutes"): 60}
+
+
 def canonical_text(settings: Settings) -> str:
-    return yaml.safe_dump(settings.public_dict(), sort_keys=True, default_flow_style=False)
+    data = settings.public_dict()
+    for (section, key), default in LATER_DEFAULTS.items():
+        if data[section].get(key) == default:
+            del data[section][key]
+    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
 
 
 def git_blob_hash(text: str) -> str:

@@ -21,7 +21,7 @@ from market_maker.lifecycle.setup import (
     SetupRecommendation,
 )
 from market_maker.regime.model import Verdict
-from market_maker.types import FrozenModel, UtcDatetime, UtcHour
+from market_maker.types import FrozenModel, UtcDatetime, UtcPeriodStart
 
 SCHEMA_VERSION = "1.0"
 # 1.1: a GRID_MANAGE decision with the grid's position risk, and a probationary grid's
@@ -46,7 +46,7 @@ class Decision(Record):
     id: DecisionId = Field(description="dec-{SYMBOL}-{YYYYMMDD}-{HHMMSS} of the issue time.")
     type: Literal["GRID_MANAGE"] = "GRID_MANAGE"
     symbol: Symbol
-    hour: UtcHour = Field(description="The evaluated hour.")
+    hour: UtcPeriodStart = Field(description="The evaluated hour.")
     issued_at: UtcDatetime = Field(description="When the hour's data was complete (hour + 1 h).")
     expires_at: UtcDatetime | None = Field(
         description="Act before this, or wait for the next one; null: no deadline (a range)."
@@ -95,7 +95,7 @@ class SetupDecision(Record):
     id: DecisionId = Field(description="dec-{SYMBOL}-{YYYYMMDD}-{HHMMSS} of the issue time.")
     type: Literal["GRID_SETUP"] = "GRID_SETUP"
     symbol: Symbol
-    hour: UtcHour = Field(description="The evaluated hour.")
+    hour: UtcPeriodStart = Field(description="The evaluated hour.")
     issued_at: UtcDatetime = Field(description="When the hour's data was complete (hour + 1 h).")
     expires_at: UtcDatetime | None = Field(description="Approve before this; null: NO_SETUP.")
     recommendation: SetupRecommendation

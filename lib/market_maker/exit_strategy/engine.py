@@ -18,20 +18,29 @@ Rules, in priority order:
    count.
 
 Persistence and calm are read from the stored evaluations of the earlier
-hours (consecutive hours only: a missing hour ends a streak).
+hours (consecutive hours only: a missing hour ends a streak). With a collection period
+under an hour (``period``) there is one evaluation per period, and a streak counts the
+whole hours it has lasted, not its evaluations: "two evaluations in a row" keeps meaning
+two hours, at any period.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from market_maker.exit_strategy.model import EvaluationRecord, TransitionRecord
 from market_maker.exit_strategy.observation import Observation
 from market_maker.exit_strategy.settings import ExitStrategySettings
 from market_maker.exit_strategy.states import ExitState
-from market_maker.exit_strategy.triggers import Condition, latest_exit, mandatory_exit, warning
+from market_maker.exit_strategy.triggers import (
+    Condition,
+    latest_exit,
+    mandatory_exit,
+    streak_unit,
+    warning,
+)
 from market_maker.timeutil import HOUR
 
 
@@ -75,17 +84,25 @@ class Evaluation:
 
 
 def _streak(
-    prior: list[EvaluationRecord], hour: datetime, keep: Callable[[EvaluationRecord], bool]
+    prior: list[EvaluationRecord],
+    hour: datetime,
+    keep: Callable[[EvaluationRecord], bool],
+    period: timedelta = HOUR,
 ) -> int:
-    """Evaluations in a row, ending the hour before ``hour``, for which ``keep`` holds."""
+    """Evaluations in a row, ending the period before ``hour``, for which ``keep`` holds."""
     count = 0
-    expected = hour - HOUR
+    expected = hour - period
     for record in prior:  # most recent first
         if record.hour != expected or not keep(record):
             break
         count += 1
-        expected -= HOUR
+        expected -= period
     return count
+
+
+def _hours(evaluations: int, period: timedelta) -> int:
+    """Whole hours that ``evaluations`` consecutive evaluations span (the count at 1 h)."""
+    return evaluations * period // HOUR
 
 
 def evaluate(
@@ -93,12 +110,17 @@ def evaluate(
     before: ExitState,
     prior: list[EvaluationRecord],
     cfg: ExitStrategySettings,
+    *,
+    period: timedelta = HOUR,
 ) -> Evaluation:
-    """One evaluation. ``prior``: this grid's earlier evaluations, most recent first."""
+    """One evaluation. ``prior``: this grid's earlier evaluations, most recent first;
+    ``period``: the collection period (one evaluation each); streaks are in hours."""
     hour = observation.hour
     warnings = warning.evaluate(observation, cfg.warning, cfg.break_risk)
     warning_met = warning.fires(warnings, cfg.warning)
-    warning_streak = (_streak(prior, hour, lambda r: r.warning) + 1) if warning_met else 0
+    warning_streak = (
+        _hours(_streak(prior, hour, lambda r: r.warning, period) + 1, period) if warning_met else 0
+    )
 
     latest = latest_exit.evaluate(
         observation,
@@ -106,14 +128,26 @@ def evaluate(
         cfg.warning.outer_band,
         cfg.latest_acceptable_exit,
         cfg.break_risk,
+        period=period,
     )
     latest_fires = any(c.met for c in latest)
     latest_streak = (
-        _streak(prior, hour, lambda r: r.target.rank >= ExitState.LATEST_ACCEPTABLE_EXIT.rank) + 1
+        _hours(
+            _streak(
+                prior,
+                hour,
+                lambda r: r.target.rank >= ExitState.LATEST_ACCEPTABLE_EXIT.rank,
+                period,
+            )
+            + 1,
+            period,
+        )
         if latest_fires
         else 0
     )
-    mandatory = mandatory_exit.evaluate(observation, latest_streak, cfg.mandatory_exit)
+    mandatory = mandatory_exit.evaluate(
+        observation, latest_streak, cfg.mandatory_exit, period=period
+    )
 
     if any(c.met for c in mandatory):
         target = ExitState.MANDATORY_EXIT
@@ -130,12 +164,14 @@ def evaluate(
     elif target == before:
         after = before
     else:
-        calm = _streak(prior, hour, lambda r: r.state == before and r.target.rank < before.rank)
+        calm = _streak(
+            prior, hour, lambda r: r.state == before and r.target.rank < before.rank, period
+        )
         # The evaluation that stepped down into ``before`` was made in the state above it:
         # it counted toward leaving that state, not toward leaving this one.
         if calm and len(prior) > calm and prior[calm].state.rank > before.rank:
             calm -= 1
-        calm += 1
+        calm = _hours(calm + 1, period)
         needed = getattr(cfg.deescalation, before.value)
         after = before.lower() if calm >= needed else before
 
@@ -145,9 +181,11 @@ def evaluate(
             driving = [c for c in (*mandatory, *latest, *warnings) if c.met]
             reasons = [f"{c.name}: {c.reason}" for c in driving]
         else:
+            needed = getattr(cfg.deescalation, before.value)
+            unit = streak_unit(period)
             reasons = [
-                f"calm: {calm} evaluation(s) in a row without a trigger of {before} or above "
-                f"({getattr(cfg.deescalation, before.value)} needed to step down one state)"
+                f"calm: {calm} {unit} in a row without a trigger of {before} or above "
+                f"({needed} needed to step down one state)"
             ]
         transition = TransitionRecord(
             timestamp=hour,

@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from market_maker.config.models import Symbol
 from market_maker.exit_strategy.states import ExitState
 from market_maker.identifiers import GridId, symbol_part
-from market_maker.types import FrozenModel, UtcDatetime, UtcHour
+from market_maker.types import FrozenModel, UtcDatetime, UtcPeriodStart
 
 # 1.1 added revisions of evaluations and the record of every delivery attempt; 1.2 the
 # priority and Pushover receipt of each delivery and the receipts' outcomes (the operator's
@@ -31,7 +31,7 @@ Record = FrozenModel
 
 
 class TransitionRecord(Record):
-    timestamp: UtcHour = Field(description="The evaluated hour.")
+    timestamp: UtcPeriodStart = Field(description="The evaluated hour.")
     grid_id: GridId
     from_state: ExitState
     to_state: ExitState
@@ -47,7 +47,7 @@ class EvaluationRecord(Record):
     ``note`` saying what changed; readers use the latest revision of each hour.
     """
 
-    hour: UtcHour
+    hour: UtcPeriodStart
     grid_id: GridId
     state: ExitState
     target: ExitState = Field(description="The highest state whose triggers fired.")
@@ -65,7 +65,7 @@ class EvaluationRecord(Record):
 class DeliveryRecord(Record):
     """One attempt to deliver an alert on one channel, with its outcome."""
 
-    hour: UtcHour = Field(description="The evaluated hour the alert is about.")
+    hour: UtcPeriodStart = Field(description="The evaluated hour the alert is about.")
     grid_id: GridId
     key: str = Field(description="The state alerted (or ANALYSIS_REFUSED).")
     channel: str = Field(description="pushover, log (no keys configured) or webhook.")
@@ -95,10 +95,10 @@ class ReceiptRecord(Record):
     """The final word on an emergency alert's receipt: acknowledged (by whom, when), expired
     unacknowledged, or cancelled because the state it alerted no longer holds."""
 
-    hour: UtcHour = Field(description="The evaluated hour of the run that learned it.")
+    hour: UtcPeriodStart = Field(description="The evaluated hour of the run that learned it.")
     grid_id: GridId
     receipt: str
-    alert_hour: UtcHour = Field(description="The hour of the alert the receipt belongs to.")
+    alert_hour: UtcPeriodStart = Field(description="The hour of the alert the receipt belongs to.")
     key: str = Field(description="The state the alert was about.")
     sent_at: UtcDatetime
     outcome: Literal["acknowledged", "expired", "cancelled"]

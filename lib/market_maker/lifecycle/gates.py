@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from market_maker.lifecycle.settings import GateSettings
-from market_maker.types import FrozenModel, UtcDatetime, UtcHour
+from market_maker.types import FrozenModel, UtcDatetime, UtcPeriodStart
 
 
 class Gate(StrEnum):
@@ -30,7 +30,7 @@ GateStatus = Literal["passed", "pending", "not_evaluated"]
 
 class GateRecord(FrozenModel):
     status: GateStatus = "not_evaluated"
-    at: UtcHour | None = Field(None, description="The hour it passed.")
+    at: UtcPeriodStart | None = Field(None, description="The hour it passed.")
     values: dict[str, float | None] = Field(default_factory=dict)
     reason: str | None = Field(None, description="Why it passed or not, in words.")
 
@@ -59,7 +59,7 @@ class GateEvaluation(FrozenModel):
 class GateInputs(FrozenModel):
     """What the gates read from an hour's analysis."""
 
-    hour: UtcHour
+    hour: UtcPeriodStart
     verdict: str | None
     adx: float | None
     adx_previous: float | None

@@ -8,7 +8,7 @@ from datetime import datetime
 from market_maker.grids.book import GridBook
 from market_maker.lifecycle.gates import GateInputs, step
 from market_maker.lifecycle.settings import GateSettings
-from market_maker.regime.model import SCHEMA_VERSION, SCHEMA_WITH_GATES, MetricsFile
+from market_maker.regime.model import MetricsFile, schema_for
 from market_maker.timeutil import HOUR
 
 
@@ -43,12 +43,18 @@ def with_gates(
         if metrics.gate_evaluation is None:
             return metrics
         return metrics.model_copy(
-            update={"gate_evaluation": None, "schema_version": SCHEMA_VERSION}
+            update={
+                "gate_evaluation": None,
+                "schema_version": schema_for(gates=False, period_minutes=metrics.period_minutes),
+            }
         )
     before = previous.gate_evaluation if previous is not None else None
     gates = step(before, stop, inputs_of(metrics, previous), cfg)
     return metrics.model_copy(
-        update={"gate_evaluation": gates, "schema_version": SCHEMA_WITH_GATES}
+        update={
+            "gate_evaluation": gates,
+            "schema_version": schema_for(gates=True, period_minutes=metrics.period_minutes),
+        }
     )
 
 

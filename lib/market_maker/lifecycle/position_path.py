@@ -1,5 +1,6 @@
-"""The hourly closes a running grid has seen, for its position risk: read back once from
-the metrics files (their ``price`` line, without parsing the whole file), then kept."""
+"""The closes a running grid has seen, one a collection period, for its position risk: read
+back once from the metrics files (their ``price`` line, without parsing the whole file), then
+kept."""
 
 from __future__ import annotations
 
@@ -14,37 +15,46 @@ from market_maker.grids.model import GridConfig
 from market_maker.grids.position import PositionRisk, position_risk
 from market_maker.identifiers import inside
 from market_maker.regime.model import metrics_relpath
-from market_maker.timeutil import HOUR, floor_hour
+from market_maker.timeutil import floor_period, period
 
 PRICE_LINE = re.compile(rb"^price: ([0-9.eE+-]+)$", re.MULTILINE)
 
 
 class PositionTracker:
     """``base_balance`` (with an exchange key): the base the account holds, to check the
-    position the grid's parameters and price path imply; a difference is reported."""
+    position the grid's parameters and price path imply; a difference is reported.
+    ``period_minutes``: the collection period, whose metrics files hold the closes."""
 
-    def __init__(self, root: Path, base_balance: Callable[[str], float] | None = None):
+    def __init__(
+        self,
+        root: Path,
+        base_balance: Callable[[str], float] | None = None,
+        *,
+        period_minutes: int = 60,
+    ):
         self.root = root
         self.base_balance = base_balance
+        self.period_minutes = period_minutes
+        self._step = period(period_minutes)
         self._closes: dict[tuple[str, datetime], dict[datetime, float]] = {}
 
     def closes(self, grid: GridConfig, hour: datetime, price: float) -> np.ndarray:
-        """Hourly closes from the hour the grid started through ``hour`` (whose close is
-        ``price``); hours never analysed are skipped."""
+        """The closes of each period from the one the grid started in through ``hour`` (whose
+        close is ``price``); periods never analysed are skipped."""
         since = grid.running_since(hour)
         if since is None:
             return np.array([price])
         seen = self._closes.setdefault((grid.id, since), {})
         seen[hour] = price
-        at = floor_hour(since)
+        at = floor_period(since, self.period_minutes)
         while at < hour:
             if at not in seen:
-                path = inside(self.root, metrics_relpath(grid.symbol, at))
+                path = inside(self.root, metrics_relpath(grid.symbol, at, self.period_minutes))
                 if path.exists():
                     found = PRICE_LINE.search(path.read_bytes())
                     if found:
                         seen[at] = float(found.group(1))
-            at += HOUR
+            at += self._step
         return np.array([seen[h] for h in sorted(seen) if h <= hour])
 
     def risk(self, grid: GridConfig, hour: datetime, price: float) -> PositionRisk:

@@ -1,5 +1,5 @@
-"""``market-maker setup``: the setup evaluation of an hour, as the pipeline made (or would
-make) it, in words."""
+"""``market-maker setup``: the setup evaluation of an hour (a collection period, named by its
+start), as the pipeline made (or would make) it, in words."""
 
 from __future__ import annotations
 
@@ -17,23 +17,37 @@ from market_maker.lifecycle.service import Balance, SetupEvaluator
 from market_maker.lifecycle.setup import evaluate_setup
 from market_maker.notifications.notifier import Notifier
 from market_maker.regime import files
-from market_maker.regime.model import METRICS_DIR, metrics_relpath
-from market_maker.timeutil import HOUR, format_utc
+from market_maker.regime.model import METRICS_DIR, metrics_file_period, metrics_relpath
+from market_maker.timeutil import format_utc, is_period_start, period
 
 
-def latest_analysed_hour(root: Path, symbol: str) -> datetime:
+def latest_analysed_hour(root: Path, symbol: str, period_minutes: int | None = None) -> datetime:
+    """The start of the latest analysed period of ``symbol``; with ``period_minutes``, among
+    that period's metrics files only (a repository that changed its period keeps both)."""
     folder = inside(root, Path(METRICS_DIR, symbol_part(symbol)))
-    names = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+    names = sorted(folder.glob("*.yaml"), key=_in_time_order) if folder.is_dir() else []
+    if period_minutes is not None:
+        kind = "hour" if period_minutes == 60 else "period"
+        names = [n for n in names if metrics_file_period(n.name) == kind]
     if not names:
         raise DataError(f"no analysed hours for {symbol} in the data repository")
     return files.read(names[-1]).hour
 
 
+def _in_time_order(path: Path) -> str:
+    """``...-HH.yaml`` sorts as ``...-HH-00``: among the periods of its hour, first."""
+    return path.stem + "-00" if metrics_file_period(path.name) == "hour" else path.stem
+
+
 def setup_lines(
     root: Path, settings: Settings, symbol: str, hour: datetime, balance: Balance
 ) -> list[str]:
-    """The hour's setup evaluation: recorded if the pipeline made one, else computed now."""
-    metrics = files.read(inside(root, metrics_relpath(symbol, hour)))
+    """The setup evaluation of the period starting at ``hour`` (of the configured collection
+    period): recorded if the pipeline made one, else computed now."""
+    minutes = settings.snapshots.period_minutes
+    if minutes != 60 and not is_period_start(hour, minutes):
+        raise DataError(f"{format_utc(hour)} does not start a {minutes}-minute period")
+    metrics = files.read(inside(root, metrics_relpath(symbol, hour, minutes)))
     book = GridBook.load(root, fee_rate=settings.grids.fee_rate)
     running = book.running(symbol, hour)
     head = f"{symbol} {format_utc(hour)}: {metrics.verdict or 'refused'}"
@@ -43,7 +57,8 @@ def setup_lines(
     if running is not None:
         lines.append(f"grid {running.id} runs: no setup is evaluated while a grid runs")
         return lines
-    path = inside(root, decision_relpath(symbol, hour + HOUR))
+    # The pipeline issues a period's decision when the period ends.
+    path = inside(root, decision_relpath(symbol, hour + period(minutes)))
     recorded = DecisionStore(root).read(path) if path.exists() else None
     if isinstance(recorded, SetupDecision):
         lines.append(f"recorded decision {recorded.id}: {recorded.recommendation}")

@@ -1,8 +1,9 @@
 """The daily digest: one quiet message a day that says the system is alive and what it saw.
 
-For the day that ended: each grid's exit state, the regime verdicts of its 24 hours, the
-alerts sent (by priority) and the emergencies acknowledged, and whether every hour was
-analysed (the proof of life: a stopped scheduler sends no failure alert). Sent once per day:
+For the day that ended: each grid's exit state, the regime verdicts of its 24 hours (of its
+collection periods: 96 at 15 minutes), the alerts sent (by priority) and the emergencies
+acknowledged, and whether every period was analysed (the proof of life: a stopped scheduler
+sends no failure alert). Sent once per day:
 ``digests/{YYYY-MM-DD}.yaml`` records every attempt, and a rerun after a delivery sends
 nothing; one after a failed attempt tries again.
 """
@@ -35,6 +36,7 @@ from market_maker.notifications.notifier import Notifier
 from market_maker.regime import files as metrics_files
 from market_maker.regime.model import MetricsFile, metrics_relpath
 from market_maker.store.atomic import write_atomic
+from market_maker.timeutil import period
 from market_maker.types import FrozenModel, UtcDatetime
 from market_maker.yaml_files import dump, load_model
 
@@ -80,8 +82,10 @@ def read_digest(path: Path) -> DigestRecord:
 
 def build_digest(root: Path, settings: Settings, day: date) -> Notification:
     """The digest of ``day`` from the data repository (metrics, exit states, grids)."""
+    minutes = settings.snapshots.period_minutes
+    step = period(minutes)
     start = datetime.combine(day, time(0), UTC)
-    end = start + timedelta(hours=23)
+    end = start + DAY - step  # the day's last period
     lines: list[str] = []
     states = ExitStateStore(root)
     book = GridBook.load(root, fee_rate=settings.grids.fee_rate)
@@ -89,11 +93,11 @@ def build_digest(root: Path, settings: Settings, day: date) -> Notification:
     alerts: Counter[int] = Counter()
     acks: list[int] = []
     for symbol in settings.symbols:
-        line, analysed, last = _verdicts(root, symbol, start)
-        analysed_all &= analysed == 24
+        line, analysed, last = _verdicts(root, symbol, start, minutes)
+        analysed_all &= analysed == DAY // step
         lines.append(line)
         file = states.day(symbol, day)
-        lines += _grids(book, symbol, file.latest() if file else [], last, end)
+        lines += _grids(book, symbol, file.latest() if file else [], last, end, step)
         if file is not None:
             _count_alerts(file, alerts)
             acks += [
@@ -109,38 +113,43 @@ def build_digest(root: Path, settings: Settings, day: date) -> Notification:
             f" {len(acks)} emergency acknowledged, the slowest after {max(acks) // 60} min."
         )
     lines.append(alert_line)
+    unit = "hour" if minutes == 60 else "period"
     head = (
-        "Alive: every hour of the day was analysed."
+        f"Alive: every {unit} of the day was analysed."
         if analysed_all
-        else "Hours are missing: check the hourly pipeline's runs."
+        else f"{unit.capitalize()}s are missing: check the hourly pipeline's runs."
     )
+    missing = f"{unit.upper()}S MISSING"
     return Notification(
         kind="daily_digest",
-        title=trim(
-            f"market-maker {day}: {'alive' if analysed_all else 'HOURS MISSING'}", MAX_TITLE
-        ),
+        title=trim(f"market-maker {day}: {'alive' if analysed_all else missing}", MAX_TITLE),
         message=trim("\n".join([head, *lines])),
         priority=settings.notifications.digest.priority,
-        timestamp=int((end + timedelta(hours=1)).timestamp()),
+        timestamp=int((end + step).timestamp()),
         context={"date": day.isoformat(), "alerts": total},
     )
 
 
-def _verdicts(root: Path, symbol: str, start: datetime) -> tuple[str, int, MetricsFile | None]:
-    """The day's verdicts of ``symbol``: (line, hours analysed, the last metrics file)."""
+def _verdicts(
+    root: Path, symbol: str, start: datetime, minutes: int = 60
+) -> tuple[str, int, MetricsFile | None]:
+    """The day's verdicts of ``symbol``, one a ``minutes`` period: (line, periods analysed,
+    the last metrics file)."""
+    step = period(minutes)
     verdicts: Counter[str] = Counter()
     last = None
-    for h in range(24):
-        path = inside(root, metrics_relpath(symbol, start + timedelta(hours=h)))
+    for k in range(DAY // step):
+        path = inside(root, metrics_relpath(symbol, start + k * step, minutes))
         if path.exists():
             last = metrics_files.read(path)
             verdicts[str(last.verdict) if last.verdict else "refused"] += 1
     analysed = sum(verdicts.values())
+    periods = "hours" if minutes == 60 else f"{minutes}-minute periods"
     if last is None:
-        return f"{symbol}: NO hour of the day analysed.", 0, None
+        return f"{symbol}: NO {'hour' if minutes == 60 else 'period'} of the day analysed.", 0, None
     shares = ", ".join(f"{v} {verdicts[v]}" for v in (*VERDICT_ORDER, "refused") if verdicts[v])
     line = (
-        f"{symbol}: {analysed}/24 hours analysed, last {last.hour:%H:%M} UTC at "
+        f"{symbol}: {analysed}/{DAY // step} {periods} analysed, last {last.hour:%H:%M} UTC at "
         f"{last.price:,.2f}. Verdicts: {shares}."
     )
     return line, analysed, last
@@ -152,16 +161,18 @@ def _grids(
     evaluations: list[EvaluationRecord],
     last: MetricsFile | None,
     end: datetime,
+    step: timedelta = HOUR,
 ) -> list[str]:
-    """A line per grid of ``symbol`` that ran during the day: its state and since when."""
+    """A line per grid of ``symbol`` that ran during the day: its state and since when.
+    ``end``: the day's last period, of length ``step``."""
     lines = []
     for grid in book.grids.values():
         mine = [e for e in evaluations if e.grid_id == grid.id]
-        running = grid.running_at(end + timedelta(hours=1))
+        running = grid.running_at(end + step)
         if grid.symbol != symbol or (not mine and not running):
             continue
         label = f"Grid {grid.id} ({grid.lower_price:,.0f}-{grid.upper_price:,.0f}, "
-        stops = [e for _, e in grid.running_intervals() if e and end - DAY < e <= end + HOUR]
+        stops = [e for _, e in grid.running_intervals() if e and end - DAY < e <= end + step]
         label += (
             "running)" if running else (f"stopped {stops[-1]:%H:%M} UTC)" if stops else "stopped)")
         )
@@ -176,7 +187,7 @@ def _grids(
         where = ""
         if last is not None:
             where = f", price {where_in_grid(last.price, grid.lower_price, grid.upper_price)}"
-        when = "all day" if since.hour == 0 else f"since {since:%H:%M} UTC"
+        when = "all day" if since.hour == since.minute == 0 else f"since {since:%H:%M} UTC"
         lines.append(f"{label}: {mine[-1].state} {when}{where}.")
     return lines
 

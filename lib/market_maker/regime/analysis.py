@@ -5,6 +5,11 @@ series. The live path hands it one snapshot's own windows; the range path
 hands it the candles of all stored snapshots. Every window is cut from the
 series the same way and the kernels compute a window the same way alone or
 in a batch, so a verdict is identical whichever path produced it.
+
+Under an hour (``snapshots.period_minutes``) a period is analysed on the last 1h bar
+closed when it ends (:func:`analyze_periods`): the metrics, votes and verdict history
+are those of that bar, in hours as always; only the price (the period's last close) and
+what depends on it (the grid penalties of the confidence) move within the hour.
 """
 
 from __future__ import annotations
@@ -43,11 +48,12 @@ from market_maker.regime.model import (
     MetricsFile,
     PenaltyRecord,
     RangeRecord,
+    schema_for,
 )
 from market_maker.regime.range_discovery import METHOD, discover
 from market_maker.regime.settings import METRIC_NAMES, MetricName, RegimeSettings
 from market_maker.snapshots.model import GridStatusRecord, Snapshot
-from market_maker.timeutil import from_seconds, to_seconds
+from market_maker.timeutil import from_seconds, last_closed_bar, to_seconds
 
 FOUR_HOURS_S = 4 * 3600
 
@@ -116,6 +122,7 @@ class RegimeBatch:
     grids: list[GridStatusRecord | None]
     penalties: list[list[PenaltyRecord]] = field(default_factory=list)
     confidence: np.ndarray = field(default_factory=lambda: np.empty(0))
+    period_minutes: int = 60  # ``hours`` are period starts under 60
 
     def index(self, hour: datetime) -> int:
         i = int(np.searchsorted(self.hours, to_seconds(hour)))
@@ -135,7 +142,9 @@ class RegimeBatch:
         code = int(self.final[i])
         refused = code < 0
         return MetricsFile(
+            schema_version=schema_for(gates=False, period_minutes=self.period_minutes),
             symbol=self.symbol,
+            period_minutes=self.period_minutes,
             hour=from_seconds(int(self.hours[i])),
             status="INSUFFICIENT_METRICS" if refused else "OK",
             verdict=verdict(code),
@@ -228,6 +237,46 @@ def analyze_frames(
     return batch
 
 
+def analyze_periods(
+    symbol: str,
+    frames: Frames,
+    starts: list[datetime],
+    prices: list[float],
+    cfg: RegimeSettings,
+    period_minutes: int,
+    grids: dict[datetime, GridStatusRecord | None] | None = None,
+) -> RegimeBatch:
+    """Analyse periods shorter than an hour: each on the last 1h bar closed at its end.
+
+    ``prices``: each period's last close. Periods sharing a bar share its metrics, votes,
+    verdict and history; their price, grid and so their confidence are their own.
+    """
+    order = sorted(range(len(starts)), key=lambda k: starts[k])
+    starts = [starts[k] for k in order]
+    bars = [last_closed_bar(s, period_minutes) for s in starts]
+    by_bar = analyze_frames(symbol, frames, bars, cfg)
+    sel = np.searchsorted(by_bar.hours, np.array([to_seconds(b) for b in bars], dtype=np.int64))
+    batch = RegimeBatch(
+        symbol=symbol,
+        hours=np.array([to_seconds(s) for s in starts], dtype=np.int64),
+        cfg=cfg,
+        h1=_take(by_bar.h1, sel),
+        h4=_take(by_bar.h4, sel),
+        final=by_bar.final[sel],
+        effect=by_bar.effect[sel],
+        age=by_bar.age[sel],
+        previous=by_bar.previous[sel],
+        base=by_bar.base[sel],
+        price=np.array([prices[k] for k in order], dtype=np.float64),
+        volatility=by_bar.volatility[sel],
+        ranges={k: v[sel] for k, v in by_bar.ranges.items()},
+        grids=[(grids or {}).get(s) for s in starts],
+        period_minutes=period_minutes,
+    )
+    _apply_confidence(batch)
+    return batch
+
+
 def analyze(
     snapshot: Snapshot,
     cfg: RegimeSettings,
@@ -243,9 +292,21 @@ def analyze(
     the grid the snapshot recorded at collection.
     """
     in_force = snapshot.grid if grid == "snapshot" else grid
-    batch = analyze_frames(
-        snapshot.symbol, Frames.of(snapshot), [snapshot.hour], cfg, {snapshot.hour: in_force}
-    )
+    if snapshot.period_minutes != 60:
+        last = snapshot.price(snapshot.minutes[-1].c)
+        batch = analyze_periods(
+            snapshot.symbol,
+            Frames.of(snapshot),
+            [snapshot.hour],
+            [last],
+            cfg,
+            snapshot.period_minutes,
+            {snapshot.hour: in_force},
+        )
+    else:
+        batch = analyze_frames(
+            snapshot.symbol, Frames.of(snapshot), [snapshot.hour], cfg, {snapshot.hour: in_force}
+        )
     return batch.record(
         0,
         snapshot_path=path,
@@ -351,4 +412,4 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-__all__ = ["Frames", "RegimeBatch", "analyze", "analyze_frames", "evaluate"]
+__all__ = ["Frames", "RegimeBatch", "analyze", "analyze_frames", "analyze_periods", "evaluate"]

@@ -7,7 +7,7 @@ from typing import Literal
 
 from market_maker.errors import DataError, NewerSchemaError
 from market_maker.identifiers import inside
-from market_maker.regime.model import SCHEMA_VERSION, MetricsFile, metrics_relpath
+from market_maker.regime.model import MetricsFile, metrics_relpath, schema_for
 from market_maker.snapshots.paths import snapshot_relpath
 from market_maker.store.atomic import write_atomic
 from market_maker.yaml_files import Dumper, dump, load_model
@@ -68,16 +68,21 @@ def read(path: Path) -> MetricsFile:
             "that hour has not been analysed (market-maker analyze --symbol ... --hour ...)"
         ) from None
     metrics = parse(raw, source=str(path))
-    expected = metrics_relpath(metrics.symbol, metrics.hour)
+    expected = metrics_relpath(metrics.symbol, metrics.hour, metrics.period_minutes)
     if Path(*path.parts[-3:]) != expected:
         raise DataError(
-            f"{path}: holds {metrics.symbol} {metrics.hour:%Y-%m-%dT%H:%MZ} but its path says "
+            f"{path}: holds {metrics.symbol} {metrics.hour:%Y-%m-%dT%H:%MZ}"
+            f"{_period_note(metrics)} but its path says "
             f"{Path(*path.parts[-3:]).as_posix()}"
         )
-    snapshot = snapshot_relpath(metrics.symbol, metrics.hour).as_posix()
+    snapshot = snapshot_relpath(metrics.symbol, metrics.hour, metrics.period_minutes).as_posix()
     if metrics.snapshot != snapshot:
         raise DataError(f"{path}: snapshot {metrics.snapshot!r} is not this hour's ({snapshot})")
     return metrics
+
+
+def _period_note(metrics: MetricsFile) -> str:
+    return "" if metrics.period_minutes == 60 else f" ({metrics.period_minutes}-minute period)"
 
 
 WriteStatus = Literal["written", "unchanged", "kept"]
@@ -90,7 +95,7 @@ def write(root: Path, metrics: MetricsFile, *, overwrite: bool = False) -> tuple
     other content (another config or code version) is there and ``overwrite``
     was not asked for, so it stays as it is. A damaged file is always replaced.
     """
-    path = inside(root, metrics_relpath(metrics.symbol, metrics.hour))
+    path = inside(root, metrics_relpath(metrics.symbol, metrics.hour, metrics.period_minutes))
     data = dumps(metrics)
     if path.exists():
         existing = path.read_bytes()
@@ -115,7 +120,10 @@ def _adds_gates(existing: bytes, metrics: MetricsFile) -> bool:
         return False
     stored = parse(existing)
     return stored.gate_evaluation is None and stored == metrics.model_copy(
-        update={"gate_evaluation": None, "schema_version": SCHEMA_VERSION}
+        update={
+            "gate_evaluation": None,
+            "schema_version": schema_for(gates=False, period_minutes=metrics.period_minutes),
+        }
     )
 
 

@@ -3,6 +3,10 @@
 Never the source of truth: :meth:`RegimeIndex.refresh` brings it up to date
 from the files (only files added, changed or removed since the last refresh
 are read), and deleting the database loses nothing.
+
+It indexes the metrics files of one collection period (hourly by default): a row is a
+period, "consecutive" means one period apart. Files of another period (a repository
+that changed ``snapshots.period_minutes``) are left out.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 from market_maker.errors import DataError
 from market_maker.identifiers import symbol_part, valid_symbol
 from market_maker.regime import files
-from market_maker.regime.model import METRICS_DIR
+from market_maker.regime.model import METRICS_DIR, metrics_file_period
 from market_maker.timeutil import format_utc, from_seconds, to_seconds
 
 log = logging.getLogger(__name__)
@@ -52,7 +56,7 @@ class Period:
     verdict: str
     start: str
     end: str
-    hours: int
+    hours: float  # the run's length in hours (its number of periods at 60 minutes)
     mean_confidence: float | None
 
 
@@ -87,9 +91,12 @@ class RefreshStats:
 
 
 class RegimeIndex:
-    def __init__(self, db_path: Path, data_root: Path):
+    def __init__(self, db_path: Path, data_root: Path, period_minutes: int = 60):
         self.db_path = db_path
         self.data_root = data_root
+        self.period_minutes = period_minutes
+        self._form = "hour" if period_minutes == 60 else "period"
+        self._step = 60 * period_minutes
         db_path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(SCHEMA)
@@ -118,6 +125,8 @@ class RegimeIndex:
                 }
                 seen = set()
                 for path in sorted((base / sym).glob("*.yaml")):
+                    if metrics_file_period(path.name) not in (self._form, None):
+                        continue  # another period's file: not a row here (a row is gone)
                     rel = path.relative_to(self.data_root).as_posix()
                     seen.add(rel)
                     stat = path.stat()
@@ -195,13 +204,13 @@ class RegimeIndex:
                         verdict=str(run[0][1]),
                         start=format_utc(from_seconds(run[0][0])),
                         end=format_utc(from_seconds(run[-1][0])),
-                        hours=len(run),
+                        hours=_hours(len(run), self.period_minutes),
                         mean_confidence=round(sum(conf) / len(conf), 4) if conf else None,
                     )
                 )
 
         for row in self._rows(symbol, start, end):
-            if run and (row[1] != run[-1][1] or row[0] - run[-1][0] != 3600):
+            if run and (row[1] != run[-1][1] or row[0] - run[-1][0] != self._step):
                 close()
                 run = []
             run.append(row)
@@ -220,7 +229,7 @@ class RegimeIndex:
         rows = self._rows(symbol, start, end)
         out = []
         for (t0, a, _), (t1, b, conf) in pairwise(rows):
-            if t1 - t0 != 3600 or a is None or b is None or a == b:
+            if t1 - t0 != self._step or a is None or b is None or a == b:
                 continue
             if (from_verdict and a != from_verdict) or (to_verdict and b != to_verdict):
                 continue
@@ -267,6 +276,11 @@ class RegimeIndex:
                 (symbol, low, high),
             ).fetchone()
         return int(row[0])
+
+
+def _hours(periods: int, period_minutes: int) -> float:
+    """Elapsed hours of ``periods`` periods; an integer count at 60 minutes, as before."""
+    return periods if period_minutes == 60 else round(periods * period_minutes / 60, 4)
 
 
 def as_dict(item: Period | Transition | HourRow) -> dict[str, object]:

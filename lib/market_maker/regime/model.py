@@ -1,4 +1,7 @@
-"""The metrics file: one hour's regime analysis, recomputable from its snapshot alone."""
+"""The metrics file: one period's regime analysis, recomputable from its snapshot alone.
+
+The period is an hour by default (``snapshots.period_minutes``); ``hour`` is its start.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +10,37 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from market_maker.config.models import Symbol
 from market_maker.identifiers import symbol_part
 from market_maker.lifecycle.gates import GateEvaluation
 from market_maker.regime.settings import MetricName
 from market_maker.snapshots.model import GridStatusRecord
-from market_maker.types import FrozenModel, UtcDatetime, UtcHour
+from market_maker.types import FrozenModel, PeriodMinutes, UtcDatetime, aligned_start
 
 SCHEMA_VERSION = "1.0"
 # 1.1 adds gate_evaluation (written only when there is one, so other files stay 1.0).
 SCHEMA_WITH_GATES = "1.1"
+# 1.2: a period under an hour (period_minutes written), with or without gate_evaluation.
+# Hourly files never carry it: they stay 1.0 or 1.1 byte for byte.
+SCHEMA_WITH_PERIOD = "1.2"
+
+
+def schema_for(*, gates: bool, period_minutes: int = 60) -> str:
+    """The schema version of a metrics file with or without gates, for its period."""
+    if period_minutes != 60:
+        return SCHEMA_WITH_PERIOD
+    return SCHEMA_WITH_GATES if gates else SCHEMA_VERSION
+
+
 METRICS_DIR = "metrics"
 
 
@@ -105,9 +127,11 @@ class HistoryRecord(Record):
 
 
 class MetricsFile(Record):
-    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1", "1.2"] = SCHEMA_VERSION
     symbol: Symbol
-    hour: UtcHour
+    # Before ``hour``, whose alignment it sets; left out of the file at 60 (hourly files).
+    period_minutes: PeriodMinutes = Field(60, description="Length of the period (1.2 only).")
+    hour: UtcDatetime = Field(description="Start of the period (the hour at 60 minutes).")
     status: Literal["OK", "INSUFFICIENT_METRICS"]
     verdict: Verdict | None = Field(description="Null when the analysis refused.")
     verdict_1h: Verdict | None = Field(description="The 1h verdict before 4h confirmation.")
@@ -122,7 +146,9 @@ class MetricsFile(Record):
     confirmation_4h: ConfirmationRecord
     range: RangeRecord | None
     history: HistoryRecord
-    price: float = Field(description="Close of the analysed hour.", gt=0, allow_inf_nan=False)
+    price: float = Field(
+        description="Close of the analysed period (its last minute's).", gt=0, allow_inf_nan=False
+    )
     grid: GridStatusRecord | None
     snapshot: str = Field(description="Path of the snapshot analysed, in the data repository.")
     snapshot_collected_at: UtcDatetime | None = None
@@ -132,9 +158,29 @@ class MetricsFile(Record):
     config_version: str
     code_version: str
 
+    @field_validator("hour")
+    @classmethod
+    def _period_start(cls, value, info: ValidationInfo):
+        return aligned_start(value, info.data.get("period_minutes", 60))
+
+    @model_serializer(mode="wrap")
+    def _hourly_without_period(self, handler: SerializerFunctionWrapHandler) -> dict:
+        data = handler(self)
+        if self.period_minutes == 60:
+            data.pop("period_minutes", None)  # hourly files stay byte for byte as before
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> MetricsFile:
-        if (self.gate_evaluation is not None) != (self.schema_version == SCHEMA_WITH_GATES):
+        wanted = schema_for(
+            gates=self.gate_evaluation is not None, period_minutes=self.period_minutes
+        )
+        if self.schema_version != wanted:
+            if self.period_minutes != 60 or self.schema_version == SCHEMA_WITH_PERIOD:
+                raise ValueError(
+                    f"schema_version {self.schema_version} does not go with a "
+                    f"{self.period_minutes}-minute period (60: 1.0 or 1.1; under 60: 1.2)"
+                )
             raise ValueError(
                 f"schema_version {self.schema_version} does not go with "
                 f"{'a' if self.gate_evaluation else 'no'} gate_evaluation"
@@ -148,6 +194,17 @@ class MetricsFile(Record):
         return self
 
 
-def metrics_relpath(symbol: str, hour) -> Path:
-    """``metrics/{SYMBOL}/{YYYY-MM-DD}-{HH}.yaml``."""
-    return Path(METRICS_DIR, symbol_part(symbol), f"{hour:%Y-%m-%d-%H}.yaml")
+def metrics_relpath(symbol: str, hour, period_minutes: int = 60) -> Path:
+    """``metrics/{SYMBOL}/{YYYY-MM-DD}-{HH}.yaml``; ``...-{HH}-{MM}.yaml`` under an hour."""
+    name = f"{hour:%Y-%m-%d-%H}.yaml" if period_minutes == 60 else f"{hour:%Y-%m-%d-%H-%M}.yaml"
+    return Path(METRICS_DIR, symbol_part(symbol), name)
+
+
+def metrics_file_period(name: str) -> Literal["hour", "period"] | None:
+    """Whether a metrics file name is an hour's (``...-HH.yaml``), a shorter period's
+    (``...-HH-MM.yaml``) or neither."""
+    stem, _, suffix = name.rpartition(".")
+    parts = stem.split("-")
+    if suffix != "yaml" or not all(p.isdigit() for p in parts):
+        return None
+    return {4: "hour", 5: "period"}.get(len(parts))

@@ -14,7 +14,13 @@ import numpy as np
 
 from market_maker.candles import CandleSeries, Interval, aggregate
 from market_maker.regime import files
-from market_maker.regime.analysis import Frames, RegimeBatch, analyze, analyze_frames
+from market_maker.regime.analysis import (
+    Frames,
+    RegimeBatch,
+    analyze,
+    analyze_frames,
+    analyze_periods,
+)
 from market_maker.regime.classifier import MISSING
 from market_maker.regime.model import VERDICTS, MetricsFile
 from market_maker.regime.settings import RegimeSettings
@@ -22,7 +28,7 @@ from market_maker.snapshots.columnar import CachedCandles, CandleCache
 from market_maker.snapshots.model import GridStatusRecord
 from market_maker.snapshots.paths import snapshot_relpath
 from market_maker.snapshots.reader import SnapshotReader
-from market_maker.timeutil import format_utc, from_seconds, hours_between
+from market_maker.timeutil import format_utc, from_seconds, hours_between, periods_between
 
 
 @dataclass
@@ -77,7 +83,9 @@ class RangeAnalysis:
         hour = from_seconds(int(self.batch.hours[i]))
         return self.batch.record(
             i,
-            snapshot_path=snapshot_relpath(self.batch.symbol, hour).as_posix(),
+            snapshot_path=snapshot_relpath(
+                self.batch.symbol, hour, self.batch.period_minutes
+            ).as_posix(),
             collected_at=self.collected_at.get(hour),
             config_version=self.config_version,
             code_version=self.code_version,
@@ -105,11 +113,16 @@ def analyze_range(
     grids = (
         {hour: grid_status(symbol, hour) for hour in cached.hours} if grid_status else cached.grids
     )
-    batch = analyze_frames(symbol, _frames(cached), cached.hours, cfg, grids)
+    n = reader.period_minutes
+    if n == 60:
+        batch = analyze_frames(symbol, _frames(cached), cached.hours, cfg, grids)
+    else:
+        prices = [cached.prices[h] for h in cached.hours]
+        batch = analyze_periods(symbol, _frames(cached), cached.hours, prices, cfg, n, grids)
     summary = summarize(batch, start, end)
     summary.invalid_snapshots = cached.invalid
     summary.hours_without_snapshot = (
-        len(list(hours_between(start, end))) - len(cached.hours) - len(cached.invalid)
+        len(list(periods_between(start, end, n))) - len(cached.hours) - len(cached.invalid)
     )
     return RangeAnalysis(batch, summary, cached.collected_at, config_version, code_version)
 
@@ -123,7 +136,7 @@ def summarize(batch: RegimeBatch, start: datetime, end: datetime) -> RangeSummar
     names = [str(VERDICTS[c]) if c >= 0 else "REFUSED" for c in final.tolist() if c != MISSING]
     transitions: Counter[str] = Counter()
     for (t0, a), (t1, b) in pairwise(zip(batch.hours.tolist(), final.tolist(), strict=True)):
-        if t1 - t0 == 3600 and a >= 0 and b >= 0 and a != b:
+        if t1 - t0 == 60 * batch.period_minutes and a >= 0 and b >= 0 and a != b:
             transitions[f"{VERDICTS[a]}->{VERDICTS[b]}"] += 1
     confident = batch.confidence[np.isfinite(batch.confidence)]
     return RangeSummary(
@@ -155,7 +168,7 @@ def analyze_stored_hour(
         cfg,
         config_version=config_version,
         code_version=code_version,
-        path=snapshot_relpath(symbol, snapshot.hour).as_posix(),
+        path=snapshot_relpath(symbol, snapshot.hour, snapshot.period_minutes).as_posix(),
         grid=grid,
     )
 

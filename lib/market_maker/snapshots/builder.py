@@ -1,9 +1,13 @@
-"""Building snapshots from exchange candles: one code path for live collection and backfill."""
+"""Building snapshots from exchange candles: one code path for live collection and backfill.
+
+A snapshot covers one collection period (an hour by default). Whatever the period, its
+1h and 4h sections hold the candles closed when the period ends, never one closing later.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -15,15 +19,17 @@ from market_maker.snapshots.model import (
     GridStatusRecord,
     MarketSummaryRecord,
     Snapshot,
+    schema_for,
 )
-from market_maker.timeutil import HOUR, from_seconds, to_seconds
+from market_maker.timeutil import HOUR, from_seconds, last_closed_bar, period, to_seconds
 
 FOUR_HOURS = 4 * HOUR
+DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
 class CandleBundle:
-    """Everything needed to build the snapshots of hours ``first``..``last``."""
+    """Everything needed to build the snapshots of periods ``first``..``last``."""
 
     symbol: str
     first: datetime
@@ -31,6 +37,7 @@ class CandleBundle:
     minutes: FetchResult
     hours: FetchResult
     four_hours: FetchResult
+    period_minutes: int = 60
 
 
 def fetch_bundle(
@@ -41,17 +48,26 @@ def fetch_bundle(
     *,
     window_1h: int,
     window_4h: int,
+    period_minutes: int = 60,
 ) -> CandleBundle:
-    """Fetch the minutes of the hours and the 1h/4h windows that end at each of them."""
-    end = last + HOUR
-    first_4h = from_seconds(to_seconds(first + HOUR) // 14400 * 14400) - window_4h * FOUR_HOURS
+    """Fetch the minutes of the periods and the 1h/4h windows closed when each ends.
+
+    Under an hour the minutes start a day earlier: the derived market summary of a period
+    is the rolling 24 h up to its end (an hour's is its 24 closed hourly candles).
+    """
+    step = period(period_minutes)
+    end = last + step
+    first_4h = from_seconds(to_seconds(first + step) // 14400 * 14400) - window_4h * FOUR_HOURS
+    first_1h = last_closed_bar(first, period_minutes) - (window_1h - 1) * HOUR
+    first_minute = first if period_minutes == 60 else first + step - DAY
     return CandleBundle(
         symbol,
         first,
         last,
-        minutes=exchange.candles(symbol, Interval.MINUTE, first, end),
-        hours=exchange.candles(symbol, Interval.HOUR, first - (window_1h - 1) * HOUR, end),
+        minutes=exchange.candles(symbol, Interval.MINUTE, first_minute, end),
+        hours=exchange.candles(symbol, Interval.HOUR, first_1h, end),
         four_hours=exchange.candles(symbol, Interval.FOUR_HOURS, first_4h, end),
+        period_minutes=period_minutes,
     )
 
 
@@ -79,34 +95,42 @@ def build_snapshot(
     summary: MarketSummary | None = None,
     grid: GridStatusRecord | None = None,
 ) -> Built:
-    """The snapshot of ``hour`` from the bundle; None when the source lacks some of its minutes.
+    """The snapshot of the period starting at ``hour`` from the bundle; None when the source
+    lacks some of its minutes.
 
-    ``summary`` is the live market summary (only for the hour just closed);
-    otherwise the summary is derived from the hour's closed candles.
+    ``summary`` is the live market summary (only for the period just closed);
+    otherwise the summary is derived from the candles closed by the period's end.
     """
-    end = hour + HOUR
+    n = bundle.period_minutes
+    end = hour + period(n)
     minutes = bundle.minutes.candles.between(hour, end)
     missing = [t for t in bundle.minutes.missing if hour <= t < end]
-    if missing or len(minutes) != 60:
+    if missing or len(minutes) != n:
         return Built(
             hour,
             None,
             missing,
-            f"{len(missing) or 60 - len(minutes)} minute(s) missing at the source",
+            f"{len(missing) or n - len(minutes)} minute(s) missing at the source",
         )
     hours = bundle.hours.candles.closed_by(end).last(window_1h)
-    if len(hours) == 0 or int(hours.t[-1]) != to_seconds(hour):
-        return Built(hour, None, [], "the source has no 1h candle for the hour")
+    if len(hours) == 0 or int(hours.t[-1]) != to_seconds(last_closed_bar(hour, n)):
+        what = "the hour" if n == 60 else "the last hour closed by the period's end"
+        return Built(hour, None, [], f"the source has no 1h candle for {what}")
     four = bundle.four_hours.candles.closed_by(end).last(window_4h)
-    summary_record = (
-        _live_summary(summary, price_scale, bundle.symbol)
-        if summary is not None
-        else _derived_summary(
+    if summary is not None:
+        summary_record = _live_summary(summary, price_scale, bundle.symbol)
+    elif n == 60:
+        summary_record = _derived_summary(
             bundle.hours.candles.closed_by(end).last(24), price_scale, bundle.symbol
         )
-    )
+    else:
+        summary_record = _rolling_summary(
+            bundle.minutes.candles.between(end - DAY, end), end, price_scale, bundle.symbol
+        )
     snapshot = Snapshot(
+        schema_version=schema_for(n),
         symbol=bundle.symbol,
+        period_minutes=n,
         hour=hour,
         collected_at=collected_at,
         source=source,
@@ -181,5 +205,23 @@ def _derived_summary(day: CandleSeries, scale: int, symbol: str) -> MarketSummar
         low_24h=int(low),
         volume_24h=round(float(day.volume.sum()), VOLUME_DECIMALS),
         as_of=from_seconds(int(day.t[-1]) + 3600),
+        origin="candles",
+    )
+
+
+def _rolling_summary(
+    day: CandleSeries, end: datetime, scale: int, symbol: str
+) -> MarketSummaryRecord:
+    """The 24 h up to ``end`` from its minutes (periods under an hour: as of the period's
+    end, where closed hourly candles would lag by up to an hour)."""
+    high, low, last = scale_prices(
+        np.array([day.high.max(), day.low.min(), day.close[-1]]), scale, symbol
+    )
+    return MarketSummaryRecord(
+        last=int(last),
+        high_24h=int(high),
+        low_24h=int(low),
+        volume_24h=round(float(day.volume.sum()), VOLUME_DECIMALS),
+        as_of=end,
         origin="candles",
     )

@@ -70,7 +70,7 @@ def check_file(
 
 def write_snapshot(root: Path, snapshot: Snapshot, *, limits: Limits = DEFAULT_LIMITS) -> Path:
     """Write atomically under ``root``; an invalid snapshot never replaces anything."""
-    path = inside(root, snapshot_relpath(snapshot.symbol, snapshot.hour))
+    path = inside(root, snapshot_relpath(snapshot.symbol, snapshot.hour, snapshot.period_minutes))
 
     def validate(tmp: Path) -> None:
         _, problems = check_file(tmp, symbol=snapshot.symbol, hour=snapshot.hour, limits=limits)

@@ -1,19 +1,43 @@
-"""The snapshot file: one hour of one symbol, self-contained for the regime analysis."""
+"""The snapshot file: one collection period of one symbol, self-contained for the regime analysis.
+
+A period is an hour by default (``snapshots.period_minutes``); ``hour`` is the period's
+start whatever its length.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, NonNegativeFloat, PositiveInt
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    PositiveInt,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from market_maker.candles import CandleSeries, Interval
 from market_maker.config.models import Symbol
 from market_maker.identifiers import GridId
-from market_maker.types import FastUtcDatetime, FrozenModel, UtcDatetime, UtcHour
+from market_maker.timeutil import last_closed_bar
+from market_maker.types import (
+    FastUtcDatetime,
+    FrozenModel,
+    PeriodMinutes,
+    UtcDatetime,
+    aligned_start,
+)
 
 SCHEMA_VERSION = "2.0"
-KNOWN_VERSIONS = ("1.0", "2.0")
+# 2.1 adds period_minutes, written only for periods under an hour: hourly files stay 2.0.
+PERIOD_SCHEMA_VERSION = "2.1"
+KNOWN_VERSIONS = ("1.0", "2.0", PERIOD_SCHEMA_VERSION)
+LATEST_VERSION = PERIOD_SCHEMA_VERSION
 V1_PRICE_SCALE = 100  # version 1.0 files stored prices x100 without saying so
 
 
@@ -58,10 +82,17 @@ class GridStatusRecord(Record):
     grid_version: str | None = Field(None, description="Git hash of the grid file.")
 
 
+def schema_for(period_minutes: int) -> str:
+    """The schema version a snapshot of this period is written with."""
+    return SCHEMA_VERSION if period_minutes == 60 else PERIOD_SCHEMA_VERSION
+
+
 class Snapshot(Record):
-    schema_version: Literal["2.0"] = SCHEMA_VERSION
+    schema_version: Literal["2.0", "2.1"] = SCHEMA_VERSION
     symbol: Symbol
-    hour: UtcHour
+    # Before ``hour``, whose alignment it sets; left out of the file at 60 (hourly files).
+    period_minutes: PeriodMinutes = Field(60, description="Length of the period (2.1 only).")
+    hour: UtcDatetime = Field(description="Start of the period (the hour at 60 minutes).")
     collected_at: UtcDatetime
     source: str = Field(description="Exchange name, or replay.")
     price_scale: PositiveInt
@@ -72,6 +103,41 @@ class Snapshot(Record):
     grid: GridStatusRecord | None = None
     config_version: str
     code_version: str = "unknown"
+
+    @field_validator("hour")
+    @classmethod
+    def _period_start(cls, value: datetime, info: ValidationInfo) -> datetime:
+        return aligned_start(value, info.data.get("period_minutes", 60))
+
+    @model_validator(mode="after")
+    def _version_names_the_period(self) -> Snapshot:
+        if self.schema_version != schema_for(self.period_minutes):
+            raise ValueError(
+                f"schema_version {self.schema_version} does not go with a "
+                f"{self.period_minutes}-minute period (60: 2.0; under 60: 2.1)"
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _hourly_without_period(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if self.period_minutes == 60:
+            data.pop("period_minutes", None)  # hourly files stay byte for byte as before
+        return data
+
+    @property
+    def period(self) -> timedelta:
+        return timedelta(minutes=self.period_minutes)
+
+    @property
+    def end(self) -> datetime:
+        """When the period closes: its minutes end here, every candle in it closed by then."""
+        return self.hour + self.period
+
+    @property
+    def bar_hour(self) -> datetime:
+        """Open time of the last 1h candle closed at :attr:`end` (the analysed 1h bar)."""
+        return last_closed_bar(self.hour, self.period_minutes)
 
     def price(self, value: int) -> float:
         return value / self.price_scale

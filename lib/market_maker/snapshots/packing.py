@@ -1,10 +1,11 @@
 """Packed months: every snapshot of one symbol and month in one compressed file.
 
 ``snapshots/{SYMBOL}/{YYYY}/{MM}.zip`` holds the month's files as
-``{DD}/{HH}.json`` members, each stored byte for byte (deflate is lossless),
-so unpacking gives back exactly the files that were packed. The archive is
-deterministic: members sorted, fixed timestamps and permissions. The reader
-reads a member as it reads a loose file; a loose file beside a pack wins.
+``{DD}/{HH}.json`` members (``{DD}/{HH}-{MM}.json`` for periods under an hour), each
+stored byte for byte (deflate is lossless), so unpacking gives back exactly the files
+that were packed. The archive is deterministic: members sorted, fixed timestamps and
+permissions. The reader reads a member as it reads a loose file; a loose file beside a
+pack wins.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from pathlib import Path
 
 from market_maker.errors import DataError
 from market_maker.identifiers import symbol_part
-from market_maker.snapshots.paths import SNAPSHOTS_DIR
+from market_maker.snapshots.paths import SNAPSHOTS_DIR, file_name, start_of_name
 
 PACK_SUFFIX = ".zip"
-_MEMBER_RE = re.compile(r"^(\d{2})/(\d{2})\.json$")
+_MEMBER_RE = re.compile(r"^(\d{2})/([^/]+)$")
 _PACK_RE = re.compile(r"(\d{4})/(\d{2})\.zip$")
 _EPOCH_1980 = (1980, 1, 1, 0, 0, 0)  # zip's earliest timestamp: the archive never varies
 
@@ -31,8 +32,8 @@ def pack_relpath(symbol: str, year: int, month: int) -> Path:
     return Path(SNAPSHOTS_DIR, symbol_part(symbol), f"{year:04d}", f"{month:02d}{PACK_SUFFIX}")
 
 
-def member_name(hour: datetime) -> str:
-    return f"{hour.astimezone(UTC):%d/%H}.json"
+def member_name(hour: datetime, period_minutes: int = 60) -> str:
+    return f"{hour.astimezone(UTC):%d}/{file_name(hour, period_minutes)}"
 
 
 def month_of_pack(path: Path) -> tuple[int, int] | None:
@@ -43,12 +44,15 @@ def month_of_pack(path: Path) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2))
 
 
-def hour_of_member(year: int, month: int, name: str) -> datetime | None:
+def hour_of_member(
+    year: int, month: int, name: str, period_minutes: int | None = None
+) -> datetime | None:
+    """The period start a member stands for (of that period only, when it is given)."""
     match = _MEMBER_RE.match(name)
     if not match:
         return None
     try:
-        return datetime(year, month, int(match.group(1)), int(match.group(2)), tzinfo=UTC)
+        return start_of_name(year, month, int(match.group(1)), match.group(2), period_minutes)
     except ValueError:
         return None
 

@@ -1,4 +1,9 @@
-"""Reading stored snapshots, loose or packed: single hours, ranges (cached), validation."""
+"""Reading stored snapshots, loose or packed: single hours, ranges (cached), validation.
+
+"Hour" here is the start of a collection period (``Limits.period_minutes``, an hour by
+default): the reader reads the files of its period only (``HH.json`` at 60 minutes,
+``HH-MM.json`` below).
+"""
 
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ from market_maker.snapshots.validation import (
     parse_snapshot,
     validate_snapshot,
 )
-from market_maker.timeutil import floor_hour, format_utc, hours_between, utc
+from market_maker.timeutil import floor_period, format_utc, periods_between, utc
 
 
 class SnapshotNotFoundError(DataError):
@@ -80,9 +85,14 @@ class SnapshotReader:
         self._folders: dict[Path, Path] = {}
         self._memos: dict[str, LineMemo] = {}
 
+    @property
+    def period_minutes(self) -> int:
+        """The collection period read (an hour unless the limits say otherwise)."""
+        return self.limits.period_minutes or 60
+
     def path_for(self, symbol: str, hour: datetime) -> Path:
         """Where the hour's loose file is (or would be)."""
-        return self._inside(snapshot_relpath(symbol, hour))
+        return self._inside(snapshot_relpath(symbol, hour, self.period_minutes))
 
     def _inside(self, relative: Path) -> Path:
         """As :func:`inside`, faster for the thousands of files of a range: each folder is
@@ -104,8 +114,9 @@ class SnapshotReader:
         if path.exists():
             return str(path)
         pack = self._pack(self.pack_for(symbol, hour))
-        if pack is not None and member_name(hour) in pack.members:
-            return f"{pack.path}:{member_name(hour)}"
+        name = member_name(hour, self.period_minutes)
+        if pack is not None and name in pack.members:
+            return f"{pack.path}:{name}"
         return str(path)
 
     def exists(self, symbol: str, hour: datetime) -> bool:
@@ -128,7 +139,7 @@ class SnapshotReader:
         except FileNotFoundError:
             pass
         pack = self._pack(self.pack_for(symbol, hour))
-        name = member_name(hour)
+        name = member_name(hour, self.period_minutes)
         if pack is None or name not in pack.members:
             return None
         info = pack.members[name]
@@ -197,7 +208,7 @@ class SnapshotReader:
 
     def load_snapshot(self, symbol: str, hour: datetime) -> Snapshot:
         """The snapshot for ``hour``; raises if it is missing or invalid."""
-        hour = floor_hour(hour)
+        hour = floor_period(hour, self.period_minutes)
         snap, problems = self.check(symbol, hour)
         if snap is None and not problems:
             path = self.path_for(symbol, hour)
@@ -214,19 +225,22 @@ class SnapshotReader:
         """
         return [
             self.load_snapshot(symbol, hour)
-            for hour in hours_between(start, end)
+            for hour in periods_between(start, end, self.period_minutes)
             if self.exists(symbol, hour)
         ]
 
     def stored_hours(self, symbol: str) -> list[datetime]:
-        """Every hour with a snapshot, loose or packed."""
+        """Every hour (period start) with a snapshot of the reader's period, loose or packed."""
         base = inside(self.root, Path(SNAPSHOTS_DIR, symbol_part(symbol)))
-        hours = {hour_from_path(p.relative_to(self.root)) for p in base.glob("*/*/*/*.json")}
+        period = self.period_minutes
+        hours = {
+            hour_from_path(p.relative_to(self.root), period) for p in base.glob("*/*/*/*.json")
+        }
         for path in base.glob(f"*/*{PACK_SUFFIX}"):
             month = month_of_pack(path.relative_to(self.root))
             pack = self._pack(path) if month else None
             if pack is not None and month is not None:
-                hours |= {hour_of_member(*month, name) for name in pack.members}
+                hours |= {hour_of_member(*month, name, period) for name in pack.members}
         return sorted(h for h in hours if h is not None)
 
     def validate(
@@ -244,7 +258,7 @@ class SnapshotReader:
                 return report
             start, end = start or stored[0], end or stored[-1]
         good: list[SnapshotArrays] = []
-        for hour in hours_between(start, end):
+        for hour in periods_between(start, end, self.period_minutes):
             if not self.exists(symbol, hour):
                 report.problems.append(
                     Problem(

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from market_maker.snapshots.model import (
     KNOWN_VERSIONS,
+    LATEST_VERSION,
     SCHEMA_VERSION,
     CandleRecord,
     Snapshot,
@@ -53,6 +54,8 @@ class Limits:
 
     window_1h: int = 200
     window_4h: int = 100
+    # The collection period the files read are expected to hold; None: whatever they say.
+    period_minutes: int | None = 60
 
 
 DEFAULT_LIMITS = Limits()
@@ -76,7 +79,7 @@ def parse_snapshot(text: str | bytes) -> tuple[Snapshot | None, list[Problem]]:
     if version not in KNOWN_VERSIONS:
         if _is_newer(version):
             message = (
-                f"schema_version {version!r} is newer than this code reads ({SCHEMA_VERSION}); "
+                f"schema_version {version!r} is newer than this code reads ({LATEST_VERSION}); "
                 "upgrade market-maker to read it"
             )
         else:
@@ -102,7 +105,7 @@ def _pydantic_message(err: Any) -> str:
 def _is_newer(version: object) -> bool:
     try:
         return tuple(int(p) for p in str(version).split(".")) > tuple(
-            int(p) for p in SCHEMA_VERSION.split(".")
+            int(p) for p in LATEST_VERSION.split(".")
         )
     except ValueError:
         return False
@@ -120,7 +123,7 @@ def validate_snapshot(
     The reference for the array path (``arrays.validate_arrays``), which must report the
     same problems for the same file.
     """
-    problems = check_header(snap, expected_symbol, expected_hour)
+    problems = check_header(snap, expected_symbol, expected_hour, limits.period_minutes)
     problems += _check_minutes(snap)
     for section in ("minutes", "candles_1h", "candles_4h"):
         problems += _check_ohlc(section, getattr(snap, section))
@@ -132,10 +135,21 @@ def validate_snapshot(
 
 
 def check_header(
-    snap: Snapshot, expected_symbol: str | None, expected_hour: datetime | None
+    snap: Snapshot,
+    expected_symbol: str | None,
+    expected_hour: datetime | None,
+    expected_period: int | None = None,
 ) -> list[Problem]:
     """The fields beside the candles: where the path says the file belongs, and when."""
     problems: list[Problem] = []
+    if expected_period is not None and snap.period_minutes != expected_period:
+        problems.append(
+            Problem(
+                "period_minutes",
+                f"file holds a {snap.period_minutes}-minute period but a "
+                f"{expected_period}-minute one is expected (snapshots.period_minutes)",
+            )
+        )
     if expected_symbol is not None and snap.symbol != expected_symbol:
         problems.append(
             Problem("symbol", f"file holds {snap.symbol} but its path says {expected_symbol}")
@@ -148,12 +162,13 @@ def check_header(
                 f"{format_utc(expected_hour)}",
             )
         )
-    if snap.collected_at < snap.hour + HOUR:
+    if snap.collected_at < snap.end:
+        what = "hour" if snap.period_minutes == 60 else "period"
         problems.append(
             Problem(
                 "collected_at",
-                f"{format_utc(snap.collected_at)} is before the hour closed "
-                f"({format_utc(snap.hour + HOUR)}): the hour cannot be complete",
+                f"{format_utc(snap.collected_at)} is before the {what} closed "
+                f"({format_utc(snap.end)}): the {what} cannot be complete",
             )
         )
     return problems
@@ -162,14 +177,16 @@ def check_header(
 def _check_minutes(snap: Snapshot) -> list[Problem]:
     problems = []
     times = [m.t for m in snap.minutes]
-    expected = [snap.hour + i * MINUTE for i in range(60)]
+    n = snap.period_minutes
+    expected = [snap.hour + i * MINUTE for i in range(n)]
     inside = set(expected)
     outside = sorted({t for t in times if t not in inside})
     if outside:
         problems.append(
             Problem(
                 "minutes",
-                f"{len(outside)} candle(s) outside the hour: {list_times(outside, short=True)}",
+                f"{len(outside)} candle(s) outside the {period_word(n)}: "
+                f"{list_times(outside, short=True)}",
             )
         )
     duplicated = sorted(t for t, n in Counter(times).items() if n > 1)
@@ -183,7 +200,7 @@ def _check_minutes(snap: Snapshot) -> list[Problem]:
         problems.append(
             Problem(
                 "minutes",
-                f"{len(missing)} of 60 minutes missing: {list_times(missing, short=True)}",
+                f"{len(missing)} of {n} minutes missing: {list_times(missing, short=True)}",
             )
         )
     if times != sorted(times):
@@ -213,12 +230,12 @@ def _check_ohlc(section: str, candles: list[CandleRecord]) -> list[Problem]:
 
 
 def _check_hour_candle(snap: Snapshot) -> list[Problem]:
-    own = [c for c in snap.candles_1h if c.t == snap.hour]
+    own = [c for c in snap.candles_1h if c.t == snap.bar_hour]
     if not own:
-        return [
-            Problem("candles_1h", f"no 1h candle for the snapshot's hour {format_utc(snap.hour)}")
-        ]
-    if not snap.minutes:
+        return [Problem("candles_1h", no_bar_message(snap))]
+    if not snap.minutes or snap.period_minutes != 60:
+        # Under an hour the period's minutes are part of an hour whose other minutes are in
+        # other files: only the cross-file check compares them.
         return []
     minutes = sorted(snap.minutes, key=lambda m: m.t)
     built = {
@@ -255,10 +272,14 @@ def _check_window(snap: Snapshot, section: str, step: timedelta, wanted: int) ->
         problems.append(
             Problem(section, f"open times not aligned to {step}: {list_times(misaligned)}")
         )
-    unclosed = [t for t in times if t + step > snap.hour + HOUR]
+    unclosed = [t for t in times if t + step > snap.end]
     if unclosed:
         problems.append(
-            Problem(section, f"candles not closed at the end of the hour: {list_times(unclosed)}")
+            Problem(
+                section,
+                f"candles not closed at the end of the {period_word(snap.period_minutes)}: "
+                f"{list_times(unclosed)}",
+            )
         )
     if len(candles) < wanted:
         problems.append(
@@ -294,37 +315,53 @@ def check_summary(snap: Snapshot) -> list[Problem]:
 
 
 def validate_sequence(snapshots: list[Snapshot]) -> list[tuple[Snapshot, Problem]]:
-    """Consecutive snapshots must join: no missing hour, and overlapping 1h candles agree."""
+    """Consecutive snapshots must join: no missing period, and overlapping 1h candles agree."""
     problems: list[tuple[Snapshot, Problem]] = []
     ordered = sorted(snapshots, key=lambda s: s.hour)
     for prev, cur in pairwise(ordered):
-        if cur.hour - prev.hour > HOUR:
-            gap = int((cur.hour - prev.hour) / HOUR) - 1
-            problems.append(
-                (
-                    cur,
-                    Problem(
-                        "hour",
-                        f"{gap} hour(s) missing before this snapshot (after "
-                        f"{format_utc(prev.hour)}): the sequence does not join",
-                    ),
-                )
-            )
+        if cur.hour > prev.end:
+            problems.append((cur, gap_problem(prev.hour, cur.hour, prev.period_minutes)))
             continue
-        prev_own = next((c for c in prev.candles_1h if c.t == prev.hour), None)
-        seen = next((c for c in cur.candles_1h if c.t == prev.hour), None)
+        prev_own = next((c for c in prev.candles_1h if c.t == prev.bar_hour), None)
+        seen = next((c for c in cur.candles_1h if c.t == prev.bar_hour), None)
         if prev_own is not None and seen is not None and _differs(prev_own, seen, prev, cur):
             problems.append(
                 (
                     cur,
                     Problem(
                         "candles_1h",
-                        f"its candle for {format_utc(prev.hour)} differs from the previous "
+                        f"its candle for {format_utc(prev.bar_hour)} differs from the previous "
                         "snapshot's own hour candle",
                     ),
                 )
             )
     return problems
+
+
+def period_word(period_minutes: int) -> str:
+    """How messages name a snapshot's span: the hour, as always, or the period."""
+    return "hour" if period_minutes == 60 else "period"
+
+
+def no_bar_message(snap: Snapshot) -> str:
+    if snap.period_minutes == 60:
+        return f"no 1h candle for the snapshot's hour {format_utc(snap.hour)}"
+    return (
+        f"no 1h candle for {format_utc(snap.bar_hour)}, the last hour closed when the period "
+        f"ends ({format_utc(snap.end)})"
+    )
+
+
+def gap_problem(previous: datetime, current: datetime, period_minutes: int) -> Problem:
+    """The problem of a sequence that skips periods between two snapshots."""
+    step = timedelta(minutes=period_minutes)
+    gap = int((current - previous) / step) - 1
+    unit = "hour(s)" if period_minutes == 60 else f"{period_minutes}-minute period(s)"
+    return Problem(
+        "hour",
+        f"{gap} {unit} missing before this snapshot (after {format_utc(previous)}): "
+        "the sequence does not join",
+    )
 
 
 def _differs(a: CandleRecord, b: CandleRecord, sa: Snapshot, sb: Snapshot) -> bool:

@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,19 +22,19 @@ from pydantic import BaseModel
 from market_maker.errors import DataError
 from market_maker.identifiers import inside, symbol_part, valid_symbol
 from market_maker.regime.index import RegimeIndex
+from market_maker.snapshots.arrays import read_snapshot
 from market_maker.snapshots.columnar import CandleCache
 from market_maker.snapshots.packing import (
     PACK_SUFFIX,
     build_pack,
     hour_of_member,
-    member_name,
     month_of_pack,
     pack_relpath,
     read_pack,
 )
 from market_maker.snapshots.paths import SNAPSHOTS_DIR, hour_from_path
 from market_maker.snapshots.reader import SnapshotReader
-from market_maker.snapshots.validation import errors_only
+from market_maker.snapshots.validation import Problem, errors_only
 from market_maker.store.atomic import write_atomic
 from market_maker.store.git_store import GitDataStore
 
@@ -57,15 +58,15 @@ def stored_months(root: Path, symbol: str) -> list[Month]:
 
 
 def _loose_files(root: Path, symbol: str, month: Month) -> dict[str, Path]:
-    """The month's loose snapshot files by member name (``DD/HH.json``)."""
+    """The month's loose snapshot files by member name (``DD/HH.json``, ``DD/HH-MM.json``
+    under an hour: the member keeps the file's name, whatever the period)."""
     folder = inside(
         root, Path(SNAPSHOTS_DIR, symbol_part(symbol), f"{month[0]:04d}", f"{month[1]:02d}")
     )
     files = {}
     for path in sorted(folder.glob("*/*.json")):
-        hour = hour_from_path(path.relative_to(root))
-        if hour is not None:
-            files[member_name(hour)] = path
+        if hour_from_path(path.relative_to(root)) is not None:
+            files[f"{path.parent.name}/{path.name}"] = path
     return files
 
 
@@ -144,9 +145,7 @@ def pack_month(
     members = read_pack(pack) if pack.exists() else {}
     contents: dict[str, bytes] = {}
     for name, path in loose.items():
-        hour = hour_of_member(*month, name)
-        assert hour is not None
-        _, problems = reader.check_arrays(symbol, hour)
+        problems = _check_loose(reader, symbol, month, name, path)
         if errors_only(problems):
             return _refused(symbol, label, f"{path.relative_to(root)}: {errors_only(problems)[0]}")
         contents[name] = path.read_bytes()
@@ -198,11 +197,14 @@ def unpack_month(store: GitDataStore, symbol: str, month: Month) -> PackOutcome:
         for name, raw in sorted(members.items()):
             if name in loose:
                 continue
-            hour = hour_of_member(*month, name)
-            if hour is None:
+            if hour_of_member(*month, name) is None:
                 raise DataError(f"{pack}: member {name} is not a snapshot of the month")
+            # The member's name is the file's (DD/HH.json or DD/HH-MM.json).
             path = inside(
-                root, Path(SNAPSHOTS_DIR, symbol_part(symbol), hour.strftime("%Y/%m/%d/%H.json"))
+                root,
+                Path(
+                    SNAPSHOTS_DIR, symbol_part(symbol), f"{month[0]:04d}", f"{month[1]:02d}", name
+                ),
             )
             write_atomic(path, raw, _same(raw))
             written.append(path)
@@ -221,6 +223,24 @@ def unpack_month(store: GitDataStore, symbol: str, month: Month) -> PackOutcome:
         pack_bytes=0,
         commit=sha,
     )
+
+
+def _check_loose(
+    reader: SnapshotReader, symbol: str, month: Month, name: str, path: Path
+) -> list[Problem]:
+    """A loose file's problems: through the reader for the reader's own period (cached),
+    else on its own against the start and period its name says (a file left from an
+    earlier collection period is packed as it is, checked all the same)."""
+    hour = hour_of_member(*month, name, reader.period_minutes)
+    if hour is not None:
+        return reader.check_arrays(symbol, hour)[1]
+    start = hour_of_member(*month, name)
+    assert start is not None
+    limits = replace(reader.limits, period_minutes=None)
+    _, problems = read_snapshot(
+        path.read_bytes(), expected_symbol=symbol, expected_hour=start, limits=limits
+    )
+    return problems
 
 
 def _same(raw: bytes):

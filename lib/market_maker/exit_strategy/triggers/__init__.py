@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+
+from market_maker.timeutil import HOUR
 
 
 @dataclass(frozen=True)
@@ -13,3 +16,10 @@ class Condition:
     met: bool
     reason: str
     hard: bool = False
+
+
+def streak_unit(period: timedelta = HOUR) -> str:
+    """What a persistence or calm streak counts, in words: at an hourly period one evaluation
+    is an hour ("evaluation(s)", as the texts always said); under an hour a streak counts
+    the whole hours its evaluations cover ("hour(s)")."""
+    return "evaluation(s)" if period == HOUR else "hour(s)"

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from market_maker.exit_strategy.break_risk import probability
 from market_maker.exit_strategy.observation import Observation
 from market_maker.exit_strategy.settings import BreakRiskSettings, LatestExitSettings
-from market_maker.exit_strategy.triggers import Condition
+from market_maker.exit_strategy.triggers import Condition, streak_unit
 from market_maker.regime.model import Verdict
+from market_maker.timeutil import HOUR
 
 
 def warning_persisted(
-    o: Observation, warning_streak: int, outer_band: float, cfg: LatestExitSettings
+    o: Observation,
+    warning_streak: int,
+    outer_band: float,
+    cfg: LatestExitSettings,
+    period: timedelta = HOUR,
 ) -> Condition:
-    """The WARNING conditions have held for a while, under a moving market, near an edge."""
+    """The WARNING conditions have held for a while, under a moving market, near an edge.
+    ``warning_streak``: evaluations in a row, or the whole hours they cover at a ``period``
+    under an hour."""
     trending = o.verdict in (Verdict.TRANSITION, Verdict.TREND)
     p = o.position
     outer = p < outer_band or p > 1 - outer_band
@@ -23,7 +32,7 @@ def warning_persisted(
     return Condition(
         "warning_persisted",
         met,
-        f"WARNING conditions met {warning_streak} evaluation(s) in a row "
+        f"WARNING conditions met {warning_streak} {streak_unit(period)} in a row "
         f"({cfg.warning_persistence} needed) under {o.verdict}, price at {p:.0%} of the grid",
     )
 
@@ -65,8 +74,13 @@ def evaluate(
     outer_band: float,
     cfg: LatestExitSettings,
     risk: BreakRiskSettings | None = None,
+    *,
+    period: timedelta = HOUR,
 ) -> list[Condition]:
-    out = [warning_persisted(o, warning_streak, outer_band, cfg), trend_near_edge(o, cfg)]
+    out = [
+        warning_persisted(o, warning_streak, outer_band, cfg, period),
+        trend_near_edge(o, cfg),
+    ]
     if risk is not None and risk.enabled:
         out.append(break_likely(o, risk))
     return out

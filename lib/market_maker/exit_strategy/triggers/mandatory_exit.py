@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from market_maker.exit_strategy.observation import Observation
 from market_maker.exit_strategy.settings import MandatoryExitSettings
-from market_maker.exit_strategy.triggers import Condition
+from market_maker.exit_strategy.triggers import Condition, streak_unit
 from market_maker.regime.model import Verdict
+from market_maker.timeutil import HOUR
 
 
 def price_outside_grid(o: Observation, cfg: MandatoryExitSettings) -> Condition:
@@ -35,24 +38,29 @@ def strong_trend_against_grid(o: Observation, cfg: MandatoryExitSettings) -> Con
     )
 
 
-def latest_persisted(o: Observation, latest_streak: int, cfg: MandatoryExitSettings) -> Condition:
+def latest_persisted(
+    o: Observation, latest_streak: int, cfg: MandatoryExitSettings, period: timedelta = HOUR
+) -> Condition:
     """``latest_streak``: evaluations in a row whose LATEST_ACCEPTABLE_EXIT triggers fired
-    (this one included). Only a falling TREND makes this mandatory: a rising one empties the
-    grid's inventory into quote currency, which costs upside, not capital."""
+    (this one included); the whole hours they cover at a ``period`` under an hour. Only a
+    falling TREND makes this mandatory: a rising one empties the grid's inventory into quote
+    currency, which costs upside, not capital."""
     falling = o.verdict == Verdict.TREND and o.trend_direction < 0
     met = falling and latest_streak >= cfg.latest_persistence
     return Condition(
         "latest_persisted",
         met,
-        f"LATEST_ACCEPTABLE_EXIT triggers fired {latest_streak} evaluation(s) in a row, now "
-        f"under a {'falling' if o.trend_direction < 0 else 'rising'} {o.verdict} "
+        f"LATEST_ACCEPTABLE_EXIT triggers fired {latest_streak} {streak_unit(period)} in a row, "
+        f"now under a {'falling' if o.trend_direction < 0 else 'rising'} {o.verdict} "
         f"({cfg.latest_persistence} needed under a falling TREND)",
     )
 
 
-def evaluate(o: Observation, latest_streak: int, cfg: MandatoryExitSettings) -> list[Condition]:
+def evaluate(
+    o: Observation, latest_streak: int, cfg: MandatoryExitSettings, *, period: timedelta = HOUR
+) -> list[Condition]:
     return [
         price_outside_grid(o, cfg),
         strong_trend_against_grid(o, cfg),
-        latest_persisted(o, latest_streak, cfg),
+        latest_persisted(o, latest_streak, cfg, period),
     ]
