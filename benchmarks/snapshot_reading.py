@@ -5,16 +5,20 @@
 2. Times, each with a fresh reader and an empty columnar cache:
    - parsing the 8,760 files as plain JSON (json, orjson): the floor;
    - ``analyze_range`` over the year the way it read files before (the snapshot model,
-     one pydantic model per candle, then every check on the models);
-   - the same with the array path (the default now);
-   - ``SnapshotReader.validate`` over the year, both ways.
+     one pydantic model per candle, then every check on the models), on one core;
+   - the same with the array path, on one core, then as it runs by default: the months
+     read in worker processes on every core (``snapshots/parallel.py``);
+   - ``SnapshotReader.validate`` over the year, both ways (one core: it reads in order).
 3. With ``--packed``: packs a copy of the year (one file per month) and times the cold
    analysis reading the packs.
 
-Prints wall and CPU seconds; the machine's load average is printed too, since figures
-taken on a busy machine are not comparable.
+Prints wall and CPU seconds (CPU: this process's and its worker processes', and the
+workers' share of it); the machine's load average is printed too, since figures taken on
+a busy machine are not comparable. With the workers' CPU w and the rest r, a run on an
+idle 2-core machine takes about r + w / 2 (the months are shared evenly).
 
     .venv/bin/python benchmarks/snapshot_reading.py [--data FILE] [--repeat 3] [--packed]
+        [--after-only]
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ from market_maker.config import load_settings
 from market_maker.context import RunContext
 from market_maker.regime.service import analyze_range
 from market_maker.snapshots import SnapshotReader
-from market_maker.snapshots.arrays import SnapshotArrays
+from market_maker.snapshots import parallel as parallel_module
+from market_maker.snapshots.arrays import SnapshotArrays, forget_times
 from market_maker.snapshots.packing import build_pack, pack_relpath
 from market_maker.timeutil import format_utc
 
@@ -61,6 +66,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--repeat", type=int, default=3, help="best of N for the array path")
     parser.add_argument("--packed", action="store_true", help="also read a packed copy")
+    parser.add_argument(
+        "--after-only", action="store_true", help="skip the model path's rows (about 45 s each)"
+    )
     args = parser.parse_args()
     os.environ["MARKET_MAKER_DATA_REPOSITORY__BASE_PATH"] = str(REPO)
     os.environ["MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL"] = ""
@@ -79,8 +87,12 @@ def main() -> None:
     def parse_with(loads: Callable[[bytes], object]) -> Callable[[], None]:
         return lambda: [loads(p.read_bytes()) for p in files] and None
 
-    def analysis(reader_type: type[SnapshotReader], root: Path = REPO) -> Callable[[], None]:
+    def analysis(
+        reader_type: type[SnapshotReader], root: Path = REPO, *, one_core: bool = False
+    ) -> Callable[[], None]:
         def run() -> None:
+            forget_times()  # as a fresh process: no time of day known yet
+            parallel_module.MIN_FILES = 10**9 if one_core else minimum
             with tempfile.TemporaryDirectory() as cache:
                 result = analyze_range(
                     reader_type(root, ctx.limits),
@@ -98,17 +110,34 @@ def main() -> None:
 
     def validation(reader_type: type[SnapshotReader]) -> Callable[[], None]:
         def run() -> None:
+            forget_times()
             report = reader_type(REPO, ctx.limits).validate(SYMBOL, START, END)
             assert report.ok and report.files_checked == 8760
 
         return run
 
-    print(f"{'':58s} {'wall':>8s} {'cpu':>8s}")
+    print(f"{'':58s} {'wall':>8s} {'cpu':>8s} {'workers':>8s}")
     _row("parse the files as plain JSON (json.loads)", parse_with(json.loads), args.repeat)
     _row("parse the files as plain JSON (orjson.loads)", parse_with(orjson.loads), args.repeat)
-    _row("analyze_range cold, model per candle (before)", analysis(ModelPathReader), 1)
-    _row("analyze_range cold, candles as arrays (after)", analysis(SnapshotReader), args.repeat)
-    _row("validate the year cold, model per candle (before)", validation(ModelPathReader), 1)
+    minimum = parallel_module.MIN_FILES
+    if not args.after_only:
+        _row(
+            "analyze_range cold, model per candle (before)",
+            analysis(ModelPathReader, one_core=True),
+            1,
+        )
+    _row(
+        "analyze_range cold, candles as arrays, one core",
+        analysis(SnapshotReader, one_core=True),
+        args.repeat,
+    )
+    _row(
+        f"analyze_range cold, arrays, {parallel_module.cores()} cores (after)",
+        analysis(SnapshotReader),
+        args.repeat,
+    )
+    if not args.after_only:
+        _row("validate the year cold, model per candle (before)", validation(ModelPathReader), 1)
     _row("validate the year cold, candles as arrays (after)", validation(SnapshotReader), 1)
     if args.packed:
         with tempfile.TemporaryDirectory() as tmp:
@@ -120,7 +149,7 @@ def main() -> None:
                 f"({time.perf_counter() - t0:.1f} s to pack)"
             )
             _row(
-                "analyze_range cold, reading the packs",
+                f"analyze_range cold, reading the packs, {parallel_module.cores()} cores",
                 analysis(SnapshotReader, packed_root),
                 args.repeat,
             )
@@ -128,14 +157,17 @@ def main() -> None:
 
 
 def _row(label: str, fn: Callable[[], None], repeat: int) -> None:
-    best_wall = best_cpu = float("inf")
+    """Best wall and CPU of ``repeat`` runs; of the CPU, the worker processes' share."""
+    best = (float("inf"), float("inf"), 0.0)
     for _ in range(max(repeat, 1)):
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, (own, workers) = time.perf_counter(), _cpu()
         fn()
-        best_wall = min(best_wall, time.perf_counter() - wall)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
+        after = _cpu()
+        run = (time.perf_counter() - wall, after[0] - own + after[1] - workers, after[1] - workers)
+        best = min(best, run)
     note = f" (best of {repeat})" if repeat > 1 else ""
-    print(f"{label + note:58s} {best_wall:7.2f}s {best_cpu:7.2f}s", flush=True)
+    shown = f" {best[2]:7.2f}s" if best[2] else ""
+    print(f"{label + note:58s} {best[0]:7.2f}s {best[1]:7.2f}s{shown}", flush=True)
 
 
 def _backfill(ctx: RunContext) -> None:
@@ -158,6 +190,12 @@ def _pack_copy(root: Path) -> int:
         target.write_bytes(build_pack(members))
         total += target.stat().st_size
     return total
+
+
+def _cpu() -> tuple[float, float]:
+    """CPU seconds of this process, and of its children that have ended (the workers)."""
+    t = os.times()
+    return t.user + t.system, t.children_user + t.children_system
 
 
 def _load() -> str:

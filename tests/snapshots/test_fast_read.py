@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,7 @@ def damaged(draw: st.DrawFn, base: dict[str, Any]) -> dict[str, Any]:
         if kind == "value":
             candle[draw(st.sampled_from(FIELDS[1:]))] = draw(values)
         elif kind == "time":
-            candle["t"] = draw(st.one_of(time_texts(candle["t"]), values))
+            candle["t"] = draw(st.one_of(time_texts(candle.get("t")), values))
         elif kind == "remove":
             del candles[i]
         elif kind == "duplicate":
@@ -171,6 +171,12 @@ def base(built: dict[datetime, Snapshot]) -> dict[str, Any]:
     return as_json(next(reversed(built.values())))
 
 
+@pytest.fixture(scope="module")
+def earlier(built: dict[datetime, Snapshot]) -> list[bytes]:
+    """The files of the hours before the base's, latest first: a range's neighbours."""
+    return [dumps(snap) for snap in reversed(built.values())][1:]
+
+
 @settings(
     max_examples=400,
     deadline=None,
@@ -180,14 +186,57 @@ def base(built: dict[datetime, Snapshot]) -> dict[str, Any]:
     data=st.data(), layout=st.sampled_from(["writer", "writer", "writer", "compact", "indented"])
 )
 def test_the_array_path_accepts_and_rejects_exactly_what_the_model_path_does(
-    base: dict[str, Any], data: st.DataObject, layout: str
+    base: dict[str, Any], earlier: list[bytes], data: st.DataObject, layout: str
 ) -> None:
     hour = datetime.fromisoformat(base["hour"])
     raw = render(data.draw(damaged(base)), layout)
+    # The memo holds the lines of the file read before, as in a range: the undamaged file
+    # itself, or one of the hours before (its windows a line or a few behind).
+    before = data.draw(st.sampled_from([render(base, "writer"), *earlier]))
     memo = LineMemo()
-    read_snapshot(render(base, "writer"), memo=memo)  # the neighbour's lines, as in a range
+    read_snapshot(before, memo=memo)
     assert_same(raw, hour, memo)
     assert_same(raw, hour, None)
+    if data.draw(st.booleans()):  # and the times seen so far forgotten
+        arrays_module.forget_times()
+        assert_same(raw, hour, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.integers(min_value=0, max_value=2**34).map(
+                lambda s: format_utc(datetime.fromtimestamp(s, UTC))
+            ),
+            time_texts(None),
+            st.text(max_size=22),
+            st.builds(
+                lambda a, b: a[:10] + b[10:],
+                time_texts(None),
+                st.integers(min_value=0, max_value=2**34).map(
+                    lambda s: format_utc(datetime.fromtimestamp(s, UTC))
+                ),
+            ),
+            values,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    forget=st.booleans(),
+)
+def test_times_read_from_known_days_and_times_of_day_are_the_times_parsed(
+    values: list[Any], forget: bool
+) -> None:
+    """Known days and times of day stand for a time as a character-by-character parse."""
+    if forget:
+        arrays_module.forget_times()
+    expected = arrays_module._parse_times(tuple(values))
+    for _ in range(2):  # unknown, then known
+        got = arrays_module._utc_seconds(tuple(values))
+        assert (got is None) == (expected is None)
+        if expected is not None and got is not None:
+            assert got.tolist() == expected.tolist()
 
 
 def test_every_real_snapshot_reads_the_same_both_ways(built: dict[datetime, Snapshot]) -> None:

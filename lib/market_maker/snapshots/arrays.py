@@ -33,8 +33,11 @@ from market_maker.snapshots.validation import (
     Problem,
     check_header,
     check_summary,
+    gap_problem,
     list_times,
+    no_bar_message,
     parse_snapshot,
+    period_word,
     validate_snapshot,
 )
 from market_maker.timeutil import HOUR, format_utc, from_seconds, to_seconds
@@ -140,11 +143,12 @@ class SnapshotArrays:
 
 
 class LineMemo:
-    """The candle lines of the last file read, parsed: a neighbour's 1h and 4h windows share
-    all but one or two of them, and a line's bytes determine its candle."""
+    """Each section's candle lines in the last file read, and their candles: a neighbour's
+    1h and 4h windows are the same lines shifted by an hour or four, and a line's bytes
+    determine its candle."""
 
     def __init__(self) -> None:
-        self.last: tuple[dict[bytes, int], Candles] | None = None
+        self.last: dict[Section, tuple[bytes, Candles]] = {}
 
 
 def read_snapshot(
@@ -186,27 +190,34 @@ def _parse_lines(raw: bytes, memo: LineMemo) -> SnapshotArrays | None:
     and the model accepts it, else None.
 
     The document is parsed as two parts: the fields with each candle section emptied, and
-    the candle lines. Lines the last file also had are taken from ``memo``.
+    the candle lines. A section that begins with the lines the last file's same section
+    ended with (the window moved on by an hour) takes their candles from ``memo``; only the
+    lines after them are parsed.
     """
     outside: list[bytes] = []
-    counts: list[int] = []
+    blocks: list[tuple[Section, bytes]] = []
+    kept: list[Candles | None] = []
     items: list[bytes] = []
+    counts: list[int] = []
     at = 0
     for name in SECTIONS:
         opening = raw.find(_OPENING[name], at)
         if opening < 0:
-            counts.append(0)
             continue
         start = opening + len(_OPENING[name])
         end = raw.find(_CLOSING, start)
         if end < 0 or raw[start : start + 4] != _INDENT:
             return None
-        block = raw[start + 4 : end].split(_SEPARATOR)
-        if raw.count(b"\n", start, end) != len(block) - 1:
+        block = raw[start + 4 : end]
+        reused, rest = _reuse(block, memo.last.get(name))
+        new = rest.split(_SEPARATOR) if rest is not None else []
+        if rest is not None and rest.count(b"\n") != len(new) - 1:
             return None  # a line that is not one candle: the whole-document path
         outside.append(raw[at:start])
-        items += block
-        counts.append(len(block))
+        blocks.append((name, block))
+        kept.append(reused)
+        items += new
+        counts.append(len(new))
         at = end
     outside.append(raw[at:])
     try:
@@ -217,52 +228,85 @@ def _parse_lines(raw: bytes, memo: LineMemo) -> SnapshotArrays | None:
         return None
     if any(data.get(name) != [] for name in SECTIONS):
         return None  # candles written some other way, or twice: the whole-document path
-    every = _memo_candles(items, memo)
-    if every is None:
+    parsed = _parse_items(items)
+    if parsed is None:
         return None
+    sections: dict[str, Candles] = {}
+    first = 0
+    for (name, block), reused, count in zip(blocks, kept, counts, strict=True):
+        part = slice(first, first + count)
+        fresh = Candles(parsed.t[part], parsed.prices[:, part], parsed.v[part])
+        sections[name] = fresh if reused is None else _joined(reused, fresh)
+        memo.last[name] = (block, sections[name])
+        first += count
     try:
         header = Snapshot.model_validate(migrate(data))
     except ValidationError:
         return None
-    sections = []
-    start = 0
-    for count in counts:
-        part = slice(start, start + count)
-        sections.append(Candles(every.t[part], every.prices[:, part], every.v[part]))
-        start += count
-    return SnapshotArrays(header, *sections)
+    return SnapshotArrays(
+        header, *(sections[name] if name in sections else _no_rows() for name in SECTIONS)
+    )
 
 
-def _memo_candles(items: list[bytes], memo: LineMemo) -> Candles | None:
-    known, table = memo.last or ({}, _candles([]))
-    assert table is not None
-    new = list(set(items).difference(known))
-    lookup = known
-    if new:
-        text = b"[" + b",".join(new) + b"]"
-        # Each line holds one "{": with every element a flat candle object (checked below),
-        # element i is line i, so a line's bytes stand for its candle.
-        if text.count(b"{") != len(new):
-            return None
-        try:
-            parsed = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return None
-        if len(parsed) != len(new):
-            return None
-        added = _candles(parsed)
-        if added is None:
-            return None
-        lookup = known | dict(zip(new, range(len(table), len(table) + len(new)), strict=True))
-        table = Candles(
-            np.concatenate([table.t, added.t]),
-            np.concatenate([table.prices, added.prices], axis=1),
-            np.concatenate([table.v, added.v]),
-        )
-    index = np.fromiter(map(lookup.__getitem__, items), dtype=np.intp, count=len(items))
-    every = Candles(table.t[index], table.prices[:, index], table.v[index])
-    memo.last = (dict(zip(items, range(len(items)), strict=False)), every)
-    return every
+_MAX_SHIFT = 4  # lines the window may have moved on since the last file (hours missing)
+
+
+def _reuse(block: bytes, last: tuple[bytes, Candles] | None) -> tuple[Candles | None, bytes | None]:
+    """(candles of the lines ``block`` shares with the last file's, the lines after them).
+
+    The shared lines are the last block from one of its first lines on, found at the start
+    of ``block`` and followed by the end of the block or a separator. Every newline of the
+    last block separates two of its candles (it was checked so), and so does the one after
+    the shared lines: the block's lines split there as they split alone.
+    """
+    if last is None:
+        return None, block
+    previous, candles = last
+    view = memoryview(previous)
+    at = 0
+    for shift in range(min(_MAX_SHIFT, len(candles) - 1) + 1):
+        shared = view[at:]
+        if block.startswith(shared):
+            tail = len(previous) - at
+            if len(block) == tail:
+                return _tail(candles, shift), None
+            if block.startswith(_SEPARATOR, tail):
+                return _tail(candles, shift), block[tail + len(_SEPARATOR) :]
+        at = previous.find(_SEPARATOR, at)
+        if at < 0:
+            break
+        at += len(_SEPARATOR)
+    return None, block
+
+
+def _tail(candles: Candles, shift: int) -> Candles:
+    return Candles(candles.t[shift:], candles.prices[:, shift:], candles.v[shift:])
+
+
+def _joined(a: Candles, b: Candles) -> Candles:
+    if not len(b):
+        return a
+    return Candles(
+        np.concatenate([a.t, b.t]),
+        np.concatenate([a.prices, b.prices], axis=1),
+        np.concatenate([a.v, b.v]),
+    )
+
+
+def _parse_items(items: list[bytes]) -> Candles | None:
+    """The candles of lines of one candle each (else None)."""
+    text = b"[" + b",".join(items) + b"]"
+    # Each line holds one "{": with every element a flat candle object (checked below),
+    # element i is line i, so a line's bytes stand for its candle.
+    if text.count(b"{") != len(items):
+        return None
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if len(parsed) != len(items):
+        return None
+    return _candles(parsed)
 
 
 def _parse_fast(raw: bytes) -> SnapshotArrays | None:
@@ -294,9 +338,13 @@ def _parse_fast(raw: bytes) -> SnapshotArrays | None:
     return SnapshotArrays(header, *sections)
 
 
+def _no_rows() -> Candles:
+    return Candles(np.empty(0, np.int64), np.empty((4, 0), np.int64), np.empty(0))
+
+
 def _candles(items: list[Any]) -> Candles | None:
     if not items:
-        return Candles(np.empty(0, np.int64), np.empty((4, 0), np.int64), np.empty(0))
+        return _no_rows()
     try:
         t, o, h, low, c, v = zip(*map(_FIELDS, items), strict=True)
         # Each has the six keys; a seventh is an unknown key, which the model refuses.
@@ -337,8 +385,41 @@ _HIGHEST = np.array([9999, 12, 31, 23, 59, 59])
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
+# Days ("YYYY-MM-DD") and times of day ("THH:MM:SSZ") of times already parsed, as seconds:
+# a string made of a known day and a known time of day is a valid time, their sum.
+_DAYS: dict[str, int] = {}
+_CLOCKS: dict[str, int] = {}
+_MAX_DAYS = 100_000  # times of day are at most 86,400
+
+
 def _utc_seconds(values: tuple[Any, ...]) -> np.ndarray | None:
     """Unix seconds of ``YYYY-MM-DDTHH:MM:SSZ`` times (from 1970 on), else None."""
+    days, clocks = _DAYS, _CLOCKS
+    try:
+        return np.array([days[v[:10]] + clocks[v[10:]] for v in values], dtype=np.int64)
+    except KeyError:
+        pass  # a day or a time of day not seen yet: parse every character
+    except TypeError:  # not all strings
+        return None
+    seconds = _parse_times(values)
+    if seconds is not None:
+        if len(days) > _MAX_DAYS:
+            days.clear()
+        for value, second in zip(values, seconds.tolist(), strict=True):
+            clock = second % 86400
+            days[value[:10]] = second - clock
+            clocks[value[10:]] = clock
+    return seconds
+
+
+def forget_times() -> None:
+    """Forget the days and times of day seen (to read as a fresh process reads)."""
+    _DAYS.clear()
+    _CLOCKS.clear()
+
+
+def _parse_times(values: tuple[Any, ...]) -> np.ndarray | None:
+    """As :func:`_utc_seconds`, every character checked."""
     try:
         if set(map(len, values)) != {20}:
             return None
@@ -381,13 +462,15 @@ def validate_arrays(
 ) -> list[Problem]:
     """Check one snapshot on its own, as :func:`validate_snapshot` checks the model."""
     hour = to_seconds(snap.hour)
-    problems = check_header(snap.header, expected_symbol, expected_hour)
-    problems += _check_minutes(snap.minutes.t, hour)
+    n = snap.header.period_minutes
+    problems = check_header(snap.header, expected_symbol, expected_hour, limits.period_minutes)
+    problems += _check_minutes(snap.minutes.t, hour, n)
     for section in SECTIONS:
         problems += _check_ohlc(section, snap.section(section))
-    problems += _check_hour_candle(snap, hour)
-    problems += _check_window(snap.candles_1h, "candles_1h", 3600, hour, limits.window_1h)
-    problems += _check_window(snap.candles_4h, "candles_4h", 14400, hour, limits.window_4h)
+    problems += _check_hour_candle(snap, to_seconds(snap.header.bar_hour))
+    end = hour + 60 * n
+    problems += _check_window(snap.candles_1h, "candles_1h", 3600, end, limits.window_1h, n)
+    problems += _check_window(snap.candles_4h, "candles_4h", 14400, end, limits.window_4h, n)
     problems += check_summary(snap.header)
     return problems
 
@@ -396,9 +479,9 @@ def _dates(seconds: np.ndarray) -> list[datetime]:
     return [from_seconds(s) for s in seconds.tolist()]
 
 
-def _check_minutes(times: np.ndarray, hour: int) -> list[Problem]:
+def _check_minutes(times: np.ndarray, hour: int, n: int = 60) -> list[Problem]:
     problems = []
-    expected = hour + 60 * np.arange(60, dtype=np.int64)
+    expected = hour + 60 * np.arange(n, dtype=np.int64)
     if np.array_equal(times, expected):
         return []
     outside = np.unique(times[~np.isin(times, expected)])
@@ -406,7 +489,7 @@ def _check_minutes(times: np.ndarray, hour: int) -> list[Problem]:
         problems.append(
             Problem(
                 "minutes",
-                f"{len(outside)} candle(s) outside the hour: "
+                f"{len(outside)} candle(s) outside the {period_word(n)}: "
                 f"{list_times(_dates(outside), short=True)}",
             )
         )
@@ -421,7 +504,7 @@ def _check_minutes(times: np.ndarray, hour: int) -> list[Problem]:
         problems.append(
             Problem(
                 "minutes",
-                f"{len(missing)} of 60 minutes missing: {list_times(_dates(missing), short=True)}",
+                f"{len(missing)} of {n} minutes missing: {list_times(_dates(missing), short=True)}",
             )
         )
     if np.any(np.diff(times) < 0):
@@ -431,6 +514,8 @@ def _check_minutes(times: np.ndarray, hour: int) -> list[Problem]:
 
 def _check_ohlc(section: str, candles: Candles) -> list[Problem]:
     o, h, low, c = candles.prices
+    if ((low > 0) & (low <= np.minimum(o, c)) & (np.maximum(o, c) <= h)).all():
+        return []  # the low the least price, and positive: none of the reasons below
     masks = (
         (np.minimum(np.minimum(o, h), np.minimum(low, c)) <= 0, "non-positive price"),
         (low > np.minimum(o, c), "low above open/close"),
@@ -453,12 +538,10 @@ def _check_ohlc(section: str, candles: Candles) -> list[Problem]:
 def _check_hour_candle(snap: SnapshotArrays, hour: int) -> list[Problem]:
     own = np.flatnonzero(snap.candles_1h.t == hour)
     if not len(own):
-        return [
-            Problem("candles_1h", f"no 1h candle for the snapshot's hour {format_utc(snap.hour)}")
-        ]
+        return [Problem("candles_1h", no_bar_message(snap.header))]
     minutes = snap.minutes
-    if not len(minutes):
-        return []
+    if not len(minutes) or snap.header.period_minutes != 60:
+        return []  # as validation.py: under an hour only the cross-file check compares
     order = np.argsort(minutes.t, kind="stable")
     o, h, low, c = minutes.prices
     built = {
@@ -483,11 +566,19 @@ def _check_hour_candle(snap: SnapshotArrays, hour: int) -> list[Problem]:
 
 
 def _check_window(
-    candles: Candles, section: str, step: int, hour: int, wanted: int
+    candles: Candles, section: str, step: int, end: int, wanted: int, n: int = 60
 ) -> list[Problem]:
-    problems = []
     times = candles.t
     steps = np.diff(times)
+    if (
+        wanted <= len(times) > 1
+        and steps.min() > 0
+        and steps.max() <= step
+        and times[-1] + step <= end  # the latest, the times increasing
+        and not (times % step).any()
+    ):
+        return []  # none of the problems below (in fewer steps)
+    problems = []
     if np.any(steps <= 0):
         problems.append(Problem(section, "candles are not strictly increasing in time"))
     misaligned = times[times % step != 0]
@@ -496,12 +587,13 @@ def _check_window(
         problems.append(
             Problem(section, f"open times not aligned to {label}: {list_times(_dates(misaligned))}")
         )
-    unclosed = times[times + step > hour + 3600]
+    unclosed = times[times + step > end]
     if len(unclosed):
         problems.append(
             Problem(
                 section,
-                f"candles not closed at the end of the hour: {list_times(_dates(unclosed))}",
+                f"candles not closed at the end of the {period_word(n)}: "
+                f"{list_times(_dates(unclosed))}",
             )
         )
     if len(times) < wanted:
@@ -526,20 +618,10 @@ def validate_sequence(snapshots: list[SnapshotArrays]) -> list[tuple[SnapshotArr
     problems: list[tuple[SnapshotArrays, Problem]] = []
     ordered = sorted(snapshots, key=lambda s: s.hour)
     for prev, cur in pairwise(ordered):
-        if cur.hour - prev.hour > HOUR:
-            gap = int((cur.hour - prev.hour) / HOUR) - 1
-            problems.append(
-                (
-                    cur,
-                    Problem(
-                        "hour",
-                        f"{gap} hour(s) missing before this snapshot (after "
-                        f"{format_utc(prev.hour)}): the sequence does not join",
-                    ),
-                )
-            )
+        if cur.hour > prev.header.end:
+            problems.append((cur, gap_problem(prev.hour, cur.hour, prev.header.period_minutes)))
             continue
-        at = to_seconds(prev.hour)
+        at = to_seconds(prev.header.bar_hour)
         own = np.flatnonzero(prev.candles_1h.t == at)
         seen = np.flatnonzero(cur.candles_1h.t == at)
         if len(own) and len(seen) and _differs(prev, int(own[0]), cur, int(seen[0])):
@@ -548,8 +630,8 @@ def validate_sequence(snapshots: list[SnapshotArrays]) -> list[tuple[SnapshotArr
                     cur,
                     Problem(
                         "candles_1h",
-                        f"its candle for {format_utc(prev.hour)} differs from the previous "
-                        "snapshot's own hour candle",
+                        f"its candle for {format_utc(prev.header.bar_hour)} differs from the "
+                        "previous snapshot's own hour candle",
                     ),
                 )
             )

@@ -21,6 +21,7 @@ from market_maker.candles import CandleSeries, Interval
 from market_maker.identifiers import inside, symbol_part
 from market_maker.snapshots.model import GridStatusRecord
 from market_maker.snapshots.packing import PACK_SUFFIX, OpenPack, hour_of_member
+from market_maker.snapshots.parallel import map_parts
 from market_maker.snapshots.paths import SNAPSHOTS_DIR, hour_from_path
 from market_maker.snapshots.reader import SnapshotReader
 from market_maker.snapshots.validation import errors_only
@@ -40,6 +41,8 @@ class CachedCandles:
     grids: dict[datetime, GridStatusRecord | None] = field(default_factory=dict)
     collected_at: dict[datetime, datetime] = field(default_factory=dict)
     invalid: list[datetime] = field(default_factory=list)
+    # Under an hour: each period's last close (an hour's is its own 1h candle's close).
+    prices: dict[datetime, float] = field(default_factory=dict)
 
 
 class CandleCache:
@@ -56,14 +59,21 @@ class CandleCache:
         h4 = _merge([p["h4"] for p in parts], Interval.FOUR_HOURS)
         out = CachedCandles(h1, h4)
         for p in parts:
-            for t, grid, collected in zip(
-                p["hours"].tolist(), p["grids"].tolist(), p["collected"].tolist(), strict=True
+            prices = p["price"].tolist() if "price" in p else [None] * len(p["hours"])
+            for t, grid, collected, price in zip(
+                p["hours"].tolist(),
+                p["grids"].tolist(),
+                p["collected"].tolist(),
+                prices,
+                strict=True,
             ):
                 if lo <= t <= hi:
                     hour = from_seconds(t)
                     out.hours.append(hour)
                     out.grids[hour] = GridStatusRecord.model_validate_json(grid) if grid else None
                     out.collected_at[hour] = from_seconds(collected)
+                    if price is not None:
+                        out.prices[hour] = price
             out.invalid += [from_seconds(t) for t in p["invalid"].tolist() if lo <= t <= hi]
         return out
 
@@ -77,7 +87,19 @@ class CandleCache:
                 parts[year, month] = cached
             else:
                 stale[year, month] = fingerprint
-        built = {key: self._build(symbol, f) for key, f in stale.items()}
+        # A cold range reads thousands of files: the months are read on every core.
+        built = dict(
+            zip(
+                stale,
+                map_parts(
+                    self.reader,
+                    _build,
+                    [(symbol, f) for f in stale.values()],
+                    files=sum(len(f) for f in stale.values()),
+                ),
+                strict=True,
+            )
+        )
         for (year, month), arrays in built.items():
             buffer = io.BytesIO()
             np.savez(buffer, **arrays)
@@ -89,7 +111,7 @@ class CandleCache:
         """Rebuild one month from the files; True when the cache already held exactly that."""
         path = self._path(symbol, year, month)
         old = _read(path)
-        fresh = self._build(symbol, self._fingerprint(symbol, year, month))
+        fresh = _build(self.reader, (symbol, self._fingerprint(symbol, year, month)))
         same = old is not None and set(old) == set(fresh)
         same = same and all(np.array_equal(old[k], fresh[k]) for k in fresh)  # type: ignore[index]
         buffer = io.BytesIO()
@@ -98,17 +120,19 @@ class CandleCache:
         return same
 
     def _path(self, symbol: str, year: int, month: int) -> Path:
-        return self.cache_dir / symbol / f"{year:04d}-{month:02d}.npz"
+        period = self.reader.period_minutes
+        suffix = "" if period == 60 else f"-{period}m"  # each period's snapshots apart
+        return self.cache_dir / symbol / f"{year:04d}-{month:02d}{suffix}.npz"
 
     def _fingerprint(self, symbol: str, year: int, month: int) -> np.ndarray:
         """(hour, mtime_ns, size) of each of the month's files; a packed hour gives its pack's
         mtime and its member's CRC."""
-        root = self.reader.root
+        root, period = self.reader.root, self.reader.period_minutes
         folder = inside(root, Path(SNAPSHOTS_DIR, symbol_part(symbol), f"{year:04d}"))
         rows = {
             h: (to_seconds(h), st.st_mtime_ns, st.st_size)
             for p in sorted((folder / f"{month:02d}").glob("*/*.json"))
-            if (h := hour_from_path(p.relative_to(root))) is not None
+            if (h := hour_from_path(p.relative_to(root), period)) is not None
             for st in [p.stat()]
         }
         pack = folder / f"{month:02d}{PACK_SUFFIX}"
@@ -116,37 +140,46 @@ class CandleCache:
             opened = OpenPack.open(pack)  # a damaged pack: a DataError naming it
             try:
                 for name, info in opened.members.items():
-                    h = hour_of_member(year, month, name)
+                    h = hour_of_member(year, month, name, period)
                     if h is not None and h not in rows:  # a loose file wins, as in the reader
                         rows[h] = (to_seconds(h), opened.mtime_ns, info.CRC)
             finally:
                 opened.close()
         return np.array([rows[h] for h in sorted(rows)], dtype=np.int64).reshape(-1, 3)
 
-    def _build(self, symbol: str, fingerprint: np.ndarray) -> dict[str, np.ndarray]:
-        h1: list[np.ndarray] = []
-        h4: list[np.ndarray] = []
-        hours, grids, collected, invalid = [], [], [], []
-        for t in fingerprint[:, 0].tolist():
-            snap, problems = self.reader.check_arrays(symbol, from_seconds(t))
-            if snap is None or errors_only(problems):
-                invalid.append(t)
-                continue
-            h1.append(snap.rows("candles_1h"))
-            h4.append(snap.rows("candles_4h"))
-            hours.append(t)
-            grids.append(snap.header.grid.model_dump_json() if snap.header.grid else "")
-            collected.append(to_seconds(snap.header.collected_at))
-        return {
-            "version": np.array([CACHE_VERSION]),
-            "fingerprint": fingerprint,
-            "h1": _union(h1),
-            "h4": _union(h4),
-            "hours": np.array(hours, dtype=np.int64),
-            "grids": np.array(grids, dtype=str),
-            "collected": np.array(collected, dtype=np.int64),
-            "invalid": np.array(invalid, dtype=np.int64),
-        }
+
+def _build(reader: SnapshotReader, part: tuple[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A month's arrays from its files (``part``: the symbol and the month's fingerprint)."""
+    symbol, fingerprint = part
+    h1: list[np.ndarray] = []
+    h4: list[np.ndarray] = []
+    hours, grids, collected, invalid, prices = [], [], [], [], []
+    for t in fingerprint[:, 0].tolist():
+        snap, problems = reader.check_arrays(symbol, from_seconds(t))
+        if snap is None or errors_only(problems):
+            invalid.append(t)
+            continue
+        h1.append(snap.rows("candles_1h"))
+        h4.append(snap.rows("candles_4h"))
+        hours.append(t)
+        grids.append(snap.header.grid.model_dump_json() if snap.header.grid else "")
+        collected.append(to_seconds(snap.header.collected_at))
+        if len(snap.minutes):
+            prices.append(snap.rows("minutes")[-1, 4])
+    extra = {}
+    if reader.period_minutes != 60:  # hourly caches keep their keys as before
+        extra["price"] = np.array(prices, dtype=np.float64)
+    return {
+        **extra,
+        "version": np.array([CACHE_VERSION]),
+        "fingerprint": fingerprint,
+        "h1": _union(h1),
+        "h4": _union(h4),
+        "hours": np.array(hours, dtype=np.int64),
+        "grids": np.array(grids, dtype=str),
+        "collected": np.array(collected, dtype=np.int64),
+        "invalid": np.array(invalid, dtype=np.int64),
+    }
 
 
 def _union(parts: list[np.ndarray]) -> np.ndarray:
