@@ -130,7 +130,7 @@ def sweep_wall(points: int, data_file: Path) -> None:
         )
         wall = time.perf_counter() - t0
     print(
-        f"sweep flow, {result['points']} points x 2 periods (half_width_pct 2.0..{widths[-1]}): "
+        f"sweep flow, {result.points} points x 2 periods (half_width_pct 2.0..{widths[-1]}): "
         f"{wall:.1f} s wall on {os.cpu_count()} cores, flow start included"
     )
 

@@ -19,15 +19,29 @@ from market_maker.config.settings import SECRET_FIELDS, env_var_for
 from market_maker.context import RunContext
 from market_maker.errors import ConfigurationError, MarketMakerError
 from market_maker.exchange import Exchange
-from market_maker.timeutil import format_utc, is_hour, last_closed_hour, utc
+from market_maker.hour_span import HourSpan
+from market_maker.timeutil import (
+    PERIOD_MINUTES,
+    format_utc,
+    is_period_start,
+    last_closed_period,
+    utc,
+)
+
+FINEST_PERIOD = min(PERIOD_MINUTES)
 
 
 def _on_the_hour(value: datetime | None) -> datetime | None:
+    """A period start of some allowed collection period; which one the run's configuration
+    asks for is checked once, by :class:`HourSpan`."""
     if value is None:
         return None
     value = utc(value)
-    if not is_hour(value):
-        raise ValueError(f"{value.isoformat()} is not on the hour (use e.g. 2024-08-05T10:00:00Z)")
+    if not is_period_start(value, FINEST_PERIOD):
+        raise ValueError(
+            f"{value.isoformat()} does not start a collection period "
+            "(use e.g. 2024-08-05T10:00:00Z)"
+        )
     return value
 
 
@@ -97,20 +111,20 @@ def flow_run_url() -> str | None:
     return flow_run.get_flow_run_ui_url()
 
 
-def resolve_hour(hour: datetime | None, exchange: Exchange) -> datetime:
-    """The hour a run works on.
+def resolve_hour(hour: datetime | None, exchange: Exchange, period_minutes: int = 60) -> datetime:
+    """The hour (collection period) a run works on.
 
-    Explicit when given; for a scheduled (deployment) run, the hour before
-    the run's scheduled start, so a rerun of an old run redoes the same hour;
-    otherwise the last hour closed at the exchange's clock.
+    Explicit when given (it must start a period); for a scheduled (deployment) run, the
+    period before the run's scheduled start, so a rerun of an old run redoes the same one;
+    otherwise the last period closed at the exchange's clock.
     """
     if hour is not None:
-        return utc(hour)
+        return HourSpan.at(utc(hour), period_minutes).start
     if deployment.get_id() is not None:
         scheduled = flow_run.get_scheduled_start_time()
         if scheduled is not None:
-            return last_closed_hour(utc(scheduled))
-    return last_closed_hour(exchange.now())
+            return last_closed_period(utc(scheduled), period_minutes)
+    return last_closed_period(exchange.now(), period_minutes)
 
 
 def collected_at(exchange: Exchange) -> datetime:

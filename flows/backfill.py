@@ -24,10 +24,9 @@ from flows._common import (
 )
 from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
-from market_maker.backfill import BackfillReport, plan_chunks
+from market_maker.backfill import BackfillReport, BackfillResult, plan_chunks
 from market_maker.collection import written_paths
-from market_maker.errors import ParameterError
-from market_maker.timeutil import format_utc
+from market_maker.hour_span import HourSpan
 from tasks.snapshots import collect_hours_task
 from tasks.store import commit_task, push_task, sync_task
 
@@ -46,7 +45,7 @@ ChunkHours = Annotated[
 )
 def backfill(
     symbol: SymbolParam, start: RequiredHour, end: RequiredHour, chunk_hours: ChunkHours = None
-) -> dict[str, object]:
+) -> BackfillResult:
     """Backfill ``symbol`` for every hour in [start, end], a chunk at a time.
 
     Each chunk is fetched, written, committed and pushed under the repository
@@ -58,13 +57,15 @@ def backfill(
         end: Last hour to backfill, inclusive.
         chunk_hours: Hours fetched and committed together; empty: the configured 168.
     """
-    if end < start:
-        raise ParameterError(f"end {format_utc(end)} is before start {format_utc(start)}")
     log = logger()
     ctx = open_context([symbol])
+    minutes = ctx.settings.snapshots.period_minutes
+    span = HourSpan.between(start, end, minutes)
     exchange = ctx.exchange
-    chunks = plan_chunks(start, end, chunk_hours or ctx.settings.backfill.chunk_hours)
-    report = BackfillReport(symbol, start, end)
+    chunks = plan_chunks(
+        span.start, span.end, chunk_hours or ctx.settings.backfill.chunk_hours, minutes
+    )
+    report = BackfillReport(symbol, span.start, span.end)
     progress = create_progress_artifact(
         progress=0.0, key="backfill-progress", description=f"Backfill {symbol}"
     )
@@ -82,20 +83,12 @@ def backfill(
         update_progress_artifact(progress, 100.0 * number / len(chunks))
         log.info("chunk %d/%d: %s", number, len(chunks), _chunk_line(outcomes))
 
+    result = report.result()
     create_markdown_artifact(
-        key="backfill-summary", markdown=report.markdown(), description=report.summary_line()
+        key="backfill-summary", markdown=result.markdown(), description=result.summary_line()
     )
-    log.info(report.summary_line())
-    return {
-        "symbol": symbol,
-        "start": format_utc(start),
-        "end": format_utc(end),
-        "written": report.written,
-        "skipped": report.skipped,
-        "missing_at_source": [format_utc(o.hour) for o in report.missing_at_source],
-        "not_closed": report.not_closed,
-        "commits": report.commits,
-    }
+    log.info(result.summary_line())
+    return result
 
 
 def _chunk_line(outcomes) -> str:

@@ -21,8 +21,8 @@ from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
 from market_maker.backtest.page import write_report
 from market_maker.backtest.parameters import BacktestParameters
-from market_maker.backtest.report import headline_rows, report_markdown, sweep_markdown
 from market_maker.backtest.results import BacktestReport
+from market_maker.backtest.run_result import BacktestRun, SweepRun
 from market_maker.backtest.service import LoadedData, load, load_cached
 from market_maker.backtest.service import backtest as run_one
 from market_maker.backtest.sweep import SweepPoint, SweepResult, rank, sweep_points
@@ -59,7 +59,7 @@ def replay_task(
     timeout_seconds=flow_timeout(3600),
     **FAILURE_HOOKS,
 )
-def backtest(parameters: BacktestParameters) -> dict[str, Any]:
+def backtest(parameters: BacktestParameters) -> BacktestRun:
     """Replay the whole decision logic over a recording and write
     ``backtests/{name}/report.yaml`` and ``report.html`` in the data repository (one commit).
 
@@ -80,22 +80,11 @@ def backtest(parameters: BacktestParameters) -> dict[str, Any]:
         sha = commit_task(ctx, f"backtest: {report.name}\n", paths)
         pushed = push_task(ctx)
     update_progress_artifact(progress, 100.0)
-    create_markdown_artifact(
-        key="backtest", markdown=report_markdown(report), description=report.name
-    )
-    create_table_artifact(
-        key="backtest-table", table=headline_rows(report), description=report.name
-    )
-    where = ctx.store.path / "backtests" / report.name
-    log.info("backtest %s: report in %s", report.name, where)
-    return {
-        "name": report.name,
-        "report": str(where / "report.yaml"),
-        "page": str(where / "report.html"),
-        "written": [str(p) for p in paths],
-        "commit": sha,
-        "pushed": pushed.pushed,
-    }
+    result = BacktestRun.of(report, ctx.store.path, paths, sha, pushed.pushed)
+    create_markdown_artifact(key="backtest", markdown=result.markdown(), description=report.name)
+    create_table_artifact(key="backtest-table", table=result.table(), description=report.name)
+    log.info("backtest %s: report in %s", report.name, result.directory)
+    return result
 
 
 SweepValues = Annotated[
@@ -134,7 +123,7 @@ def backtest_sweep(
     values: SweepValues,
     split: SplitHour,
     rank_by: RankBy = "pnl",
-) -> dict[str, Any]:
+) -> SweepRun:
     """Run every combination of ``values`` on the training period and on the later test
     period, rank the points by ``rank_by`` on the test period, write one table."""
     log = logger()
@@ -154,13 +143,8 @@ def backtest_sweep(
     futures = [sweep_point_task.submit(p, ctx.settings) for p in points]
     results = [f.result() for f in futures]
     ranked = rank(results, rank_by)
-    table = sweep_markdown(ranked, rank_by)
+    result = SweepRun.of(len(points), ranked, rank_by)
     create_markdown_artifact(
-        key="backtest-sweep", markdown=table, description=f"{len(points)} points"
+        key="backtest-sweep", markdown=result.markdown(), description=f"{len(points)} points"
     )
-    return {
-        "points": len(points),
-        "rank_by": rank_by,
-        "table": table,
-        "best": ranked[0].model_dump(mode="json") if ranked else None,
-    }
+    return result

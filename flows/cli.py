@@ -15,13 +15,16 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from market_maker import redaction
 from market_maker.config.settings import SECRET_FIELDS, env_var_for
 from market_maker.errors import ConfigurationError, MarketMakerError, ParameterError
 from market_maker.identifiers import check_decision_id, check_grid_id, check_symbol
-from market_maker.timeutil import parse_utc
+from market_maker.timeutil import format_utc, parse_utc
+
+if TYPE_CHECKING:
+    from market_maker.pipeline_result import PipelineResult
 
 CONFIG_FILE_ENV = "MARKET_MAKER_CONFIG"
 
@@ -157,7 +160,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from flows.hourly_collection import hourly_collection
 
     result = hourly_collection(symbols=args.symbol, hour=args.hour)
-    for line in result["outcomes"]:
+    for line in result.lines():
         print(line)
     return 0
 
@@ -169,12 +172,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         symbol=args.symbol, start=args.start, end=args.end, chunk_hours=args.chunk_hours
     )
     print(
-        f"{result['symbol']} {result['start']}..{result['end']}: {result['written']} written, "
-        f"{result['skipped']} already valid, {len(result['missing_at_source'])} missing at the "
-        f"source, {result['not_closed']} not closed yet"
+        f"{result.symbol} {format_utc(result.start)}..{format_utc(result.end)}: "
+        f"{result.written} written, {result.skipped} already valid, "
+        f"{len(result.missing_at_source)} missing at the source, "
+        f"{result.not_closed} not closed yet"
     )
-    for hour in result["missing_at_source"]:
-        print(f"  missing at the source: {hour}")
+    for missing in result.missing_at_source:
+        print(f"  missing at the source: {format_utc(missing.hour)}")
     return 0
 
 
@@ -187,13 +191,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     result = validate_snapshots(
         symbol=args.symbol, start=args.start, end=args.end, fail_on_error=False
     )
-    for line in result["errors"] + result["warnings"]:
-        print(line)
+    for problem in result.errors + result.warnings:
+        print(problem)
     print(
-        f"{result['symbol']}: {result['files_checked']} file(s) checked, "
-        f"{len(result['errors'])} error(s), {len(result['warnings'])} warning(s)"
+        f"{result.symbol}: {result.files_checked} file(s) checked, "
+        f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)"
     )
-    return 0 if result["ok"] else 1
+    return 0 if result.ok else 1
 
 
 def cmd_maintenance(args: argparse.Namespace) -> int:
@@ -216,11 +220,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     result = snapshot_analysis(
         symbol=args.symbol, hour=args.hour, start=args.start, end=args.end, recompute=args.recompute
     )
-    for line in result["summary"]:
+    for line in result.summary:
         print(line)
     print(
-        f"metrics files: {result['written']} written, {result['unchanged']} unchanged, "
-        f"{result['kept']} kept (differ; --recompute replaces them)"
+        f"metrics files: {result.written} written, {result.unchanged} unchanged, "
+        f"{result.kept} kept (differ; --recompute replaces them)"
     )
     return 0
 
@@ -268,7 +272,7 @@ def cmd_evaluate_exit(args: argparse.Namespace) -> int:
     from flows.exit_evaluation import exit_evaluation
 
     result = exit_evaluation(symbol=args.symbol, hour=args.hour)
-    print(result["line"])
+    print(result.line)
     return 0
 
 
@@ -281,7 +285,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     settings.require_symbols([args.symbol])
     ctx = RunContext.open(settings)
     root = ctx.store.path
-    hour = args.hour or latest_analysed_hour(root, args.symbol)
+    hour = args.hour or latest_analysed_hour(root, args.symbol, settings.snapshots.period_minutes)
     balance = balance_of(settings, ctx.exchange, args.symbol.split("-")[1])
     for line in setup_lines(root, settings, args.symbol, hour, balance):
         print(line)
@@ -291,25 +295,22 @@ def cmd_setup(args: argparse.Namespace) -> int:
 def cmd_run_hourly(args: argparse.Namespace) -> int:
     from flows.hourly_pipeline import hourly_pipeline
 
-    if (args.start is None) != (args.end is None) or (args.hour and args.start):
-        print("run-hourly: give --hour, or --start and --end, or nothing", file=sys.stderr)
-        return 2
     result = hourly_pipeline(symbols=args.symbol, hour=args.hour, start=args.start, end=args.end)
     print_pipeline(result, verbose=args.start is None)
     return 0
 
 
-def print_pipeline(result: dict, *, verbose: bool) -> None:
+def print_pipeline(result: PipelineResult, *, verbose: bool) -> None:
     if verbose:
-        for symbol, lines in result["lines"].items():
+        for symbol, lines in result.lines.items():
             for line in lines:
                 print(f"{symbol} {line}")
-    print("exit-state timeline:" if result["transitions"] else "exit-state timeline: no change")
-    for t in result["transitions"]:
-        print(f"  {t['hour']} {t['symbol']} {t['from']} -> {t['to']}: {t['reasons'][0]}")
-    print(f"notifications: {len(result['notifications'])}")
-    for n in result["notifications"]:
-        print(f"  {n['hour']} priority {n['priority']:>2} {n['title']}")
+    print("exit-state timeline:" if result.transitions else "exit-state timeline: no change")
+    for t in result.transitions:
+        print(f"  {format_utc(t.hour)} {t.symbol} {t.from_state} -> {t.to_state}: {t.reasons[0]}")
+    print(f"notifications: {len(result.notifications)}")
+    for n in result.notifications:
+        print(f"  {format_utc(n.hour)} priority {n.priority:>2} {n.title}")
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
@@ -411,10 +412,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     params = parse_parameters(_backtest_values(args))
     result = backtest(parameters=params)
-    report = read_report(Path(result["report"]))
+    report = read_report(result.report)
     print("\n".join(report_lines(report)))
-    print(f"report: {result['report']}")
-    print(f"page  : {result['page']}")
+    print(f"report: {result.report}")
+    print(f"page  : {result.page}")
     return 0
 
 
@@ -433,7 +434,7 @@ def cmd_backtest_sweep(args: argparse.Namespace) -> int:
             raise ParameterError(f"--vary {item!r}: expected KEY=V1,V2,...")
         values[key] = [yaml.safe_load(v) for v in raw.split(",")]
     result = backtest_sweep(base=base, values=values, split=args.split, rank_by=args.rank_by)
-    print(result["table"], end="")
+    print(result.table, end="")
     return 0
 
 

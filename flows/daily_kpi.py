@@ -20,7 +20,7 @@ from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
 from market_maker.dashboard.render import write_dashboard
 from market_maker.errors import ParameterError
-from market_maker.kpis.report import kpi_markdown, kpi_rows
+from market_maker.kpis.run_result import KpiRunResult
 from market_maker.kpis.service import LOOKBACK, KpiService, day_end, latest_kpi_day
 from market_maker.timeutil import utc
 from tasks.digest import digest_task
@@ -40,9 +40,7 @@ DayParam = Annotated[
     timeout_seconds=flow_timeout(1800),
     **FAILURE_HOOKS,
 )
-def daily_kpi(
-    day: DayParam = None, start: DayParam = None, end: DayParam = None
-) -> dict[str, object]:
+def daily_kpi(day: DayParam = None, start: DayParam = None, end: DayParam = None) -> KpiRunResult:
     """Score ``day`` (default: yesterday, by the run's scheduled start), or every day from
     ``start`` to ``end`` (fills in missing days); then send the daily digest of the last day
     once (``digests/{day}.yaml`` records it).
@@ -71,7 +69,7 @@ def daily_kpi(
         for d in days:
             file, path, status = kpi_day_task(service, d)
             files.append(file)
-            statuses[d.isoformat()] = status
+            statuses[d] = status
             if status == "written":
                 paths.append(path)
         # Filling in an old day does not take the page back in time.
@@ -87,21 +85,22 @@ def daily_kpi(
         )
         sha = commit_task(ctx, f"daily-kpi: {span}\n\n{detail}\n", paths)
         pushed = push_task(ctx)
-    last = files[-1]
-    create_markdown_artifact(
-        key="daily-kpi", markdown=kpi_markdown(last), description=f"KPIs of {last.date}"
+    result = KpiRunResult(
+        days=days,
+        evaluations=len(evaluations),
+        kpi_files=statuses,
+        commit=sha,
+        pushed=pushed.pushed,
+        digest=digest,
+        last=files[-1],
     )
-    create_table_artifact(key="daily-kpi-table", table=kpi_rows(last), description=str(last.date))
+    last = result.last
+    create_markdown_artifact(
+        key="daily-kpi", markdown=result.markdown(), description=f"KPIs of {last.date}"
+    )
+    create_table_artifact(key="daily-kpi-table", table=result.table(), description=str(last.date))
     log.info("KPIs %s: %s", span, detail)
-    return {
-        "days": [d.isoformat() for d in days],
-        "evaluations": len(evaluations),
-        "kpi_files": statuses,
-        "commit": sha,
-        "pushed": pushed.pushed,
-        "digest": digest,
-        "last": last.model_dump(mode="json"),
-    }
+    return result
 
 
 def _days(day: date | None, start: date | None, end: date | None, now: datetime) -> list[date]:

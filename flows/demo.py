@@ -109,26 +109,26 @@ def run_demo(settings: Settings) -> int:
     store = GitDataStore.from_settings(settings)
     print()
     print(
-        f"1. Collected {filled['written'] + filled['skipped']:,} hourly snapshots "
-        f"{short_hour(first)} .. {short_hour(last)} from the recording ({filled['written']:,} "
-        f"written now, {len(filled['missing_at_source'])} missing at the source), then the "
+        f"1. Collected {filled.written + filled.skipped:,} hourly snapshots "
+        f"{short_hour(first)} .. {short_hour(last)} from the recording ({filled.written:,} "
+        f"written now, {len(filled.missing_at_source)} missing at the source), then the "
         f"latest hour {short_hour(latest)} as the schedule would "
-        f"({'; '.join(collected['outcomes'])})."
+        f"({'; '.join(collected.lines())})."
     )
     in_sync = store.unpushed_count() == 0
     print(
-        f"   Validation: {checked['files_checked']:,} files, {len(checked['errors'])} errors, "
-        f"{len(checked['warnings'])} warnings; pushed to "
+        f"   Validation: {checked.files_checked:,} files, {len(checked.errors)} errors, "
+        f"{len(checked.warnings)} warnings; pushed to "
         f"{_show(remote, settings) if remote else 'the remote'}"
         f"{'' if in_sync else ' (NOT in sync: see the log)'}."
     )
-    for problem in checked["errors"][:10]:
+    for problem in checked.errors[:10]:
         print(f"     {problem}")
 
     with logs_to(log_file):
         analysed = snapshot_analysis(symbol=symbol, start=first, end=latest)
     print()
-    print(f"2. Classified every hour: {_shares(analysed['verdicts'])}.")
+    print(f"2. Classified every hour: {_shares(analysed.verdicts)}.")
 
     _lifecycle_replay(settings, store, symbol, latest, log_file)
     _kpis(settings, store, latest, log_file)
@@ -147,7 +147,7 @@ def run_demo(settings: Settings) -> int:
     width = max(len(a) for a, _ in rows)
     for a, b in rows:
         print(f"  {a:<{width}}  {b}")
-    return 0 if checked["ok"] else 1
+    return 0 if checked.ok else 1
 
 
 def _show(path: Path, settings: Settings) -> str:
@@ -366,8 +366,8 @@ def _kpis(settings: Settings, store, latest: datetime, log_file: Path) -> None:
         result = daily_kpi(start=REPLAY_START.date(), end=last_day)
     print()
     print(
-        f"6. Scored the replay as the nightly batch does: {len(result['days'])} days, "
-        f"{result['evaluations']:,} new outcome entries beside the decisions, a KPI file a day, "
+        f"6. Scored the replay as the nightly batch does: {len(result.days)} days, "
+        f"{result.evaluations:,} new outcome entries beside the decisions, a KPI file a day, "
         "the dashboard."
     )
     service = KpiService.open(RunContext.open(settings))

@@ -21,7 +21,7 @@ from flows._common import (
 )
 from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
-from market_maker.exit_strategy.report import outcome_markdown
+from market_maker.exit_strategy.evaluation_result import ExitEvaluationResult
 from market_maker.exit_strategy.service import ExitEvaluator
 from market_maker.lifecycle.balance import base_balance_reader
 from market_maker.notifications.notifier import Notifier
@@ -37,7 +37,7 @@ from tasks.store import commit_task, push_task, sync_task
     timeout_seconds=flow_timeout(600),
     **FAILURE_HOOKS,
 )
-def exit_evaluation(symbol: SymbolParam, hour: HourParam = None) -> dict[str, object]:
+def exit_evaluation(symbol: SymbolParam, hour: HourParam = None) -> ExitEvaluationResult:
     """Evaluate ``hour`` (default: the last closed hour) from its stored metrics file.
 
     Args:
@@ -46,7 +46,7 @@ def exit_evaluation(symbol: SymbolParam, hour: HourParam = None) -> dict[str, ob
     """
     log = logger()
     ctx = open_context([symbol])
-    target = resolve_hour(hour, ctx.exchange)
+    target = resolve_hour(hour, ctx.exchange, ctx.settings.snapshots.period_minutes)
     started = time.perf_counter()
     with data_repository_lock(ctx):
         sync_task(ctx)
@@ -62,16 +62,10 @@ def exit_evaluation(symbol: SymbolParam, hour: HourParam = None) -> dict[str, ob
         pushed = push_task(ctx)
     log_duration(log, "exit evaluation", time.perf_counter() - started, ctx.settings)
     log.info(outcome.line())
+    result = ExitEvaluationResult.of(outcome, sha, pushed.pushed)
     create_markdown_artifact(
         key="exit-evaluation",
-        markdown=outcome_markdown([outcome]),
-        description=outcome.line()[:250],
+        markdown=result.markdown(),
+        description=result.line[:250],
     )
-    return {
-        "symbol": symbol,
-        "hour": target.isoformat(),
-        "line": outcome.line(),
-        "state": str(outcome.evaluation.after) if outcome.evaluation else None,
-        "commit": sha,
-        "pushed": pushed.pushed,
-    }
+    return result

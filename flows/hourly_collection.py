@@ -20,6 +20,7 @@ from flows._common import (
 from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
 from market_maker.collection import HourOutcome, written_paths
+from market_maker.collection_result import CollectionResult, SnapshotOutcome
 from market_maker.errors import RunFailed
 from market_maker.timeutil import format_utc
 from tasks.snapshots import collect_hours_task
@@ -35,7 +36,7 @@ from tasks.store import commit_task, push_task, sync_task
 )
 def hourly_collection(
     symbols: list[SymbolParam] | None = None, hour: HourParam = None
-) -> dict[str, object]:
+) -> CollectionResult:
     """Collect the snapshot of ``hour`` (default: the last closed hour) for each symbol.
 
     Symbols are independent: one failing does not stop the others; the run
@@ -50,7 +51,7 @@ def hourly_collection(
     ctx = open_context(symbols)
     symbols = symbols or list(ctx.settings.symbols)
     exchange = ctx.exchange  # builds the client (and checks a KuCoin key) before anything else
-    target = resolve_hour(hour, exchange)
+    target = resolve_hour(hour, exchange, ctx.settings.snapshots.period_minutes)
     log.info("collecting %s for %s from %s", ", ".join(symbols), format_utc(target), exchange.name)
 
     outcomes: list[HourOutcome] = []
@@ -72,16 +73,17 @@ def hourly_collection(
         )
         pushed = push_task(ctx)
 
-    summary = {
-        "hour": format_utc(target),
-        "outcomes": [str(o) for o in outcomes],
-        "failed": failures,
-        "commit": sha,
-        "pushed": pushed.pushed,
-    }
+    result = CollectionResult(
+        hour=target,
+        outcomes=[SnapshotOutcome.of(o) for o in outcomes],
+        failed=failures,
+        commit=sha,
+        pushed=pushed.pushed,
+        push_detail=pushed.detail,
+    )
     create_markdown_artifact(
         key="hourly-collection",
-        markdown=_markdown(target, outcomes, failures, sha, pushed.detail),
+        markdown=result.markdown(),
         description=f"Collection of {format_utc(target)}",
     )
     if failures:
@@ -89,17 +91,4 @@ def hourly_collection(
             "collection failed for "
             + "; ".join(f"{symbol}: {reason}" for symbol, reason in failures.items())
         )
-    return summary
-
-
-def _markdown(target, outcomes, failures, sha, push_detail) -> str:
-    lines = [
-        f"# Collection {format_utc(target)}",
-        "",
-        "| symbol | outcome | detail |",
-        "|---|---|---|",
-    ]
-    lines += [f"| {o.symbol} | {o.status} | {o.detail} |" for o in outcomes]
-    lines += [f"| {symbol} | FAILED | {reason} |" for symbol, reason in failures.items()]
-    lines += ["", f"Commit: {sha or 'none (nothing changed)'}; push: {push_detail}"]
-    return "\n".join(lines)
+    return result

@@ -17,10 +17,10 @@ from flows._common import (
 )
 from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
-from market_maker.errors import ParameterError
+from market_maker.hour_span import HourSpan
+from market_maker.regime.analysis_result import AnalysisResult, hour_line, verdict_of
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.report import metrics_markdown, range_markdown
-from market_maker.timeutil import format_utc, hours_between
 from tasks.regime import (
     analyze_hour_task,
     analyze_range_task,
@@ -43,7 +43,7 @@ def snapshot_analysis(
     start: HourParam = None,
     end: HourParam = None,
     recompute: bool = False,
-) -> dict[str, object]:
+) -> AnalysisResult:
     """Analyse ``hour`` (default: the last closed hour, as collection), or every stored hour in
     [start, end]; write one metrics file per hour and one commit.
 
@@ -57,26 +57,27 @@ def snapshot_analysis(
         end: Last hour of the range, inclusive.
         recompute: Replace metrics files that differ from this analysis.
     """
-    if (start is None) != (end is None):
-        raise ParameterError("give both start and end for a range, or neither")
-    if start is not None and (hour is not None or end < start):  # type: ignore[operator]
-        raise ParameterError("give either hour or start..end (with start <= end)")
     log = logger()
     ctx = open_context([symbol])
+    minutes = ctx.settings.snapshots.period_minutes
+    span = HourSpan.of(
+        hour,
+        start,
+        end,
+        default=lambda: resolve_hour(None, ctx.exchange, minutes),
+        period_minutes=minutes,
+    )
     with data_repository_lock(ctx):
         sync_task(ctx)
-        if start is not None and end is not None:
-            analysis = analyze_range_task(ctx, symbol, start, end)
+        if not span.single:
+            analysis = analyze_range_task(ctx, symbol, span.start, span.end)
             records = analysis.records()
             summary_lines = analysis.summary.lines()
-            span = list(hours_between(start, end))
             markdown = range_markdown(analysis.summary)
         else:
-            target = resolve_hour(hour, ctx.exchange)
-            record: MetricsFile = analyze_hour_task(ctx, symbol, target)
+            record: MetricsFile = analyze_hour_task(ctx, symbol, span.start)
             records = [record]
-            summary_lines = [_line(record)]
-            span = [target]
+            summary_lines = [hour_line(record)]
             markdown = metrics_markdown(record)
         outcomes = write_metrics_task(ctx, records, recompute)
         written = [path for path, status in outcomes if status == "written"]
@@ -84,7 +85,7 @@ def snapshot_analysis(
         sha = commit_task(
             ctx,
             commit_message(
-                "snapshot-analysis", symbol, span, f"{len(written)} metrics file(s) written"
+                "snapshot-analysis", symbol, span.hours(), f"{len(written)} metrics file(s) written"
             ),
             written,
         )
@@ -97,24 +98,19 @@ def snapshot_analysis(
             "%d metrics file(s) differ from this analysis and were kept (recompute to replace)",
             len(kept),
         )
-    create_markdown_artifact(
-        key="snapshot-analysis", markdown=markdown, description=summary_lines[0][:250]
+    result = AnalysisResult(
+        symbol=symbol,
+        hours=len(records),
+        written=len(written),
+        unchanged=sum(1 for _, status in outcomes if status == "unchanged"),
+        kept=len(kept),
+        summary=summary_lines,
+        verdicts=[verdict_of(r) for r in records],
+        commit=sha,
+        pushed=pushed.pushed,
+        markdown_text=markdown,
     )
-    return {
-        "symbol": symbol,
-        "hours": len(records),
-        "written": len(written),
-        "unchanged": sum(1 for _, status in outcomes if status == "unchanged"),
-        "kept": len(kept),
-        "summary": summary_lines,
-        "verdicts": [str(r.verdict) if r.verdict else "REFUSED" for r in records],
-        "commit": sha,
-        "pushed": pushed.pushed,
-    }
-
-
-def _line(record: MetricsFile) -> str:
-    when = format_utc(record.hour)
-    if record.verdict is None:
-        return f"{record.symbol} {when}: refused ({record.metrics_computable} of 6 metrics)"
-    return f"{record.symbol} {when}: {record.verdict} (confidence {record.confidence:.2f})"
+    create_markdown_artifact(
+        key="snapshot-analysis", markdown=result.markdown(), description=summary_lines[0][:250]
+    )
+    return result

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pydantic import Field
+
 from market_maker.collection import HourOutcome
-from market_maker.timeutil import format_utc, hours_between
+from market_maker.collection_result import SnapshotOutcome
+from market_maker.timeutil import format_utc, periods_between
+from market_maker.types import FrozenModel, UtcDatetime
 
 
-def plan_chunks(start: datetime, end: datetime, chunk_hours: int) -> list[list[datetime]]:
-    """The hours of [start, end] in chunks of ``chunk_hours``, oldest first."""
-    hours = list(hours_between(start, end))
-    return [hours[i : i + chunk_hours] for i in range(0, len(hours), chunk_hours)]
+def plan_chunks(
+    start: datetime, end: datetime, chunk_hours: int, period_minutes: int = 60
+) -> list[list[datetime]]:
+    """The periods (hours by default) of [start, end] in chunks of ``chunk_hours``, oldest
+    first."""
+    periods = list(periods_between(start, end, period_minutes))
+    size = max(chunk_hours * 60 // period_minutes, 1)
+    return [periods[i : i + size] for i in range(0, len(periods), size)]
 
 
 @dataclass
 class BackfillReport:
-    """What a backfill did, hour by hour."""
+    """What a backfill did, hour by hour, as the run goes (:meth:`result` is what it returns)."""
 
     symbol: str
     start: datetime
@@ -45,21 +52,47 @@ class BackfillReport:
     def not_closed(self) -> int:
         return self.count("not_closed")
 
+    def result(self) -> BackfillResult:
+        return BackfillResult(
+            symbol=self.symbol,
+            start=self.start,
+            end=self.end,
+            hours=len(self.outcomes),
+            written=self.written,
+            skipped=self.skipped,
+            missing_at_source=[SnapshotOutcome.of(o) for o in self.missing_at_source],
+            not_closed=self.not_closed,
+            commits=self.commits,
+        )
+
+
+class BackfillResult(FrozenModel):
+    """What a backfill run returns: the counts per outcome, the hours the source lacks, the
+    commits; with a markdown rendering for its artifact."""
+
+    symbol: str
+    start: UtcDatetime
+    end: UtcDatetime
+    hours: int = Field(description="Hours in the range.")
+    written: int
+    skipped: int = Field(description="Hours whose stored snapshot was already valid.")
+    missing_at_source: list[SnapshotOutcome] = Field(default_factory=list)
+    not_closed: int = 0
+    commits: list[str] = Field(default_factory=list)
+
     def summary_line(self) -> str:
-        counts = Counter(o.status for o in self.outcomes)
         return (
             f"backfill {self.symbol} {format_utc(self.start)}..{format_utc(self.end)}: "
-            f"{counts['written']} written, {counts['unchanged']} already valid, "
-            f"{counts['missing_at_source']} missing at the source, "
-            f"{counts['not_closed']} not closed yet, {len(self.commits)} commit(s)"
+            f"{self.written} written, {self.skipped} already valid, "
+            f"{len(self.missing_at_source)} missing at the source, "
+            f"{self.not_closed} not closed yet, {len(self.commits)} commit(s)"
         )
 
     def markdown(self) -> str:
         lines = [
             f"# Backfill {self.symbol}",
             "",
-            f"Range {format_utc(self.start)} .. {format_utc(self.end)} "
-            f"({len(self.outcomes)} hours)",
+            f"Range {format_utc(self.start)} .. {format_utc(self.end)} ({self.hours} hours)",
             "",
             "| outcome | hours |",
             "|---|---|",

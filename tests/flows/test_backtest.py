@@ -117,8 +117,8 @@ def test_a_sweep_ranks_its_points_on_the_later_period(repo_env: Path) -> None:
         split=datetime(2023, 7, 16, tzinfo=UTC),
         rank_by="pnl",
     )
-    assert result["points"] == 4
-    table = result["table"]
+    assert result.points == 4
+    table = result.table
     assert "train pnl" in table and "test pnl" in table
     rows = [line for line in table.splitlines() if line.startswith("| ") and "rank" not in line]
     assert len(rows) == 4

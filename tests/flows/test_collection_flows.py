@@ -14,7 +14,7 @@ from flows.cli import main
 from flows.hourly_collection import hourly_collection
 from flows.validation import validate_snapshots
 from market_maker.config import Settings
-from market_maker.errors import DataError
+from market_maker.errors import DataError, ParameterError
 from market_maker.snapshots import SnapshotReader, snapshot_relpath
 
 SYMBOL = "ETH-USDT"
@@ -35,7 +35,7 @@ def test_hourly_collection_writes_commits_and_pushes_the_hours_snapshot(
     repo_path = settings.resolve(settings.data_repository.base_path)
     path = repo_path / snapshot_relpath(SYMBOL, hour("2023-07-10T12:00:00"))
     assert path.is_file()
-    assert result["pushed"] is True
+    assert result.pushed is True
     log = Repo(bare_remote).git.log("--format=%s", "main")
     assert "hourly-collection: ETH-USDT 2023-07-10T12:00:00Z" in log
     snap = SnapshotReader(repo_path).load_snapshot(SYMBOL, hour("2023-07-10T12:00:00"))
@@ -55,8 +55,8 @@ def test_collecting_the_same_hour_twice_changes_nothing_the_second_time(
 
     second = hourly_collection(symbols=[SYMBOL], hour=target)
 
-    assert second["commit"] is None
-    assert second["outcomes"] == [f"{SYMBOL} 2023-07-10T12:00:00Z: unchanged"]
+    assert second.commit is None
+    assert second.lines() == [f"{SYMBOL} 2023-07-10T12:00:00Z: unchanged"]
     assert repo.head.commit.hexsha == head
     assert remote_head(bare_remote) == remote
     assert Path(path).read_bytes() == before
@@ -68,20 +68,24 @@ def test_without_an_hour_collection_takes_the_last_closed_hour_of_the_replay_clo
 ) -> None:
     result = hourly_collection(symbols=[SYMBOL])
     # The sample ends at 2023-08-31T23:59; the replay clock stands at its end.
-    assert result["hour"] == "2023-08-31T23:00:00Z"
-    assert result["outcomes"] == [f"{SYMBOL} 2023-08-31T23:00:00Z: written"]
+    assert result.hour == hour("2023-08-31T23:00:00")
+    assert result.lines() == [f"{SYMBOL} 2023-08-31T23:00:00Z: written"]
 
 
 def test_a_replay_clock_set_in_config_moves_the_last_closed_hour(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MARKET_MAKER_REPLAY__NOW", "2023-08-01T10:17:00Z")
-    assert hourly_collection(symbols=[SYMBOL])["hour"] == "2023-08-01T09:00:00Z"
+    assert hourly_collection(symbols=[SYMBOL]).hour == hour("2023-08-01T09:00:00")
 
 
 def test_an_hour_not_on_the_hour_is_rejected_as_a_parameter(settings: Settings) -> None:
-    with pytest.raises(ParameterTypeError, match="not on the hour"):
+    # 12:30 starts a 30-minute period, not one of the configured 60: the flow refuses it.
+    with pytest.raises(ParameterError, match=r"hour 2023-07-10T12:30:00Z is not on the hour"):
         hourly_collection(symbols=[SYMBOL], hour=datetime(2023, 7, 10, 12, 30, tzinfo=UTC))
+    # 12:07 starts no collection period at all: the parameter's type refuses it.
+    with pytest.raises(ParameterTypeError, match="does not start a collection period"):
+        hourly_collection(symbols=[SYMBOL], hour=datetime(2023, 7, 10, 12, 7, tzinfo=UTC))
 
 
 def test_a_malformed_symbol_is_rejected_as_a_parameter(settings: Settings) -> None:
@@ -95,7 +99,7 @@ def test_backfilling_an_overlapping_range_writes_only_the_new_hours(
     first = backfill(
         symbol=SYMBOL, start=hour("2023-07-02T00:00:00"), end=hour("2023-07-02T11:00:00")
     )
-    assert first["written"] == 12
+    assert first.written == 12
     repo = Repo(settings.resolve(settings.data_repository.base_path))
     earlier = {
         h: (
@@ -111,8 +115,8 @@ def test_backfilling_an_overlapping_range_writes_only_the_new_hours(
         chunk_hours=5,
     )
 
-    assert second["written"] == 12
-    assert second["skipped"] == 12
+    assert second.written == 12
+    assert second.skipped == 12
     for h, content in earlier.items():
         path = Path(repo.working_dir) / snapshot_relpath(SYMBOL, hour(f"2023-07-02T{h:02d}:00:00"))
         assert path.read_bytes() == content
@@ -132,9 +136,9 @@ def test_backfilling_the_same_range_again_changes_nothing(settings: Settings) ->
     repo = Repo(settings.resolve(settings.data_repository.base_path))
     head = repo.head.commit.hexsha
     again = backfill(**span)
-    assert again["written"] == 0
-    assert again["skipped"] == 6
-    assert again["commits"] == []
+    assert again.written == 0
+    assert again.skipped == 6
+    assert again.commits == []
     assert repo.head.commit.hexsha == head
 
 
@@ -155,7 +159,7 @@ def test_backfill_restores_a_damaged_committed_snapshot_and_quarantines_the_dama
 
     again = backfill(**span)
 
-    assert again["written"] == 0
+    assert again.written == 0
     assert broken.read_bytes() == good
     assert SnapshotReader(base).is_valid(SYMBOL, hour("2023-07-04T02:00:00"))
     (kept,) = (base / "quarantine").glob(f"*/{relative.as_posix()}")
@@ -178,7 +182,7 @@ def test_backfill_rewrites_an_invalid_snapshot_that_was_never_committed(
 
     again = backfill(**span)
 
-    assert again["written"] == 2
+    assert again.written == 2
     assert SnapshotReader(base).is_valid(SYMBOL, hour("2023-07-04T02:00:00"))
 
 
@@ -189,8 +193,8 @@ def test_backfill_reports_hours_not_yet_closed(
     result = backfill(
         symbol=SYMBOL, start=hour("2023-07-05T00:00:00"), end=hour("2023-07-05T05:00:00")
     )
-    assert result["written"] == 3
-    assert result["not_closed"] == 3
+    assert result.written == 3
+    assert result.not_closed == 3
 
 
 def test_validate_names_the_corrupted_file_and_changes_nothing(
@@ -243,8 +247,8 @@ def test_validate_reports_a_missing_hour_inside_the_range(
         "end": hour("2023-07-08T03:00:00"),
     }
     result = validate_snapshots(**span, fail_on_error=False)
-    assert not result["ok"]
-    assert any("08/03.json" in e and "no snapshot" in e for e in result["errors"])
+    assert not result.ok
+    assert any("08/03.json" in str(e) and "no snapshot" in str(e) for e in result.errors)
     # By default the run fails, so a CI job waiting on it fails too.
     with pytest.raises(DataError, match=r"08/03\.json"):
         validate_snapshots(**span)

@@ -41,14 +41,14 @@ def test_the_digest_of_the_day_is_sent_once_at_low_priority(
 
     first = daily_kpi(day=DAY)
 
-    assert first["digest"] == f"digest of {DAY} NOT delivered" and alerts.accepted == []
+    assert first.digest == f"digest of {DAY} NOT delivered" and alerts.accepted == []
     record = read_digest(repo / digest_relpath(DAY))
     assert [a.ok for a in record.attempts] == [False]
     assert str(digest_relpath(DAY)) in Repo(repo).git.ls_files()
 
     second = daily_kpi(day=DAY)
 
-    assert second["digest"] == f"digest of {DAY} sent"
+    assert second.digest == f"digest of {DAY} sent"
     [digest] = alerts.accepted
     assert digest["priority"] == "-1"
     assert digest["title"] == f"market-maker {DAY}: alive"
@@ -71,5 +71,5 @@ def test_the_digest_of_the_day_is_sent_once_at_low_priority(
 
     # Once sent, never again.
     third = daily_kpi(day=DAY)
-    assert third["digest"] == f"digest of {DAY} already sent" and third["commit"] is None
+    assert third.digest == f"digest of {DAY} already sent" and third.commit is None
     assert len(alerts.accepted) == 1

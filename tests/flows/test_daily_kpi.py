@@ -26,6 +26,7 @@ from market_maker.decisions.model import EvaluationData, decision_id
 from market_maker.decisions.store import DecisionStore
 from market_maker.errors import DataError, ParameterError
 from market_maker.kpis.model import Kpi, read_kpi_file
+from market_maker.kpis.run_result import KpiRunResult
 from market_maker.snapshots import SnapshotReader
 from market_maker.snapshots.validation import Limits
 from tests.browser import Browser, chromium
@@ -44,7 +45,7 @@ DAYS = (date(2023, 8, 14), date(2023, 8, 22))
 class Scored:
     repo: Path
     remote: Path
-    result: dict
+    result: KpiRunResult
     head: str
 
 
@@ -93,7 +94,7 @@ def kpi_file(repo: Path, day: date):
 
 def test_a_kpi_file_per_day_is_written_validated_and_pushed(scored: Scored) -> None:
     days = [DAYS[0] + timedelta(days=i) for i in range(9)]
-    assert scored.result["kpi_files"] == {d.isoformat(): "written" for d in days}
+    assert scored.result.kpi_files == {d: "written" for d in days}
     for day in days:
         file = kpi_file(scored.repo, day)
         assert file.date == day and set(file.windows) == {"day", "7d", "30d"}
@@ -137,9 +138,9 @@ def test_decisions_get_their_outcome_at_every_horizon_the_data_allows(scored: Sc
 def test_a_rerun_writes_nothing_new(on_scored: Scored) -> None:
     again = daily_kpi(start=DAYS[0], end=DAYS[1])
 
-    assert again["evaluations"] == 0
-    assert set(again["kpi_files"].values()) == {"unchanged"}
-    assert again["commit"] is None
+    assert again.evaluations == 0
+    assert set(again.kpi_files.values()) == {"unchanged"}
+    assert again.commit is None
     assert Repo(on_scored.repo).head.commit.hexsha == on_scored.head
 
 
@@ -161,7 +162,7 @@ def test_a_day_with_nothing_to_score_says_no_events(on_scored: Scored) -> None:
     result = daily_kpi(day=date(2023, 8, 12))  # before any grid ran
 
     file = kpi_file(on_scored.repo, date(2023, 8, 12))
-    assert result["kpi_files"] == {"2023-08-12": "written"}
+    assert result.kpi_files == {date(2023, 8, 12): "written"}
     assert file.no_events and file.events == []
     for kpi, value in file.windows["day"].items():
         assert value.denominator == 0, kpi

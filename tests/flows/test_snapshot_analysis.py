@@ -53,12 +53,12 @@ def test_analysing_an_hour_writes_commits_and_pushes_its_metrics_file(
         "metrics/ETH-USDT/2023-07-13-18.yaml"
     )
     metrics = files.read(path)
-    assert metrics.verdict == "TREND" and result["verdicts"] == ["TREND"]
+    assert metrics.verdict == "TREND" and result.verdicts == ["TREND"]
     assert metrics.snapshot == "snapshots/ETH-USDT/2023/07/13/18.json"
     assert metrics.config_version == settings.config_version
-    assert (result["written"], result["pushed"]) == (1, True)
+    assert (result.written, result.pushed) == (1, True)
     remote = Repo(bare_remote)
-    assert remote.git.rev_parse("main") == result["commit"] == repo_of(settings).head.commit.hexsha
+    assert remote.git.rev_parse("main") == result.commit == repo_of(settings).head.commit.hexsha
     assert remote.git.log("-1", "--format=%s", "main") == (
         "snapshot-analysis: ETH-USDT 2023-07-13T18:00:00Z"
     )
@@ -76,7 +76,7 @@ def test_analysing_the_same_hour_again_changes_nothing(
 
     again = snapshot_analysis(symbol=SYMBOL, hour=target)
 
-    assert (again["written"], again["unchanged"], again["commit"]) == (0, 1, None)
+    assert (again.written, again.unchanged, again.commit) == (0, 1, None)
     assert repo.head.commit.hexsha == head == Repo(bare_remote).git.rev_parse("main")
     assert metrics_path(settings, target).read_bytes() == content
     assert not repo.is_dirty(untracked_files=True)
@@ -91,12 +91,12 @@ def test_a_range_writes_one_metrics_file_per_hour_in_one_commit(
 
     result = snapshot_analysis(symbol=SYMBOL, start=hour(FIRST), end=hour(LAST))
 
-    assert (result["hours"], result["written"]) == (12, 12)
+    assert (result.hours, result.written) == (12, 12)
     assert int(remote.git.rev_list("--count", "main")) == commits_before + 1
     changed = remote.git.show("--name-only", "--format=", "main").split()
     assert changed == [f"metrics/ETH-USDT/2023-07-13-{h:02d}.yaml" for h in range(12, 24)]
     verdicts = [str(m.verdict) for m in stored(settings, FIRST, LAST)]
-    assert verdicts == result["verdicts"]
+    assert verdicts == result.verdicts
     assert verdicts.count("TREND") == 8
 
 
@@ -143,5 +143,5 @@ def test_without_an_hour_the_last_closed_hour_of_the_replay_clock_is_analysed(
 
     result = snapshot_analysis(symbol=SYMBOL)
 
-    assert result["summary"][0].startswith("ETH-USDT 2023-07-13T19:00:00Z: TREND")
+    assert result.summary[0].startswith("ETH-USDT 2023-07-13T19:00:00Z: TREND")
     assert metrics_path(settings, target).is_file()

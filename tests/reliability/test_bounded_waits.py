@@ -80,10 +80,10 @@ def test_a_backfill_whose_remote_never_answers_commits_locally_and_ends(
 
     result = backfill(symbol="ETH-USDT", start=hour, end=hour)
 
-    assert result["written"] == 1 and len(result["commits"]) == 1
+    assert result.written == 1 and len(result.commits) == 1
     assert "no answer within 1.5 s" in caplog.text
     repo = Repo(data_env["MARKET_MAKER_DATA_REPOSITORY__BASE_PATH"])
-    assert repo.head.commit.hexsha == result["commits"][0]
+    assert repo.head.commit.hexsha == result.commits[0]
 
 
 def test_a_flow_past_its_time_limit_fails_in_one_line_and_releases_the_repository(

@@ -61,7 +61,7 @@ def test_snapshots_a_killed_backfill_wrote_are_committed_and_pushed_by_the_rerun
     result = backfill(symbol=SYMBOL, start=hour(10, 0), end=hour(10, 4))
 
     # They were valid, so the rerun did not write them again; it committed them.
-    assert result["written"] == 0 and result["skipped"] == 5
+    assert result.written == 0 and result.skipped == 5
     assert {p.relative_to(repo).as_posix() for p in left} <= remote_files(data_env)
     assert clean(repo)
     message = Repo(repo).head.commit.message
@@ -75,7 +75,7 @@ def test_a_stale_git_index_lock_does_not_stop_the_next_run(
 
     result = backfill(symbol=SYMBOL, start=hour(10, 3), end=hour(10, 3))
 
-    assert result["written"] == 1
+    assert result.written == 1
     assert not (repo / ".git" / "index.lock").exists()
     assert snapshot_relpath(SYMBOL, hour(10, 3)).as_posix() in remote_files(data_env)
     assert "stale Git lock index.lock removed" in caplog.text
