@@ -29,7 +29,7 @@ from market_maker.lifecycle.operator import OperatorAction, SimulatedOperator
 from market_maker.lifecycle.service import SetupEvaluator
 from market_maker.notifications.notifier import Notifier
 from market_maker.pipeline import HourResult, load_book, run_hour
-from market_maker.timeutil import hours_between
+from market_maker.timeutil import periods_between
 from tasks.store import commit_task, push_task, sync_task
 
 
@@ -54,10 +54,11 @@ def demo_replay(
         sync_task(ctx)
         day: list[datetime] = []
         paths = []
-        for hour in hours_between(start, end):
+        minutes = ctx.settings.snapshots.period_minutes
+        for hour in periods_between(start, end, minutes):
             exchange = ctx.exchange
             if hasattr(exchange, "set_now"):  # the replay clock, as the scheduler would run
-                exchange.set_now(hour + timedelta(hours=1, minutes=5))
+                exchange.set_now(hour + timedelta(minutes=minutes + 5))
             book = load_book(ctx)
             result = run_hour(
                 ctx,
@@ -65,7 +66,7 @@ def demo_replay(
                 hour,
                 book=book,
                 evaluator=evaluator,
-                collected_at=hour + timedelta(hours=1, minutes=5),
+                collected_at=hour + timedelta(minutes=minutes + 5),
                 setup=setup,
             )
             results.append(result)

@@ -1,12 +1,19 @@
-"""The hourly pipeline: collection -> analysis -> exit evaluation for each symbol, one commit."""
+"""The hourly pipeline: collect -> analyse -> decide -> notify -> record for every symbol,
+the symbols side by side, then one commit for the cycle."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-from prefect import flow
+from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.transactions import CommitMode, transaction
 
 from flows._common import (
     HourParam,
@@ -24,22 +31,46 @@ from flows._common import (
 )
 from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
-from market_maker.errors import ParameterError, RunFailed
-from market_maker.exit_strategy.report import outcome_markdown
+from market_maker.context import RunContext
+from market_maker.errors import DeliveryFailed
 from market_maker.exit_strategy.service import ExitEvaluator
-from market_maker.lifecycle.balance import base_balance_reader
+from market_maker.grids.book import GridBook
+from market_maker.hour_span import HourSpan
+from market_maker.lifecycle.balance import balance_of, base_balance_reader
+from market_maker.lifecycle.service import SetupEvaluator
 from market_maker.notifications.notifier import Notifier
-from market_maker.pipeline import HourResult, load_book
-from market_maker.timeutil import format_utc, hours_between
-from tasks.exit import pipeline_hours_task
+from market_maker.pipeline import HourResult, Notified, load_book, no_snapshot
+from market_maker.pipeline_result import STEPS, PipelineFailed, PipelineResult, Step, StepRun
+from tasks.pipeline import (
+    analyse_task,
+    collect_task,
+    decide_task,
+    notify_task,
+    record_task,
+    replay_hours_task,
+)
 from tasks.store import commit_task, push_task, sync_task
+
+
+@dataclass
+class SymbolCycle:
+    """One symbol's hour through the five steps: what each step's task run ended as."""
+
+    result: HourResult
+    steps: list[StepRun] = field(default_factory=list)
+    failed: str = ""
+
+    @property
+    def paths(self) -> list[Path]:
+        return self.result.paths
 
 
 @flow(
     name="hourly-pipeline",
     flow_run_name=run_name("hourly-pipeline"),
-    description="Collect, analyse and evaluate the exit state of every symbol for an hour.",
+    description="Collect, analyse, decide, notify and record every symbol for an hour.",
     timeout_seconds=flow_timeout(1800),
+    task_runner=ThreadPoolTaskRunner(),
     **FAILURE_HOOKS,
 )
 def hourly_pipeline(
@@ -47,12 +78,15 @@ def hourly_pipeline(
     hour: HourParam = None,
     start: HourParam = None,
     end: HourParam = None,
-) -> dict[str, object]:
+) -> PipelineResult:
     """Run the hour (default: the last closed hour; the scheduled one for deployment runs).
 
+    Each symbol runs its own chain of tasks, side by side (Prefect's thread pool; its size:
+    PREFECT_TASK_RUNNER_THREAD_POOL_MAX_WORKERS); one failing never holds back the others,
+    and the cycle makes one commit. The run fails at the end if any symbol did.
+
     With ``start`` and ``end`` it replays every hour of the range in order, as the
-    scheduler would have (one commit per day). Symbols are independent: one failing
-    does not stop the others; the run fails at the end if any did.
+    scheduler would have, one task per symbol and day and one commit per day.
 
     Args:
         symbols: Symbols to run; empty: the symbols in the configuration.
@@ -61,39 +95,241 @@ def hourly_pipeline(
         start: First hour of a replay (with end; then hour stays empty).
         end: Last hour of the replay, inclusive.
     """
-    if (start is None) != (end is None) or (start is not None and hour is not None):
-        raise ParameterError("give hour, or start and end, or nothing")
-    log = logger()
     ctx = open_context(symbols)
+    minutes = ctx.settings.snapshots.period_minutes
+    span = HourSpan.of(
+        hour,
+        start,
+        end,
+        default=lambda: resolve_hour(None, ctx.exchange, minutes),
+        period_minutes=minutes,
+    )
     symbols = symbols or list(ctx.settings.symbols)
-    replay = start is not None and end is not None
-    hours = list(hours_between(start, end)) if replay else [resolve_hour(hour, ctx.exchange)]
-    chunks = _by_day(hours)
     evaluator = ExitEvaluator(ctx.store.path, ctx.settings, Notifier(ctx.settings.notifications))
-    url = flow_run_url()
     evaluator.positions.base_balance = base_balance_reader(ctx.settings, ctx.exchange)
-    results: dict[str, list[HourResult]] = {s: [] for s in symbols}
-    failures: dict[str, str] = {}
-    commits: list[str] = []
     started = time.perf_counter()
-    for chunk in chunks:
+    if span.single:
+        result = _cycle(ctx, evaluator, symbols, span.start)
+    else:
+        result = _replay(ctx, evaluator, symbols, span.hours())
+    result = result.model_copy(update={"seconds": round(time.perf_counter() - started, 3)})
+    log = logger()
+    log_duration(
+        log,
+        f"hourly pipeline ({len(span.hours())} hour(s), {len(symbols)} symbol(s))",
+        result.seconds,
+        ctx.settings,
+    )
+    for symbol in symbols:
+        for line in result.lines[symbol][-24:]:
+            log.info("%s %s", symbol, line)
+    create_markdown_artifact(
+        key="hourly-pipeline",
+        markdown=result.markdown(),
+        description=f"{len(span.hours())} hour(s) from {span.label()}",
+    )
+    if result.failed:
+        raise PipelineFailed(result)
+    return result
+
+
+def _cycle(
+    ctx: RunContext, evaluator: ExitEvaluator, symbols: list[str], hour: datetime
+) -> PipelineResult:
+    url = flow_run_url()
+    with data_repository_lock(ctx):
+        sync_task(ctx)
+        book = load_book(ctx)
+        stamp = collected_at(ctx.exchange)
+        futures = {
+            symbol: symbol_cycle.submit(ctx, evaluator, book, symbol, hour, stamp, url)
+            for symbol in symbols
+        }
+        cycles: dict[str, SymbolCycle] = {}
+        failed: dict[str, str] = {}
+        for symbol, future in futures.items():
+            future.wait()
+            state = future.state
+            if state.is_completed():
+                cycles[symbol] = future.result()
+                if cycles[symbol].failed:
+                    failed[symbol] = cycles[symbol].failed
+            else:
+                failed[symbol] = failure_reason(state)
+        paths = [p for c in cycles.values() for p in c.paths]
+        detail = "\n".join(f"{s} {c.result.line()}" for s, c in cycles.items())
+        sha = commit_task(
+            ctx, commit_message("hourly-pipeline", ",".join(symbols), [hour], detail), paths
+        )
+        push_task(ctx)
+    return PipelineResult.build(
+        [hour],
+        symbols,
+        {s: [c.result] for s, c in cycles.items()},
+        steps=[step for c in cycles.values() for step in c.steps],
+        failed=failed,
+        commits=[sha] if sha else [],
+    )
+
+
+@task(
+    name="symbol-cycle",
+    task_run_name="cycle {symbol} {hour:%Y-%m-%dT%H:%M}Z",
+    cache_policy=NO_CACHE,
+)
+def symbol_cycle(
+    ctx: RunContext,
+    evaluator: ExitEvaluator,
+    book: GridBook,
+    symbol: str,
+    hour: datetime,
+    stamp: datetime,
+    url: str | None,
+) -> SymbolCycle:
+    """The five steps of one symbol, each its own task run. A failed step ends the chain
+    (reported, not raised), except notify: what it did deliver is recorded either way."""
+    balance = balance_of(ctx.settings, ctx.exchange, symbol.split("-")[1])
+    setup = SetupEvaluator(
+        ctx.store.path, ctx.settings, Notifier(ctx.settings.notifications), balance
+    )
+    chain = _Chain(SymbolCycle(HourResult(symbol, hour)))
+    started = time.perf_counter()
+    # Each step's cached result commits when the step completes: by default a failed step
+    # (notify) would roll back its completed siblings, and a rerun would redo them all.
+    with transaction(commit_mode=CommitMode.EAGER):
+        try:
+            _run_steps(chain, ctx, evaluator, book, setup, stamp, url)
+        finally:
+            chain.out.result.seconds = time.perf_counter() - started
+            chain.skip_the_rest()
+    return chain.out
+
+
+@dataclass
+class _Chain:
+    """Runs one symbol's steps as task runs and notes how each ended."""
+
+    out: SymbolCycle
+    last_failed: Any = None  # the state of the step that failed last
+
+    def run(self, step: Step, call: Any, *args: Any) -> Any:
+        """The step's result, or None when its task run failed (noted in ``out.failed``)."""
+        symbol, hour = self.out.result.symbol, self.out.result.hour
+        began = time.perf_counter()
+        state = call(*args, symbol=symbol, hour=hour, return_state=True)
+        self.out.steps.append(_step_run(symbol, hour, step, state, time.perf_counter() - began))
+        if state.is_completed():
+            return state.result()
+        why = failure_reason(state)
+        self.fail(f"{step}: {why}")
+        if step != "notify":  # the chain stops here: the hour's line says why
+            self.out.result.stopped = self.out.result.stopped or f"{step} failed: {why}"
+        self.last_failed = state
+        return None
+
+    def fail(self, why: str) -> None:
+        self.out.failed = f"{self.out.failed}; {why}" if self.out.failed else why
+
+    def skip_the_rest(self) -> None:
+        r = self.out.result
+        done = {s.step for s in self.out.steps}
+        self.out.steps += [
+            StepRun(symbol=r.symbol, hour=r.hour, step=s, state="Skipped")
+            for s in STEPS
+            if s not in done
+        ]
+
+
+def _run_steps(
+    chain: _Chain,
+    ctx: RunContext,
+    evaluator: ExitEvaluator,
+    book: GridBook,
+    setup: SetupEvaluator,
+    stamp: datetime,
+    url: str | None,
+) -> None:
+    result = chain.out.result
+    collected = chain.run("collect", collect_task, ctx, book, stamp)
+    if collected is None:
+        return
+    result.collection = collected
+    if collected.path is not None and collected.status == "written":
+        result.paths.append(collected.path)
+    if why := no_snapshot(collected):
+        result.stopped = why
+        chain.fail(f"collect: {why}")
+        return
+    analysed = chain.run("analyse", analyse_task, ctx, book, setup)
+    if analysed is None:
+        return
+    result.metrics, result.metrics_status = analysed.metrics, analysed.status
+    result.paths += analysed.paths
+    decided = chain.run("decide", decide_task, ctx, book, evaluator, setup, analysed)
+    if decided is None:
+        return
+    cfg = ctx.settings.notifications
+    notify = notify_task.with_options(
+        retries=cfg.step_retries, retry_delay_seconds=cfg.step_retry_delay_seconds
+    )
+    notified = chain.run("notify", notify, evaluator, setup, decided, url)
+    if notified is None:
+        notified = _partial(chain.last_failed)
+    recorded = chain.run("record", record_task, evaluator, setup, decided, notified)
+    if recorded is None:
+        return
+    result.exit, result.setup = recorded
+    result.paths += result.exit.paths + (result.setup.paths if result.setup else [])
+
+
+def _partial(state) -> Notified | None:
+    """What a failed notify step did deliver (recorded, so it is not sent twice)."""
+    try:
+        error = state.result(raise_on_failure=False)
+    except Exception:
+        return None
+    if isinstance(error, DeliveryFailed) and isinstance(error.partial, Notified):
+        return error.partial
+    return None
+
+
+def _step_run(symbol: str, hour: datetime, step: Step, state, seconds: float) -> StepRun:
+    detail = "" if state.is_completed() else failure_reason(state)
+    return StepRun(
+        symbol=symbol,
+        hour=hour,
+        step=step,
+        state=state.name,
+        seconds=round(seconds, 3),
+        detail=detail,
+    )
+
+
+def _replay(
+    ctx: RunContext, evaluator: ExitEvaluator, symbols: list[str], hours: list[datetime]
+) -> PipelineResult:
+    url = flow_run_url()
+    results: dict[str, list[HourResult]] = {s: [] for s in symbols}
+    failed: dict[str, str] = {}
+    commits: list[str] = []
+    for chunk in _by_day(hours):
         with data_repository_lock(ctx):
             sync_task(ctx)
             book = load_book(ctx)
-            stamp = None if replay else collected_at(ctx.exchange)
             paths = []
+            # One symbol after the other: the replay clock is the exchange's, shared.
             for symbol in symbols:
-                if symbol in failures:
+                if symbol in failed:
                     continue
-                state = pipeline_hours_task(
-                    ctx, evaluator, book, symbol, chunk, stamp, url, return_state=True
+                state = replay_hours_task(
+                    ctx, evaluator, book, symbol, chunk, None, url, return_state=True
                 )
                 if state.is_completed():
                     done: list[HourResult] = state.result()
                     results[symbol] += done
                     paths += [p for r in done for p in r.paths]
                 else:
-                    failures[symbol] = failure_reason(state)
+                    failed[symbol] = failure_reason(state)
             detail = "\n".join(r.line() for s in symbols for r in results[s] if r.hour in chunk)
             sha = commit_task(
                 ctx, commit_message("hourly-pipeline", ",".join(symbols), chunk, detail), paths
@@ -101,56 +337,7 @@ def hourly_pipeline(
             if sha:
                 commits.append(sha)
             push_task(ctx)
-    seconds = time.perf_counter() - started
-    log_duration(
-        log,
-        f"hourly pipeline ({len(hours)} hour(s), {len(symbols)} symbol(s))",
-        seconds,
-        ctx.settings,
-    )
-    for symbol in symbols:
-        for r in results[symbol][-24:]:
-            log.info("%s %s", symbol, r.line())
-    outcomes = [r.exit for s in symbols for r in results[s] if r.exit is not None]
-    create_markdown_artifact(
-        key="hourly-pipeline",
-        markdown=outcome_markdown(outcomes) + _failures_markdown(failures),
-        description=f"{len(hours)} hour(s) from {format_utc(hours[0])}",
-    )
-    summary = {
-        "hours": [format_utc(h) for h in (hours if len(hours) <= 48 else [hours[0], hours[-1]])],
-        "lines": {s: [r.line() for r in results[s]] for s in symbols},
-        "transitions": [
-            {
-                "symbol": o.symbol,
-                "hour": format_utc(o.hour),
-                "from": str(o.evaluation.before),
-                "to": str(o.evaluation.after),
-                "reasons": o.evaluation.transition.reasons,
-            }
-            for o in outcomes
-            if o.evaluation is not None and o.evaluation.transition is not None
-        ],
-        "notifications": [
-            {
-                "hour": format_utc(o.hour),
-                "priority": o.notification.priority,
-                "title": o.notification.title,
-                "message": o.notification.message,
-                "deliveries": [f"{d.channel}: {d.detail}" for d in o.deliveries],
-            }
-            for o in outcomes
-            if o.notification is not None
-        ],
-        "failed": failures,
-        "commits": commits,
-        "seconds": round(seconds, 2),
-    }
-    if failures:
-        raise RunFailed(
-            "pipeline failed for " + "; ".join(f"{s}: {why}" for s, why in failures.items())
-        )
-    return summary
+    return PipelineResult.build(hours, symbols, results, failed=failed, commits=commits)
 
 
 def _by_day(hours: list[datetime]) -> list[list[datetime]]:
@@ -158,9 +345,3 @@ def _by_day(hours: list[datetime]) -> list[list[datetime]]:
     for hour in hours:
         chunks.setdefault(hour.strftime("%Y-%m-%d"), []).append(hour)
     return list(chunks.values())
-
-
-def _failures_markdown(failures: dict[str, str]) -> str:
-    if not failures:
-        return ""
-    return "\n\n## Failed symbols\n\n" + "\n".join(f"- {s}: {why}" for s, why in failures.items())

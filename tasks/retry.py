@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from market_maker.errors import PushError, TransientExchangeError
+from market_maker.errors import DeliveryFailed, PushError, TransientExchangeError
 
-TRANSIENT = (TransientExchangeError, PushError, ConnectionError, TimeoutError)
+TRANSIENT = (TransientExchangeError, PushError, DeliveryFailed, ConnectionError, TimeoutError)
 
 
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:

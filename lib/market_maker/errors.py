@@ -23,6 +23,15 @@ class RunFailed(MarketMakerError):
     """Part of a run failed (a symbol, a step); the message names what and why."""
 
 
+class DeliveryFailed(MarketMakerError):
+    """A message was not delivered (Pushover or the webhook refused or did not answer).
+    Retried by the notify step; ``partial`` holds what the attempt did deliver."""
+
+    def __init__(self, message: str, partial: object = None):
+        super().__init__(message)
+        self.partial = partial
+
+
 class DataError(MarketMakerError):
     """Stored or supplied data is invalid. Names the file or field at fault."""
 

@@ -46,6 +46,8 @@ def repo_with_grid(
         "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__TOKEN": TOKEN,
         "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__USER_KEY": USER_KEY,
         "MARKET_MAKER_NOTIFICATIONS__PUSHOVER__ATTEMPTS": "1",
+        # A failed delivery fails the notify step at once (its retries have their own test).
+        "MARKET_MAKER_NOTIFICATIONS__STEP_RETRIES": "0",
     }
     if webhook:
         env["MARKET_MAKER_NOTIFICATIONS__WEBHOOK_URL"] = alerts.webhook_url

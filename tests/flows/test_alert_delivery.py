@@ -31,9 +31,17 @@ def repo(tmp_path: Path, alerts: FakePushover, monkeypatch: pytest.MonkeyPatch) 
     return root
 
 
-def run(hour: datetime) -> str:
-    result = hourly_pipeline(symbols=[SYMBOL], hour=hour)
-    return result["lines"][SYMBOL][0]
+def run(hour: datetime, *, delivered: bool = True) -> str:
+    """The hour's line; the run fails (its notify step failed) exactly when a message was
+    not delivered."""
+    state = hourly_pipeline(symbols=[SYMBOL], hour=hour, return_state=True)
+    assert state.is_completed() == delivered, state.message
+    outcome = state.result(raise_on_failure=False)
+    result = outcome if delivered else outcome.result
+    if not delivered:
+        assert list(result.failed) == [SYMBOL]
+        assert result.failed[SYMBOL].startswith("notify: not delivered: exit alert on ")
+    return result.lines[SYMBOL][0]
 
 
 def day(repo: Path):
@@ -45,7 +53,7 @@ def test_an_alert_pushover_refused_is_recorded_as_undelivered_and_sent_at_the_ne
 ) -> None:
     alerts.inject(Fault.server_error(503))
 
-    line = run(ESCALATION)
+    line = run(ESCALATION, delivered=False)
 
     assert "NORMAL -> WARNING" in line
     assert "NOT delivered (pushover: Pushover server error (HTTP 503)" in line
@@ -85,7 +93,7 @@ def test_an_alert_pushover_refused_is_recorded_as_undelivered_and_sent_at_the_ne
 def test_only_the_channel_that_failed_is_retried(repo: Path, alerts: FakePushover) -> None:
     alerts.inject(Fault(status=502, body=b"bad gateway"), path="/webhook")
 
-    line = run(ESCALATION)
+    line = run(ESCALATION, delivered=False)
 
     assert "notified (pushover" in line and "NOT delivered (webhook: HTTP 502" in line
     assert len(alerts.accepted) == 1 and alerts.webhook == []

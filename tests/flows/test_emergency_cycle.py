@@ -88,7 +88,7 @@ def test_an_acknowledged_emergency_is_not_repeated_only_reminded(
     alerts.inject(Fault.server_error(503), path=RECEIPTS_PREFIX)
     hour += timedelta(hours=1)
     result = hourly_pipeline(symbols=[SYMBOL], hour=hour)
-    assert result["lines"][SYMBOL]
+    assert result.lines[SYMBOL]
     assert f"receipt {receipt} not polled" in caplog.text
     hour += timedelta(hours=1)
     hourly_pipeline(symbols=[SYMBOL], hour=hour)

@@ -139,7 +139,7 @@ def test_the_replay_writes_exit_states_with_reasons_and_metrics_one_commit_per_d
         assert {"price", "verdict", "adx", "efficiency_ratio"} <= set(t.metrics)
     assert files[-1].state == "MANDATORY_EXIT"
 
-    commits = replayed.result["commits"]
+    commits = replayed.result.commits
     assert isinstance(commits, list) and len(commits) == 4
     remote = Repo(replayed.remote)
     assert remote.git.rev_parse("main") == replayed.head
@@ -213,7 +213,7 @@ def test_running_the_same_range_again_changes_nothing_and_sends_nothing(
 
     again = hourly_pipeline(symbols=[SYMBOL], start=START, end=END)
 
-    assert again["commits"] == [] and again["notifications"] == []
+    assert again.commits == [] and again.notifications == []
     # Nothing is sent; the emergency's receipt is only asked about.
     assert {(r.method, r.path.split("/")[2]) for r in alerts.requests} <= {("GET", "receipts")}
     assert snapshot(on_replay.repo) == before
@@ -225,7 +225,7 @@ def test_exit_evaluation_of_a_single_hour_continues_the_timeline(
     on_replay: Replay, alerts: FakePushover
 ) -> None:
     done = exit_evaluation(symbol=SYMBOL, hour=datetime(2023, 8, 17, 22, tzinfo=UTC))
-    assert done["commit"] is None and done["state"] == "MANDATORY_EXIT"
+    assert done.commit is None and done.state == "MANDATORY_EXIT"
     assert {(r.method, r.path.split("/")[2]) for r in alerts.requests} <= {("GET", "receipts")}
 
     # The next hour's snapshot and metrics, then its evaluation by the exit flow alone.
@@ -234,12 +234,12 @@ def test_exit_evaluation_of_a_single_hour_continues_the_timeline(
     snapshot_analysis(symbol=SYMBOL, hour=nxt)
     result = exit_evaluation(symbol=SYMBOL, hour=nxt)
 
-    assert result["state"] == "MANDATORY_EXIT" and result["commit"]
-    assert "grid eth-grid-1: MANDATORY_EXIT" in str(result["line"])
+    assert result.state == "MANDATORY_EXIT" and result.commit
+    assert "grid eth-grid-1: MANDATORY_EXIT" in str(result.line)
     day = ExitStateStore(on_replay.repo).day(SYMBOL, nxt.date())
     assert day is not None and [e.hour for e in day.evaluations] == [nxt]
     assert (on_replay.repo / "decisions/2023-08-18/dec-ETH-USDT-010000.yaml").is_file()
-    assert Repo(on_replay.remote).git.rev_parse("main") == result["commit"]
+    assert Repo(on_replay.remote).git.rev_parse("main") == result.commit
 
 
 def test_the_run_hourly_command_prints_the_exit_state_timeline(

@@ -98,7 +98,7 @@ def test_a_setup_is_recommended_approved_and_becomes_the_running_grid(
 
     # The next hour manages the new grid instead of proposing another.
     result = hourly_pipeline(symbols=[SYMBOL], hour=datetime(2023, 7, 26, 2, tzinfo=UTC))
-    assert not result["failed"], result["failed"]
+    assert not result.failed, result.failed
     manage = store.read(store.find("dec-ETH-USDT-20230726-030000"))
     assert manage.type == "GRID_MANAGE" and manage.grid.grid_id == grid.id
 
@@ -130,6 +130,6 @@ def test_a_rerun_under_another_configuration_keeps_the_recorded_setup(
     monkeypatch.setenv("MARKET_MAKER_LIFECYCLE__CAPITAL__TOTAL_QUOTE", "5000")
     result = hourly_pipeline(symbols=[SYMBOL], hour=hour)
 
-    assert not result["failed"], result["failed"]
+    assert not result.failed, result.failed
     assert (root / "decisions/2023-07-26/dec-ETH-USDT-010000.yaml").read_bytes() == recorded
     assert len(phone.accepted) == sent  # the operator was told the first time

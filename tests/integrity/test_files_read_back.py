@@ -74,7 +74,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory, alerts: FakePushover) -> 
         source.write_text(yaml.safe_dump(grid_data()))
         grid_add(source)
         result = hourly_pipeline(symbols=[SYMBOL], start=PIPELINE[0], end=PIPELINE[1])
-    assert result["commits"] and not result["failed"]
+    assert result.commits and not result.failed
     for relative in (METRICS, EXIT_STATES, SNAPSHOT, DECISION):
         assert (base / "data-repo" / relative).is_file(), relative
     return base

@@ -353,7 +353,7 @@ def poll(settings, notification_settings, pushover, tmp_path, after: ExitState, 
     """An emergency sent for real, then the evaluator's poll at the next hour."""
     from types import SimpleNamespace
 
-    from market_maker.exit_strategy.service import ExitEvaluator, ExitOutcome
+    from market_maker.exit_strategy.service import ExitDecided, ExitEvaluator
     from market_maker.exit_strategy.store import Prior
 
     notifier = Notifier(notification_settings)
@@ -364,7 +364,7 @@ def poll(settings, notification_settings, pushover, tmp_path, after: ExitState, 
     evaluator = ExitEvaluator(tmp_path, settings, notifier)
     later = HOUR + timedelta(hours=1)
     evaluation = SimpleNamespace(hour=later, grid_id="eth-grid-1", after=after)
-    outcome = ExitOutcome("ETH-USDT", later, "eth-grid-1", evaluation)  # type: ignore[arg-type]
+    outcome = ExitDecided("ETH-USDT", later, "eth-grid-1", None, evaluation)  # type: ignore[arg-type]
     learned = evaluator._poll_receipts(outcome, Prior(sent_receipts=[record]))
     return delivery.receipt, learned, evaluator, outcome, record
 

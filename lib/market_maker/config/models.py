@@ -242,6 +242,16 @@ class NotificationSettings(Section):
         "secret (such URLs usually embed a token): MARKET_MAKER_NOTIFICATIONS__WEBHOOK_URL.",
     )
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    step_retries: int = Field(
+        2,
+        ge=0,
+        le=5,
+        description="Times the pipeline's notify step is run again after an undelivered "
+        "message, on top of the Pushover client's own attempts; the analysis is not redone.",
+    )
+    step_retry_delay_seconds: float = Field(
+        60.0, ge=0, le=900, description="Pause before the notify step runs again."
+    )
     rate_limit_hours: RateLimits = RateLimits()
     acknowledged: AcknowledgedSettings = AcknowledgedSettings()
     chart: ChartSettings = ChartSettings()

@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,6 +54,59 @@ Decide = Callable[[dict[str, datetime | None]], tuple[bool, str]]
 
 
 @dataclass
+class ExitDecided:
+    """The decide step's answer for one symbol and hour: the exit state and the decision
+    record, computed from stored files only; nothing is written or sent yet."""
+
+    symbol: str
+    hour: datetime
+    grid_id: str | None
+    metrics: MetricsFile
+    evaluation: Evaluation | None = None
+    observation: Observation | None = None
+    decision: Decision | None = None
+    # True when an earlier run recorded this hour's decision: that record stands, and the
+    # operator was told then.
+    decision_recorded: bool = False
+    prior: Prior = field(default_factory=Prior)
+    inputs: str = ""
+    skipped: str = ""
+
+
+@dataclass
+class ExitNotified:
+    """The notify step's answer: what was sent, on which channel, with what result."""
+
+    notification: Notification | None = None
+    notify_reason: str = ""
+    deliveries: list[Delivery] = field(default_factory=list)
+    attempts: list[DeliveryRecord] = field(default_factory=list)  # as the exit-state file keeps
+    receipts: list[ReceiptRecord] = field(default_factory=list)  # final outcomes learned now
+    notified: ExitState | None = None  # the state the operator's phone has been told of
+    refusal_notified: bool = False
+
+    @property
+    def failed(self) -> list[Delivery]:
+        return [d for d in self.deliveries if not d.ok]
+
+    def merged(self, earlier: ExitNotified | None) -> ExitNotified:
+        """This attempt with what an earlier attempt of the same step already delivered."""
+        if earlier is None:
+            return self
+        kept = [d for d in earlier.attempts if d.ok]
+        return ExitNotified(
+            notification=self.notification or earlier.notification,
+            notify_reason=self.notify_reason or earlier.notify_reason,
+            deliveries=[d for d in earlier.deliveries if d.ok] + self.deliveries,
+            attempts=kept + self.attempts,
+            receipts=earlier.receipts
+            + [r for r in self.receipts if r.receipt not in {e.receipt for e in earlier.receipts}],
+            notified=self.notified or earlier.notified,
+            refusal_notified=self.refusal_notified or earlier.refusal_notified,
+        )
+
+
+@dataclass
 class ExitOutcome:
     symbol: str
     hour: datetime
@@ -67,6 +120,24 @@ class ExitOutcome:
     receipts: list[ReceiptRecord] = field(default_factory=list)  # final outcomes learned now
     skipped: str = ""
     decision_written: bool = False  # False: a rerun found the hour's decision already there
+
+    @classmethod
+    def of(cls, d: ExitDecided, n: ExitNotified | None, paths: list[Path]) -> ExitOutcome:
+        n = n or ExitNotified()
+        return cls(
+            d.symbol,
+            d.hour,
+            d.grid_id,
+            d.evaluation,
+            d.decision,
+            paths,
+            n.notification,
+            n.notify_reason,
+            n.deliveries,
+            n.receipts,
+            d.skipped,
+            d.decision is not None and not d.decision_recorded,
+        )
 
     def line(self) -> str:
         when = format_utc(self.hour)
@@ -101,12 +172,14 @@ class ExitEvaluator:
     def __init__(self, root: Path, settings: Settings, notifier: Notifier):
         self.root = root
         self.settings = settings
+        self._n = settings.snapshots.period_minutes
+        self._period = timedelta(minutes=self._n)
         self.notifier = notifier
         self.states = ExitStateStore(root)
         self.decisions = DecisionStore(root)
         self._metrics: dict[tuple[str, datetime], MetricsFile | None] = {}
         self._receipts: dict[str, tuple[float, ReceiptStatus | None]] = {}
-        self.positions = PositionTracker(root)
+        self.positions = PositionTracker(root, period_minutes=settings.snapshots.period_minutes)
 
     def remember(self, metrics: MetricsFile) -> None:
         """Keep a metrics file just produced, so the next hour reads its ADX from memory."""
@@ -115,7 +188,7 @@ class ExitEvaluator:
     def _metrics_at(self, symbol: str, hour: datetime) -> MetricsFile | None:
         key = (symbol, hour)
         if key not in self._metrics:
-            path = inside(self.root, metrics_relpath(symbol, hour))
+            path = inside(self.root, metrics_relpath(symbol, hour, self._n))
             self._metrics[key] = files.read(path) if path.exists() else None
         return self._metrics[key]
 
@@ -128,53 +201,106 @@ class ExitEvaluator:
         run_url: str | None = None,
         promotion: ProposedGrid | None = None,
     ) -> ExitOutcome:
-        """Evaluate the grid running at ``metrics.hour``; ``promotion`` (a full grid to replace a
-        probationary one, from the lifecycle) goes into its decision."""
+        """Decide, notify and record the hour in one call (replays, the exit-evaluation flow);
+        the hourly pipeline runs the three as separate steps."""
+        decided = self.decide(metrics, book, code_version=code_version, promotion=promotion)
+        notified = self.notify(decided, run_url=run_url)
+        return ExitOutcome.of(decided, notified, self.record(decided, notified))
+
+    def decide(
+        self,
+        metrics: MetricsFile,
+        book: GridBook,
+        *,
+        code_version: str,
+        promotion: ProposedGrid | None = None,
+    ) -> ExitDecided:
+        """The exit state of the grid running at ``metrics.hour`` and its decision record;
+        ``promotion`` (a full grid to replace a probationary one) goes into the decision.
+        Reads stored files only."""
         symbol, hour = metrics.symbol, metrics.hour
         self.remember(metrics)
         grid = book.running(symbol, hour)
         if grid is None:
-            return ExitOutcome(symbol, hour, None, skipped="no running grid: nothing to evaluate")
-        observation = Observation.build(metrics, grid, self._metrics_at(symbol, hour - HOUR))
+            return ExitDecided(
+                symbol, hour, None, metrics, skipped="no running grid: nothing to evaluate"
+            )
+        previous = self._metrics_at(symbol, hour - HOUR)
+        observation = Observation.build(metrics, grid, previous)
         prior = self.states.prior(symbol, grid.id, hour)
-        evaluation = evaluate(observation, prior.state, prior.records, self.settings.exit_strategy)
-        outcome = ExitOutcome(symbol, hour, grid.id, evaluation)
-
-        inputs = _fingerprint(
-            metrics, grid_inputs(grid, hour), prior, self._metrics_at(symbol, hour - HOUR)
+        evaluation = evaluate(
+            observation,
+            prior.state,
+            prior.records,
+            self.settings.exit_strategy,
+            period=self._period,
         )
         decision = self._decision(metrics, observation, evaluation, book, code_version, promotion)
-        try:
-            path, outcome.decision_written = self.decisions.write(decision)
-        except ImmutableRecordError:
-            # An earlier run issued this hour's decision (under another configuration or
-            # code version): the record stands, and the operator was told then.
-            path = self.decisions.path(decision)
-            decision = self.decisions.read(path)
-            log.warning(
-                "decision %s was issued by an earlier run and is kept as it is", decision.id
-            )
-        outcome.decision = decision
-        outcome.paths.append(path)
+        path = self.decisions.path(decision)
+        recorded = path.exists()
+        if recorded:
+            stored = self.decisions.read(path)
+            if isinstance(stored, Decision):
+                if stored != decision:
+                    # An earlier run issued this hour's decision (under another configuration
+                    # or code version): the record stands, and the operator was told then.
+                    log.warning(
+                        "decision %s was issued by an earlier run and is kept as it is", stored.id
+                    )
+                decision = stored
+        return ExitDecided(
+            symbol,
+            hour,
+            grid.id,
+            metrics,
+            evaluation=evaluation,
+            observation=observation,
+            decision=decision,
+            decision_recorded=recorded,
+            prior=prior,
+            inputs=_fingerprint(metrics, grid_inputs(grid, hour), prior, previous),
+        )
 
-        attempts: list[DeliveryRecord] = []
-        outcome.receipts = self._poll_receipts(outcome, prior)
-        notified = self._notify(outcome, observation, prior, run_url, attempts)
-        refused = self._notify_refusal(outcome, metrics, prior, run_url, attempts)
-        outcome.paths.append(
+    def notify(
+        self, d: ExitDecided, *, run_url: str | None = None, skip: Iterable[str] = ()
+    ) -> ExitNotified:
+        """Learn the fate of earlier emergencies, then send what the policy says is due on
+        each channel (``skip``: channels an earlier attempt of this step already reached).
+        Failures are returned, never raised."""
+        n = ExitNotified()
+        if d.evaluation is None:
+            return n
+        n.receipts = self._poll_receipts(d, d.prior)
+        n.notified = self._notify(d, n, run_url, set(skip))
+        n.refusal_notified = self._notify_refusal(d, n, run_url, set(skip))
+        return n
+
+    def record(self, d: ExitDecided, n: ExitNotified | None) -> list[Path]:
+        """Write the hour's decision (unless an earlier run did) and its evaluation, the
+        delivery attempts and the receipts learned into the exit-state file."""
+        if d.evaluation is None or d.decision is None:
+            return []
+        n = n or ExitNotified()
+        paths = []
+        try:
+            paths.append(self.decisions.write(d.decision)[0])
+        except ImmutableRecordError:
+            # Recorded meanwhile by another run: that record stands.
+            paths.append(self.decisions.path(d.decision))
+        paths.append(
             self.states.record(
-                symbol,
-                evaluation,
-                notified,
-                refusal_notified=refused,
-                inputs=inputs,
-                deliveries=attempts,
-                receipts=outcome.receipts,
+                d.symbol,
+                d.evaluation,
+                n.notified,
+                refusal_notified=n.refusal_notified,
+                inputs=d.inputs,
+                deliveries=n.attempts,
+                receipts=n.receipts,
             )
         )
-        return outcome
+        return paths
 
-    def _poll_receipts(self, outcome: ExitOutcome, prior: Prior) -> list[ReceiptRecord]:
+    def _poll_receipts(self, outcome: ExitDecided, prior: Prior) -> list[ReceiptRecord]:
         """Ask Pushover about every emergency receipt of the grid that is not final yet;
         cancel those whose state no longer holds. A failed poll is logged and asked again
         by the next run."""
@@ -215,14 +341,14 @@ class ExitEvaluator:
         self._receipts[receipt] = (time.monotonic(), status)
         return status
 
-    def _cycle(self, outcome: ExitOutcome, prior: Prior) -> emergency.Cycle | None:
+    def _cycle(self, outcome: ExitDecided, n: ExitNotified) -> emergency.Cycle | None:
         """The emergency cycle of the current episode, for a state alerted at priority 2."""
-        e, decision = outcome.evaluation, outcome.decision
+        e, decision, prior = outcome.evaluation, outcome.decision, outcome.prior
         if e is None or decision is None or PRIORITY[e.after] != 2:
             return None
         start = emergency.episode_start(prior.records, e.after, e.before, e.hour)
         outcomes = dict(prior.receipt_outcomes)
-        outcomes.update({r.receipt: r for r in outcome.receipts})
+        outcomes.update({r.receipt: r for r in n.receipts})
         return emergency.cycle(
             start=start,
             key=e.after.value,
@@ -239,10 +365,10 @@ class ExitEvaluator:
         """Operator actions recorded by ``until`` on the decisions issued since ``start``."""
         out = []
         hour = start
-        while hour + HOUR <= until:
-            issued = hour + HOUR
+        while hour + self._period <= until:
+            issued = hour + self._period
             ident = decision_id(symbol, issued)
-            hour += HOUR
+            hour += self._period
             if not inside(self.root, decision_relpath(symbol, issued)).exists():
                 continue
             for entry in self.decisions.entries(ident, "action"):
@@ -251,7 +377,7 @@ class ExitEvaluator:
                     out.append((fact.action, fact.at, ident))
         return sorted(out, key=lambda a: a[1])
 
-    def _chart(self, outcome: ExitOutcome, o: Observation, changed_at: datetime) -> bytes | None:
+    def _chart(self, outcome: ExitDecided, o: Observation, changed_at: datetime) -> bytes | None:
         """The alert's PNG, when Pushover will carry it; None (logged) when it cannot be had."""
         cfg = self.settings.notifications.chart
         e = outcome.evaluation
@@ -260,8 +386,8 @@ class ExitEvaluator:
         started = time.perf_counter()
         try:
             hours = []
-            for back in range(cfg.hours - 1, -1, -1):
-                m = self._metrics_at(outcome.symbol, e.hour - back * HOUR)
+            for back in range(cfg.hours * 60 // self._n - 1, -1, -1):
+                m = self._metrics_at(outcome.symbol, e.hour - back * self._period)
                 if m is not None:
                     hours.append(ChartHour(m.hour, m.price, str(m.verdict) if m.verdict else None))
             png = exit_chart(
@@ -289,11 +415,12 @@ class ExitEvaluator:
         prior: Prior,
         key: str,
         decide: Callable[[dict[str, datetime | None]], tuple[bool, str]],
+        skip: set[str] = frozenset(),  # type: ignore[assignment]
     ) -> tuple[list[str], str]:
         """The channels this alert is due on, each by its own record; and why (or why not)."""
         due, why = [], "no channel"
         for channel in self.notifier.channels:
-            if prior.already_delivered(channel, key):
+            if prior.already_delivered(channel, key) or f"{channel}:{key}" in skip:
                 why = f"already notified {key} for this hour on {channel} by an earlier run"
                 continue
             send, why = decide(prior.last_delivered(channel))
@@ -303,17 +430,17 @@ class ExitEvaluator:
 
     def _deliver(
         self,
-        outcome: ExitOutcome,
+        outcome: ExitDecided,
         n: Notification,
         channels: list[str],
         key: str,
-        attempts: list[DeliveryRecord],
+        sent: ExitNotified,
     ) -> bool:
         """Send on ``channels``; record every attempt; True when the primary channel took it."""
         deliveries = self.notifier.send(n, channels)
         now = datetime.now(UTC).replace(microsecond=0)
         for d in deliveries:
-            attempts.append(
+            sent.attempts.append(
                 DeliveryRecord(
                     hour=outcome.hour,
                     grid_id=outcome.grid_id or "-",
@@ -326,7 +453,7 @@ class ExitEvaluator:
                     receipt=d.receipt,
                 )
             )
-        outcome.deliveries += deliveries
+        sent.deliveries += deliveries
         if not any(d.ok for d in deliveries):
             log.warning(
                 "no channel delivered the %s alert for %s %s; the next run retries while it holds",
@@ -337,14 +464,10 @@ class ExitEvaluator:
         return any(d.ok and d.channel != "webhook" for d in deliveries)
 
     def _notify_refusal(
-        self,
-        outcome: ExitOutcome,
-        metrics: MetricsFile,
-        prior: Prior,
-        run_url: str | None,
-        attempts: list[DeliveryRecord],
+        self, outcome: ExitDecided, sent: ExitNotified, run_url: str | None, skip: set[str]
     ) -> bool:
         """Alert a refused analysis (rate limited like WARNING) unless an exit alert went out."""
+        metrics, prior = outcome.metrics, outcome.prior
         if metrics.verdict is None and outcome.grid_id is not None:
             limit = timedelta(hours=self.settings.notifications.rate_limit_hours.WARNING)
 
@@ -352,8 +475,8 @@ class ExitEvaluator:
                 when = last.get(REFUSAL_KEY)
                 return when is None or metrics.hour - when >= limit, "analysis refusal"
 
-            channels, _ = self._due_channels(prior, REFUSAL_KEY, decide)
-            sent_now = {d.channel for d in outcome.delivered}
+            channels, _ = self._due_channels(prior, REFUSAL_KEY, decide, skip)
+            sent_now = {d.channel for d in sent.deliveries if d.ok}
             channels = [c for c in channels if c not in sent_now]
         else:
             channels = []
@@ -367,9 +490,9 @@ class ExitEvaluator:
             errors=[f"{k}: {m.error}" for k, m in metrics.metrics.items() if m.error][:4],
             url=run_url,
         )
-        if outcome.notification is None:
-            outcome.notification = n
-        return self._deliver(outcome, n, channels, REFUSAL_KEY, attempts)
+        if sent.notification is None:
+            sent.notification = n
+        return self._deliver(outcome, n, channels, REFUSAL_KEY, sent)
 
     def _decision(
         self,
@@ -380,7 +503,7 @@ class ExitEvaluator:
         code_version: str,
         promotion: ProposedGrid | None = None,
     ) -> Decision:
-        issued = metrics.hour + HOUR
+        issued = metrics.hour + self._period
         minutes = self.settings.decisions.minutes_for(metrics.verdict)
         met = e.conditions_met
         reasons = [f"{c.name}: {c.reason}" for c in met] or ["no exit condition met"]
@@ -413,7 +536,9 @@ class ExitEvaluator:
                 levels=grid.levels,
                 grid_version=book.versions.get(grid.id),
             ),
-            metrics_file=metrics_relpath(metrics.symbol, metrics.hour).as_posix(),
+            metrics_file=metrics_relpath(
+                metrics.symbol, metrics.hour, metrics.period_minutes
+            ).as_posix(),
             position=position,
             promotion=promotion,
             config_version=metrics.config_version,
@@ -423,7 +548,9 @@ class ExitEvaluator:
     def _missed_stop(self, decision: Decision) -> str | None:
         """The hour before's STOP_GRID, if it expired with no action recorded: the next alert
         says it was missed."""
-        earlier = inside(self.root, decision_relpath(decision.symbol, decision.issued_at - HOUR))
+        earlier = inside(
+            self.root, decision_relpath(decision.symbol, decision.issued_at - self._period)
+        )
         if not earlier.exists():
             return None
         before = self.decisions.read(earlier)
@@ -441,18 +568,18 @@ class ExitEvaluator:
         )
 
     def _notify(
-        self,
-        outcome: ExitOutcome,
-        o: Observation,
-        prior: Prior,
-        run_url: str | None,
-        attempts: list[DeliveryRecord],
+        self, outcome: ExitDecided, sent: ExitNotified, run_url: str | None, skip: set[str]
     ) -> ExitState | None:
-        e, decision = outcome.evaluation, outcome.decision
-        if e is None or decision is None:
+        e, decision, o, prior = (
+            outcome.evaluation,
+            outcome.decision,
+            outcome.observation,
+            outcome.prior,
+        )
+        if e is None or decision is None or o is None:
             return None
         key = e.after.value
-        cycle = self._cycle(outcome, prior)
+        cycle = self._cycle(outcome, sent)
         ack = self.settings.notifications.acknowledged
 
         def decide(last: dict[str, datetime | None]) -> tuple[bool, str]:
@@ -473,9 +600,11 @@ class ExitEvaluator:
                 otherwise=answer,
             )
 
-        channels, why = self._due_channels(prior, key, decide)
-        outcome.notify_reason = why
+        channels, why = self._due_channels(prior, key, decide, skip)
+        sent.notify_reason = why
         primary = self.notifier.channels[0]
+        if f"{primary}:{key}" in skip:  # an earlier attempt of this step reached the phone
+            return e.after
         if not channels:
             return e.after if prior.already_delivered(primary, key) else None
         failed = [prior.failed_since.get(c, {}).get(key) for c in channels]
@@ -509,8 +638,8 @@ class ExitEvaluator:
             png = self._chart(outcome, o, start)
             if png is not None:
                 n = n.model_copy(update={"attachment": png})
-        outcome.notification = n
-        if self._deliver(outcome, n, channels, key, attempts):
+        sent.notification = n
+        if self._deliver(outcome, n, channels, key, sent):
             return e.after
         return e.after if prior.already_delivered(primary, key) else None
 

@@ -3,6 +3,7 @@ for a CREATE_GRID, a (never urgent) notification asking for the operator's appro
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -73,6 +74,14 @@ class SetupOutcome:
         return [self.path] if self.written else []
 
 
+@dataclass
+class SetupDecided:
+    """The decide step's GRID_SETUP decision; ``recorded``: an earlier run wrote it."""
+
+    decision: SetupDecision
+    recorded: bool
+
+
 def quote_of(symbol: str) -> str:
     return symbol.split("-")[1]
 
@@ -81,6 +90,8 @@ class SetupEvaluator:
     def __init__(self, root: Path, settings: Settings, notifier: Notifier, balance: Balance):
         self.root = root
         self.settings = settings
+        self._n = settings.snapshots.period_minutes
+        self._period = timedelta(minutes=self._n)
         self.notifier = notifier
         self.balance = balance
         self.decisions = DecisionStore(root)
@@ -91,19 +102,19 @@ class SetupEvaluator:
         """The hour just analysed: the next hour's gates start from it, and the streak of
         RANGE_OK hours a probationary grid's promotion waits for goes on or ends."""
         before = self._previous.get(metrics.symbol)
-        if before is not None and before.hour == metrics.hour - HOUR:
+        if before is not None and before.hour == metrics.hour - self._period:
             streak = self._streak.get(metrics.symbol, 0)
         else:
-            streak = self._read_streak(metrics.symbol, metrics.hour - HOUR)
+            streak = self._read_streak(metrics.symbol, metrics.hour - self._period)
         self._streak[metrics.symbol] = streak + 1 if metrics.verdict == Verdict.RANGE_OK else 0
         self._previous[metrics.symbol] = metrics
 
     def _read_streak(self, symbol: str, hour: datetime) -> int:
         """RANGE_OK hours in a row ending at ``hour``, read back (as far as a promotion needs)."""
-        need = self.settings.lifecycle.setup.promote_after_hours
+        need = self.settings.lifecycle.setup.promote_after_hours * 60 // self._n
         count = 0
         while count < need:
-            path = inside(self.root, metrics_relpath(symbol, hour - count * HOUR))
+            path = inside(self.root, metrics_relpath(symbol, hour - count * self._period, self._n))
             if not path.exists() or files.read(path).verdict != Verdict.RANGE_OK:
                 break
             count += 1
@@ -117,12 +128,18 @@ class SetupEvaluator:
         cfg = self.settings.lifecycle
         if grid.mode != "probationary" or metrics.range is None:
             return None
-        if not grid.running_at(metrics.hour + HOUR):  # replaced or stopped during the hour
+        if not grid.running_at(metrics.hour + self._period):  # replaced or stopped during the hour
             return None
-        if self._streak.get(metrics.symbol, 0) < cfg.setup.promote_after_hours:
+        if (
+            self._streak.get(metrics.symbol, 0) * self._period
+            < cfg.setup.promote_after_hours * HOUR
+        ):
             return None
         since = grid.running_since(metrics.hour)
-        if since is None or metrics.hour + HOUR - since < cfg.setup.promote_after_hours * HOUR:
+        if (
+            since is None
+            or metrics.hour + self._period - since < cfg.setup.promote_after_hours * HOUR
+        ):
             return None
         if not metrics.range.lower < metrics.price < metrics.range.upper:
             return None
@@ -140,14 +157,16 @@ class SetupEvaluator:
         cached = self._previous.get(symbol)
         if cached is not None and cached.hour == hour - HOUR:
             return cached
-        path = inside(self.root, metrics_relpath(symbol, hour - HOUR))
+        path = inside(self.root, metrics_relpath(symbol, hour - HOUR, self._n))
         return files.read(path) if path.exists() else None
 
     def announce_promotion(self, decision: Decision, written: bool) -> list[Delivery]:
         """Tell the operator once, the first hour a promotion is proposed."""
         if decision.promotion is None or not written:
             return []
-        earlier = inside(self.root, decision_relpath(decision.symbol, decision.issued_at - HOUR))
+        earlier = inside(
+            self.root, decision_relpath(decision.symbol, decision.issued_at - self._period)
+        )
         if earlier.exists():
             before = self.decisions.read(earlier)
             if isinstance(before, Decision) and before.promotion is not None:
@@ -155,7 +174,7 @@ class SetupEvaluator:
         return self.notifier.send(promotion_notification(decision))
 
     def context(self, metrics: MetricsFile, book: GridBook) -> Context:
-        at = metrics.hour + HOUR
+        at = metrics.hour + self._period
         closed_at, how = self._last_closed_setup(metrics.symbol, at)
         allocated = sum(
             grid.capital()
@@ -175,7 +194,16 @@ class SetupEvaluator:
         )
 
     def evaluate(self, metrics: MetricsFile, book: GridBook, *, code_version: str) -> SetupOutcome:
-        """Evaluate, record the decision (a rerun finds it written), notify a new CREATE_GRID."""
+        """Decide, notify a new CREATE_GRID and record, in one call (replays)."""
+        decided = self.decide(metrics, book, code_version=code_version)
+        deliveries = self.notify(decided)
+        outcome = self.record(decided)
+        outcome.deliveries = deliveries
+        return outcome
+
+    def decide(self, metrics: MetricsFile, book: GridBook, *, code_version: str) -> SetupDecided:
+        """The hour's GRID_SETUP decision, from stored files only; an earlier run's record of
+        the hour (another code or configuration version) stands."""
         cfg = self.settings.lifecycle
         ctx = self.context(metrics, book)
         result = evaluate_setup(metrics, ctx, cfg)
@@ -197,29 +225,41 @@ class SetupEvaluator:
             confidence=metrics.confidence,
             reasons=result.reasons,
             checks=result.checks,
-            metrics_file=metrics_relpath(metrics.symbol, metrics.hour).as_posix(),
+            metrics_file=metrics_relpath(
+                metrics.symbol, metrics.hour, metrics.period_minutes
+            ).as_posix(),
             config_version=self.settings.config_version,
             code_version=code_version,
         )
-        try:
-            path, written = self.decisions.write(decision)
-        except ImmutableRecordError:
-            # An earlier run (another code or configuration version) recorded this hour's
-            # setup: that record stands, and the operator was told then.
-            path, written = self.decisions.path(decision), False
+        path = self.decisions.path(decision)
+        recorded = path.exists()
+        if recorded:
             stored = self.decisions.read(path)
             if isinstance(stored, SetupDecision):
                 decision = stored
-        outcome = SetupOutcome(metrics.symbol, metrics.hour, decision, path, written)
-        if written and creates:
-            outcome.deliveries = self.notifier.send(setup_notification(decision))
-        return outcome
+        return SetupDecided(decision, recorded)
+
+    def notify(self, decided: SetupDecided) -> list[Delivery]:
+        """Ask for the operator's approval of a new CREATE_GRID (once: not on a rerun)."""
+        d = decided.decision
+        if decided.recorded or d.recommendation != "CREATE_GRID":
+            return []
+        return self.notifier.send(setup_notification(d))
+
+    def record(self, decided: SetupDecided) -> SetupOutcome:
+        d = decided.decision
+        path, written = self.decisions.path(d), False
+        if not decided.recorded:
+            # Recorded meanwhile by another run: that record stands.
+            with suppress(ImmutableRecordError):
+                path, written = self.decisions.write(d)
+        return SetupOutcome(d.symbol, d.hour, d, path, written)
 
     def _last_closed_setup(self, symbol: str, at: datetime) -> tuple[datetime | None, str | None]:
         """The latest CREATE_GRID declined, or left to expire, before ``at``."""
         latest: tuple[datetime | None, str | None] = (None, None)
-        for k in range(1, LOOKBACK_HOURS + 1):
-            issued = at - k * HOUR
+        for k in range(1, LOOKBACK_HOURS * 60 // self._n + 1):
+            issued = at - k * self._period
             path = inside(self.root, decision_relpath(symbol, issued))
             if not path.exists():
                 continue
