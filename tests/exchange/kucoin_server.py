@@ -5,6 +5,8 @@ candle included as the real exchange does), the timestamp, 24h stats and the
 level-1 book, and two private endpoints that verify KuCoin's request signing.
 Faults (429, 5xx, slow answers, error codes) are queued and consumed per
 request, and every request is logged so tests can assert what was called.
+More symbols can be served beside the first with :meth:`FakeKuCoin.add_symbol`
+(tests/exchange/kucoin_multi.py derives several from the recordings).
 
     with FakeKuCoin(now=datetime(2023, 8, 20, 12, 30, 20, tzinfo=UTC)) as server:
         settings = ExchangeSettings(name="kucoin", base_url=server.url)
@@ -141,7 +143,10 @@ class FakeKuCoin(LoopbackServer):
         self._faults: list[tuple[str | None, Fault]] = []
         self._offset = 0.0
         self._stopping = threading.Event()
+        # Seconds every answer waits, as a real exchange's round trip would (benchmarks).
+        self.latency = 0.0
         self._httpd: ThreadingHTTPServer | None = None
+        self._by_symbol: dict[str, dict[Interval, CandleSeries]] = {}
         self._set_minutes(minutes if minutes is not None else load_recorded_minutes(SAMPLE_FILE))
         if now is not None:
             self.set_now(now)
@@ -157,15 +162,25 @@ class FakeKuCoin(LoopbackServer):
     def add_key(self, key: ApiKey) -> None:
         self.keys[key.key] = key
 
+    def add_symbol(self, symbol: str, minutes: CandleSeries) -> None:
+        """Serve ``symbol`` too, from ``minutes`` (its hours and four hours aggregated here)."""
+        self._by_symbol[symbol] = _intervals(minutes)
+
+    @property
+    def symbols(self) -> list[str]:
+        """Every symbol served, the first one (``symbol``) first."""
+        return list(self._by_symbol)
+
     def remove_minutes(self, times: Iterable[datetime]) -> None:
         """Simulate minutes without trades: the exchange has no candle for them."""
         drop = np.array([int(t.timestamp()) for t in times], dtype=np.int64)
         minutes = self.series(Interval.MINUTE)
         self._set_minutes(minutes.take(~np.isin(minutes.t, drop)))
 
-    def series(self, interval: Interval) -> CandleSeries:
-        """Everything the server holds for ``interval`` (closed or not)."""
-        return self._series[interval]
+    def series(self, interval: Interval, symbol: str | None = None) -> CandleSeries:
+        """Everything the server holds for ``interval`` (closed or not) of ``symbol`` (default:
+        the first symbol)."""
+        return self._by_symbol[symbol or self.symbol][interval]
 
     def inject(self, fault: Fault, *, path: str | None = None, times: int = 1) -> None:
         """Queue ``fault`` for the next ``times`` requests (to ``path`` only, if given)."""
@@ -204,6 +219,8 @@ class FakeKuCoin(LoopbackServer):
             else:
                 _send(handler, entry, fault.status, fault.body, fault.content_type, fault.headers)
                 return
+        if self.latency:
+            self._stopping.wait(self.latency)
         try:
             data = self._route(entry, handler.path, body)
             status, payload = 200, {"code": SUCCESS, "data": data}
@@ -244,12 +261,14 @@ class FakeKuCoin(LoopbackServer):
 
     # -- public endpoints ---------------------------------------------------------
 
-    def _check_symbol(self, query: dict[str, str]) -> None:
-        if query.get("symbol") != self.symbol:
-            raise _Reject(400, "400100", f"symbol {query.get('symbol')!r} is not supported")
+    def _check_symbol(self, query: dict[str, str]) -> str:
+        symbol = query.get("symbol")
+        if symbol is None or symbol not in self._by_symbol:
+            raise _Reject(400, "400100", f"symbol {symbol!r} is not supported")
+        return symbol
 
     def _candles(self, query: dict[str, str]) -> list[list[str]]:
-        self._check_symbol(query)
+        symbol = self._check_symbol(query)
         try:
             interval = Interval(query.get("type", ""))
             start = int(query.get("startAt") or 0)
@@ -259,19 +278,21 @@ class FakeKuCoin(LoopbackServer):
         now_s = int(self.now().timestamp())
         end = end or now_s
         open_t = now_s // interval.seconds * interval.seconds
-        series = self.series(interval)
+        series = self.series(interval, symbol)
         lo = np.searchsorted(series.t, start, side="left")
         hi = np.searchsorted(series.t, min(end, open_t - 1), side="right")
         rows = [_row(series, i) for i in range(lo, hi)]
         if start <= open_t <= end:
-            current = self._open_candle(interval, open_t, now_s)
+            current = self._open_candle(interval, open_t, now_s, symbol)
             if len(current):
                 rows.append(_row(current, 0))
         return rows[::-1][:PAGE_LIMIT]
 
-    def _open_candle(self, interval: Interval, open_t: int, now_s: int) -> CandleSeries:
+    def _open_candle(
+        self, interval: Interval, open_t: int, now_s: int, symbol: str | None = None
+    ) -> CandleSeries:
         """The candle still forming: its closed minutes and the current minute so far."""
-        minutes = self.series(Interval.MINUTE)
+        minutes = self.series(Interval.MINUTE, symbol)
         lo = np.searchsorted(minutes.t, open_t, side="left")
         hi = np.searchsorted(minutes.t, now_s, side="right")
         part = minutes.take(np.arange(lo, hi))  # a copy: the last minute is edited below
@@ -283,22 +304,22 @@ class FakeKuCoin(LoopbackServer):
             part.volume[last] *= fraction
         return aggregate(part, interval)
 
-    def _closed_day(self) -> CandleSeries:
+    def _closed_day(self, symbol: str | None = None) -> CandleSeries:
         now_s = int(self.now().timestamp())
-        minutes = self.series(Interval.MINUTE)
+        minutes = self.series(Interval.MINUTE, symbol)
         lo, hi = np.searchsorted(minutes.t, [now_s - 86400, now_s - 60], side="right")
         return minutes.take(slice(lo, hi))
 
     def _stats(self, query: dict[str, str]) -> dict[str, Any]:
-        self._check_symbol(query)
-        day = self._closed_day()
+        symbol = self._check_symbol(query)
+        day = self._closed_day(symbol)
         now_ms = int(self.now().timestamp() * 1000)
         if not len(day):
-            return {"time": now_ms, "symbol": self.symbol, "last": None, "vol": "0"}
+            return {"time": now_ms, "symbol": symbol, "last": None, "vol": "0"}
         last, first = float(day.close[-1]), float(day.open[0])
         return {
             "time": now_ms,
-            "symbol": self.symbol,
+            "symbol": symbol,
             "buy": _num(round(last - 0.01, 2)),
             "sell": _num(round(last + 0.01, 2)),
             "changeRate": _num(round((last - first) / first, 4)),
@@ -316,8 +337,8 @@ class FakeKuCoin(LoopbackServer):
         }
 
     def _level1(self, query: dict[str, str]) -> dict[str, Any]:
-        self._check_symbol(query)
-        day = self._closed_day()
+        symbol = self._check_symbol(query)
+        day = self._closed_day(symbol)
         last = float(day.close[-1]) if len(day) else None
         return {
             "time": int(self.now().timestamp() * 1000),
@@ -388,11 +409,15 @@ class FakeKuCoin(LoopbackServer):
         }
 
     def _set_minutes(self, minutes: CandleSeries) -> None:
-        self._series = {
-            Interval.MINUTE: minutes,
-            Interval.HOUR: aggregate(minutes, Interval.HOUR),
-            Interval.FOUR_HOURS: aggregate(minutes, Interval.FOUR_HOURS),
-        }
+        self._by_symbol[self.symbol] = _intervals(minutes)
+
+
+def _intervals(minutes: CandleSeries) -> dict[Interval, CandleSeries]:
+    return {
+        Interval.MINUTE: minutes,
+        Interval.HOUR: aggregate(minutes, Interval.HOUR),
+        Interval.FOUR_HOURS: aggregate(minutes, Interval.FOUR_HOURS),
+    }
 
 
 def _send(
