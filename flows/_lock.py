@@ -30,7 +30,8 @@ from market_maker.store.holder import Holder
 
 log = logging.getLogger("market_maker.lock")
 
-# The Prefect global concurrency limit that serialises writers of the data repository.
+# The Prefect global concurrency limit that serialises writers of the data repository, unless
+# data_repository.concurrency_limit names another (one per working copy).
 DATA_REPOSITORY_LIMIT = "data-repository"
 POLL_SECONDS = 2.0
 WAIT_LOG_SECONDS = 10.0
@@ -86,7 +87,7 @@ def data_repository_lock(ctx: RunContext) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _slot(ctx: RunContext, timeout: float) -> Iterator[UUID | None]:
-    ensure_concurrency_limit(DATA_REPOSITORY_LIMIT)
+    ensure_concurrency_limit(ctx.settings.data_repository.concurrency_limit)
     lease_seconds = ctx.settings.data_repository.lease_seconds
     with get_client(sync_client=True) as client:
         lease_id = _acquire(client, ctx, timeout, lease_seconds)
@@ -118,7 +119,7 @@ def _acquire(client, ctx: RunContext, timeout: float, lease_seconds: float) -> U
     while True:
         try:
             response = client.increment_concurrency_slots_with_lease(
-                names=[DATA_REPOSITORY_LIMIT],
+                names=[ctx.settings.data_repository.concurrency_limit],
                 slots=1,
                 mode="concurrency",
                 lease_duration=lease_seconds,
@@ -133,7 +134,12 @@ def _acquire(client, ctx: RunContext, timeout: float, lease_seconds: float) -> U
                 ) from None
         previous = ctx.store.previous_holder
         if attempts_to_free < 2 and previous is not None and not previous.alive():
-            _free_dead_holder(client, previous, by_lease=attempts_to_free == 0)
+            _free_dead_holder(
+                client,
+                previous,
+                ctx.settings.data_repository.concurrency_limit,
+                by_lease=attempts_to_free == 0,
+            )
             attempts_to_free += 1
             continue
         now = time.monotonic()
@@ -149,7 +155,7 @@ def _acquire(client, ctx: RunContext, timeout: float, lease_seconds: float) -> U
         time.sleep(POLL_SECONDS)
 
 
-def _free_dead_holder(client, dead: Holder, *, by_lease: bool) -> None:
+def _free_dead_holder(client, dead: Holder, limit: str, *, by_lease: bool) -> None:
     """Release the slot of a holder that died on this machine without releasing it.
 
     First by its lease. When the server does not know that lease (each ephemeral server
@@ -165,7 +171,7 @@ def _free_dead_holder(client, dead: Holder, *, by_lease: bool) -> None:
         with contextlib.suppress(Exception):
             client.release_concurrency_slots_with_lease(UUID(dead.lease_id))
         return
-    client.release_concurrency_slots(names=[DATA_REPOSITORY_LIMIT], slots=1, occupancy_seconds=1.0)
+    client.release_concurrency_slots(names=[limit], slots=1, occupancy_seconds=1.0)
 
 
 def _renew(client, lease_id: UUID, lease_seconds: float, stop: threading.Event) -> None:

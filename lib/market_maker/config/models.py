@@ -105,6 +105,13 @@ class DataRepositorySettings(Section):
     branch: str = Field("main", pattern=r"^[A-Za-z0-9._/-]+$")
     author_name: str = "market-maker"
     author_email: str = "market-maker@localhost"
+    concurrency_limit: str = Field(
+        "data-repository",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="The Prefect global concurrency limit that serialises the writers of this "
+        "working copy. Working copies of one remote that run side by side (symbol groups "
+        "fanned out on Kubernetes, each with its own volume) each take their own.",
+    )
     lock_timeout_seconds: float = Field(
         600.0, gt=0, description="How long a run waits for another run's lock on the repository."
     )
