@@ -127,6 +127,21 @@ def resolve_hour(hour: datetime | None, exchange: Exchange, period_minutes: int 
     return last_closed_period(exchange.now(), period_minutes)
 
 
+def hours_of(
+    ctx: RunContext, hour: datetime | None, start: datetime | None, end: datetime | None
+) -> HourSpan:
+    """The run's hour, or range, in the configured collection period; by default the period
+    :func:`resolve_hour` gives."""
+    minutes = ctx.settings.snapshots.period_minutes
+    return HourSpan.of(
+        hour,
+        start,
+        end,
+        default=lambda: resolve_hour(None, ctx.exchange, minutes),
+        period_minutes=minutes,
+    )
+
+
 def collected_at(exchange: Exchange) -> datetime:
     """Now, and never before the source's clock (a replay's hour must look closed)."""
     return max(datetime.now(UTC), exchange.now()).replace(microsecond=0)

@@ -24,10 +24,10 @@ from flows._common import (
     failure_reason,
     flow_run_url,
     flow_timeout,
+    hours_of,
     log_duration,
     logger,
     open_context,
-    resolve_hour,
 )
 from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
@@ -35,7 +35,6 @@ from market_maker.context import RunContext
 from market_maker.errors import DeliveryFailed
 from market_maker.exit_strategy.service import ExitEvaluator
 from market_maker.grids.book import GridBook
-from market_maker.hour_span import HourSpan
 from market_maker.lifecycle.balance import balance_of, base_balance_reader
 from market_maker.lifecycle.service import SetupEvaluator
 from market_maker.notifications.notifier import Notifier
@@ -96,14 +95,7 @@ def hourly_pipeline(
         end: Last hour of the replay, inclusive.
     """
     ctx = open_context(symbols)
-    minutes = ctx.settings.snapshots.period_minutes
-    span = HourSpan.of(
-        hour,
-        start,
-        end,
-        default=lambda: resolve_hour(None, ctx.exchange, minutes),
-        period_minutes=minutes,
-    )
+    span = hours_of(ctx, hour, start, end)
     symbols = symbols or list(ctx.settings.symbols)
     evaluator = ExitEvaluator(ctx.store.path, ctx.settings, Notifier(ctx.settings.notifications))
     evaluator.positions.base_balance = base_balance_reader(ctx.settings, ctx.exchange)

@@ -11,13 +11,12 @@ from flows._common import (
     commit_message,
     data_repository_lock,
     flow_timeout,
+    hours_of,
     logger,
     open_context,
-    resolve_hour,
 )
 from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
-from market_maker.hour_span import HourSpan
 from market_maker.regime.analysis_result import AnalysisResult, hour_line, verdict_of
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.report import metrics_markdown, range_markdown
@@ -59,14 +58,7 @@ def snapshot_analysis(
     """
     log = logger()
     ctx = open_context([symbol])
-    minutes = ctx.settings.snapshots.period_minutes
-    span = HourSpan.of(
-        hour,
-        start,
-        end,
-        default=lambda: resolve_hour(None, ctx.exchange, minutes),
-        period_minutes=minutes,
-    )
+    span = hours_of(ctx, hour, start, end)
     with data_repository_lock(ctx):
         sync_task(ctx)
         if not span.single:

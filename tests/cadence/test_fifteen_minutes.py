@@ -3,7 +3,6 @@ of one hour with the real library functions, against the same hour collected hou
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from market_maker.collection import collect_hours
-from market_maker.config import load_settings
 from market_maker.context import RunContext
 from market_maker.exchange import ReplayExchange
 from market_maker.regime import files
@@ -23,6 +21,7 @@ from market_maker.regime.service import analyze_range, analyze_stored_hour
 from market_maker.snapshots.builder import build_snapshot, fetch_bundle
 from market_maker.timeutil import PERIOD_MINUTES, floor_period, to_seconds
 from tests.conftest import SAMPLE_FILE
+from tests.period_repo import open_repo
 
 SYMBOL = "ETH-USDT"
 HOUR = datetime(2023, 7, 20, 10, tzinfo=UTC)
@@ -39,15 +38,7 @@ class Collected:
 
 
 def _context(repo: Path, period: int) -> RunContext:
-    with pytest.MonkeyPatch.context() as mp:
-        for name in list(os.environ):
-            if name.startswith("MARKET_MAKER_") and name != "MARKET_MAKER_PREFECT_SERVER":
-                mp.delenv(name)
-        mp.setenv("MARKET_MAKER_DATA_REPOSITORY__BASE_PATH", str(repo))
-        mp.setenv("MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL", "")
-        mp.setenv("MARKET_MAKER_SNAPSHOTS__PERIOD_MINUTES", str(period))
-        exchange = ReplayExchange(SAMPLE_FILE, SYMBOL, now=COLLECTED)
-        return RunContext.open(load_settings(), exchange)
+    return open_repo(repo, period, COLLECTED)
 
 
 def _collect(repo: Path, period: int, starts: list[datetime]) -> Collected:

@@ -196,17 +196,8 @@ def _live_summary(summary: MarketSummary, scale: int, symbol: str) -> MarketSumm
 
 
 def _derived_summary(day: CandleSeries, scale: int, symbol: str) -> MarketSummaryRecord:
-    high, low, last = scale_prices(
-        np.array([day.high.max(), day.low.min(), day.close[-1]]), scale, symbol
-    )
-    return MarketSummaryRecord(
-        last=int(last),
-        high_24h=int(high),
-        low_24h=int(low),
-        volume_24h=round(float(day.volume.sum()), VOLUME_DECIMALS),
-        as_of=from_seconds(int(day.t[-1]) + 3600),
-        origin="candles",
-    )
+    """The 24 h of closed hourly candles, as of the last one's close."""
+    return _rolling_summary(day, from_seconds(int(day.t[-1]) + 3600), scale, symbol)
 
 
 def _rolling_summary(
