@@ -15,7 +15,7 @@ from pathlib import Path
 from git import Repo
 
 from market_maker.store import GitDataStore
-from tests.reliability.writers import run, zygote
+from tests.reliability.writers import kill_servers_of, run, zygote
 
 LONG = ["backfill", "--symbol", "ETH-USDT", "--start", "2023-07-01T00:00Z"]
 LONG += ["--end", "2023-08-20T00:00Z", "--chunk-hours", "744"]
@@ -84,9 +84,12 @@ def test_a_killed_writer_blocks_the_next_one_for_seconds_on_the_embedded_default
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
     env["MARKET_MAKER_PREFECT_SERVER"] = "ephemeral"
     data = place(tmp_path)
-    kill_inside_the_lock(env, data, tmp_path / "repo")
-
-    after = run(env, SHORT, data)
+    try:
+        kill_inside_the_lock(env, data, tmp_path / "repo")
+        after = run(env, SHORT, data)
+    finally:
+        # The killed writer's ephemeral server outlives it, as a pod's would not.
+        kill_servers_of(tmp_path / "prefect-home")
 
     assert after.code == 0, after.err
     assert "which is no longer running: releasing it" in after.err

@@ -143,6 +143,26 @@ def run(env: dict[str, str], argv: list[str], data: dict[str, str] | None = None
     return Finished(process.returncode, process.stdout, process.stderr, time.monotonic() - started)
 
 
+def kill_servers_of(prefect_home: Path) -> int:
+    """Kill the ephemeral Prefect servers started with ``PREFECT_HOME=prefect_home``: a writer
+    killed outright leaves its server running, adopted by init. Returns how many."""
+    wanted = f"PREFECT_HOME={prefect_home}".encode()
+    killed = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile, or not ours
+            continue
+        if wanted in environ and b"prefect.server" in cmdline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed += 1
+    return killed
+
+
 def slots_taken() -> int:
     """Slots of the data repository's Prefect concurrency limit in use on the test server."""
     from prefect import get_client
