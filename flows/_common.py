@@ -31,7 +31,7 @@ from market_maker.timeutil import (
 FINEST_PERIOD = min(PERIOD_MINUTES)
 
 
-def _on_the_hour(value: datetime | None) -> datetime | None:
+def _starts_a_period(value: datetime | None) -> datetime | None:
     """A period start of some allowed collection period; which one the run's configuration
     asks for is checked once, by :class:`HourSpan`."""
     if value is None:
@@ -39,7 +39,7 @@ def _on_the_hour(value: datetime | None) -> datetime | None:
     value = utc(value)
     if not is_period_start(value, FINEST_PERIOD):
         raise ValueError(
-            f"{value.isoformat()} does not start a collection period "
+            f"{format_utc(value)} does not start a collection period "
             "(use e.g. 2024-08-05T10:00:00Z)"
         )
     return value
@@ -50,12 +50,12 @@ SymbolParam = Annotated[
 ]
 HourParam = Annotated[
     datetime | None,
-    AfterValidator(_on_the_hour),
+    AfterValidator(_starts_a_period),
     Field(description="UTC hour to work on; empty for the last closed hour (scheduled time)."),
 ]
 RequiredHour = Annotated[
     datetime,
-    AfterValidator(_on_the_hour),
+    AfterValidator(_starts_a_period),
     Field(description="UTC hour, e.g. 2023-07-01T00:00:00Z"),
 ]
 

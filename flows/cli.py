@@ -816,9 +816,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _one_line(exc: BaseException) -> str:
     """The failure as one line, secrets masked; unexpected errors name their type."""
     text = " ".join(str(exc).split()) or type(exc).__name__
+    if type(exc).__name__ == "ParameterTypeError":  # Prefect's, for a parameter's type
+        return redaction.redact(_invalid_parameters(str(exc)))
     if not isinstance(exc, MarketMakerError):
         text = f"{type(exc).__name__}: {text} (run with --debug for the traceback)"
     return redaction.redact(text)
+
+
+def _invalid_parameters(text: str) -> str:
+    """Prefect's "Flow run received invalid parameters: - hour: Value error, ..." as
+    "invalid parameter hour: ..."."""
+    items = [
+        line.strip()[2:].replace("Value error, ", "")
+        for line in text.splitlines()
+        if line.strip().startswith("- ")
+    ]
+    return "invalid parameter " + "; ".join(items) if items else " ".join(text.split())
 
 
 if __name__ == "__main__":  # pragma: no cover

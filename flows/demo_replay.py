@@ -23,12 +23,15 @@ from flows._common import (
     open_context,
 )
 from flows.run_names import run_name
-from market_maker.exit_strategy.service import ExitEvaluator
-from market_maker.lifecycle.balance import balance_of, base_balance_reader
 from market_maker.lifecycle.operator import OperatorAction, SimulatedOperator
-from market_maker.lifecycle.service import SetupEvaluator
 from market_maker.notifications.notifier import Notifier
-from market_maker.pipeline import HourResult, load_book, run_hour
+from market_maker.pipeline import (
+    HourResult,
+    exit_evaluator,
+    load_book,
+    run_hour,
+    setup_evaluator,
+)
 from market_maker.timeutil import periods_between
 from tasks.store import commit_task, push_task, sync_task
 
@@ -41,10 +44,8 @@ def demo_replay(
     log = logger()
     ctx = open_context([symbol])
     notifier = Notifier(ctx.settings.notifications)
-    evaluator = ExitEvaluator(ctx.store.path, ctx.settings, notifier)
-    balance = balance_of(ctx.settings, ctx.exchange, symbol.split("-")[1])
-    evaluator.positions.base_balance = base_balance_reader(ctx.settings, ctx.exchange)
-    setup = SetupEvaluator(ctx.store.path, ctx.settings, notifier, balance)
+    evaluator = exit_evaluator(ctx, notifier)
+    setup = setup_evaluator(ctx, symbol, notifier)
     operator = SimulatedOperator(
         ctx.store.path, ctx.settings.grids.fee_rate, timedelta(minutes=operator_delay_minutes)
     )

@@ -22,10 +22,7 @@ from flows._common import (
 from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
 from market_maker.exit_strategy.evaluation_result import ExitEvaluationResult
-from market_maker.exit_strategy.service import ExitEvaluator
-from market_maker.lifecycle.balance import base_balance_reader
-from market_maker.notifications.notifier import Notifier
-from market_maker.pipeline import load_book
+from market_maker.pipeline import exit_evaluator, load_book
 from tasks.exit import evaluate_exit_task
 from tasks.store import commit_task, push_task, sync_task
 
@@ -51,10 +48,7 @@ def exit_evaluation(symbol: SymbolParam, hour: HourParam = None) -> ExitEvaluati
     with data_repository_lock(ctx):
         sync_task(ctx)
         book = load_book(ctx)
-        evaluator = ExitEvaluator(
-            ctx.store.path, ctx.settings, Notifier(ctx.settings.notifications)
-        )
-        evaluator.positions.base_balance = base_balance_reader(ctx.settings, ctx.exchange)
+        evaluator = exit_evaluator(ctx)
         outcome = evaluate_exit_task(ctx, evaluator, book, symbol, target, flow_run_url())
         sha = commit_task(
             ctx, commit_message("exit-evaluation", symbol, [target], outcome.line()), outcome.paths

@@ -35,10 +35,15 @@ from market_maker.context import RunContext
 from market_maker.errors import DeliveryFailed
 from market_maker.exit_strategy.service import ExitEvaluator
 from market_maker.grids.book import GridBook
-from market_maker.lifecycle.balance import balance_of, base_balance_reader
 from market_maker.lifecycle.service import SetupEvaluator
-from market_maker.notifications.notifier import Notifier
-from market_maker.pipeline import HourResult, Notified, load_book, no_snapshot
+from market_maker.pipeline import (
+    HourResult,
+    Notified,
+    exit_evaluator,
+    load_book,
+    no_snapshot,
+    setup_evaluator,
+)
 from market_maker.pipeline_result import STEPS, PipelineFailed, PipelineResult, Step, StepRun
 from tasks.pipeline import (
     analyse_task,
@@ -97,8 +102,7 @@ def hourly_pipeline(
     ctx = open_context(symbols)
     span = hours_of(ctx, hour, start, end)
     symbols = symbols or list(ctx.settings.symbols)
-    evaluator = ExitEvaluator(ctx.store.path, ctx.settings, Notifier(ctx.settings.notifications))
-    evaluator.positions.base_balance = base_balance_reader(ctx.settings, ctx.exchange)
+    evaluator = exit_evaluator(ctx)
     started = time.perf_counter()
     if span.single:
         result = _cycle(ctx, evaluator, symbols, span.start)
@@ -180,10 +184,7 @@ def symbol_cycle(
 ) -> SymbolCycle:
     """The five steps of one symbol, each its own task run. A failed step ends the chain
     (reported, not raised), except notify: what it did deliver is recorded either way."""
-    balance = balance_of(ctx.settings, ctx.exchange, symbol.split("-")[1])
-    setup = SetupEvaluator(
-        ctx.store.path, ctx.settings, Notifier(ctx.settings.notifications), balance
-    )
+    setup = setup_evaluator(ctx, symbol)
     chain = _Chain(SymbolCycle(HourResult(symbol, hour)))
     started = time.perf_counter()
     # Each step's cached result commits when the step completes: by default a failed step

@@ -23,9 +23,7 @@ from market_maker.context import RunContext
 from market_maker.errors import DeliveryFailed
 from market_maker.exit_strategy.service import ExitEvaluator, ExitOutcome
 from market_maker.grids.book import GridBook
-from market_maker.lifecycle.balance import balance_of
 from market_maker.lifecycle.service import SetupEvaluator, SetupOutcome
-from market_maker.notifications.notifier import Notifier
 from market_maker.pipeline import (
     Analysed,
     Decided,
@@ -37,6 +35,7 @@ from market_maker.pipeline import (
     notify,
     record,
     run_hour,
+    setup_evaluator,
 )
 from market_maker.timeutil import format_utc
 from tasks.retry import retry_transient
@@ -167,10 +166,7 @@ def replay_hours_task(
     ``collected_at`` None: each hour collected as the scheduler would have (the replay
     clock is moved to five minutes past the period's close).
     """
-    balance = balance_of(ctx.settings, ctx.exchange, symbol.split("-")[1])
-    setup = SetupEvaluator(
-        ctx.store.path, ctx.settings, Notifier(ctx.settings.notifications), balance
-    )
+    setup = setup_evaluator(ctx, symbol)
     results = []
     for hour in hours:
         stamp = collected_at if collected_at is not None else _replay_clock(ctx, hour)

@@ -26,9 +26,10 @@ from market_maker.exit_strategy.service import (
     ExitOutcome,
 )
 from market_maker.grids.book import GridBook
+from market_maker.lifecycle.balance import balance_of, base_balance_reader
 from market_maker.lifecycle.gating import with_gates
 from market_maker.lifecycle.service import SetupDecided, SetupEvaluator, SetupOutcome
-from market_maker.notifications.notifier import Delivery
+from market_maker.notifications.notifier import Delivery, Notifier
 from market_maker.regime import files
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.service import analyze_stored_hour
@@ -271,6 +272,25 @@ def analyze_hour(
         config_version=ctx.config_version,
         code_version=ctx.code_version,
         grid=grid,
+    )
+
+
+def exit_evaluator(ctx: RunContext, notifier: Notifier | None = None) -> ExitEvaluator:
+    """The run's exit evaluator; with an exchange key it checks positions against the account."""
+    evaluator = ExitEvaluator(
+        ctx.store.path, ctx.settings, notifier or Notifier(ctx.settings.notifications)
+    )
+    evaluator.positions.base_balance = base_balance_reader(ctx.settings, ctx.exchange)
+    return evaluator
+
+
+def setup_evaluator(
+    ctx: RunContext, symbol: str, notifier: Notifier | None = None
+) -> SetupEvaluator:
+    """The setup evaluator of ``symbol``, its capital from the quote currency's balance."""
+    balance = balance_of(ctx.settings, ctx.exchange, symbol.split("-")[1])
+    return SetupEvaluator(
+        ctx.store.path, ctx.settings, notifier or Notifier(ctx.settings.notifications), balance
     )
 
 

@@ -84,7 +84,7 @@ class PipelineResult(FrozenModel):
             symbols=symbols,
             lines={s: [r.line() for r in results.get(s, [])] for s in symbols},
             steps=steps or [],
-            transitions=[_transition(o) for o in outcomes if _transition(o) is not None],  # type: ignore[misc]
+            transitions=[t for o in outcomes if (t := _transition(o)) is not None],
             notifications=[_notification(o) for o in outcomes if o.notification is not None],
             failed=failed or {},
             commits=commits or [],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import yaml
 from git import Repo
 
 from flows.cli import main
+from flows.hourly_pipeline import hourly_pipeline
 from tests.grid_files import grid_data
 from tests.notifications.pushover_server import TOKEN, USER_KEY, FakePushover
 from tests.prefect_server import harness
@@ -35,9 +37,11 @@ def repo_with_grid(
     *,
     symbol: str = "ETH-USDT",
     webhook: bool = False,
+    history: tuple[datetime, datetime] | None = None,
 ) -> Path:
     """A fresh data repository and bare remote, alerts going to ``alerts`` (one attempt), the
-    test grid added with the real command; returns the working copy's path."""
+    test grid added with the real command, then the hourly pipeline replayed over
+    ``history`` (its alerts cleared); returns the working copy's path."""
     Repo.init(tmp_path / "remote.git", bare=True, initial_branch="main")
     env = {
         "MARKET_MAKER_DATA_REPOSITORY__BASE_PATH": str(tmp_path / "repo"),
@@ -56,4 +60,7 @@ def repo_with_grid(
     grid = tmp_path / "grid.yaml"
     grid.write_text(yaml.safe_dump(grid_data(symbol=symbol)))
     assert main(["grid", "add", str(grid)]) == 0
+    if history is not None:
+        hourly_pipeline(symbols=[symbol], start=history[0], end=history[1])
+        alerts.clear()
     return tmp_path / "repo"

@@ -25,10 +25,9 @@ PERSISTS = datetime(2023, 8, 16, 23, tzinfo=UTC)  # still WARNING, 1 h later
 
 @pytest.fixture
 def repo(tmp_path: Path, alerts: FakePushover, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = repo_with_grid(tmp_path, alerts, monkeypatch, symbol=SYMBOL, webhook=True)
-    hourly_pipeline(symbols=[SYMBOL], start=HISTORY[0], end=HISTORY[1])
-    alerts.clear()
-    return root
+    return repo_with_grid(
+        tmp_path, alerts, monkeypatch, symbol=SYMBOL, webhook=True, history=HISTORY
+    )
 
 
 def run(hour: datetime, *, delivered: bool = True) -> str:

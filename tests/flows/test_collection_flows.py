@@ -88,6 +88,19 @@ def test_an_hour_not_on_the_hour_is_rejected_as_a_parameter(settings: Settings) 
         hourly_collection(symbols=[SYMBOL], hour=datetime(2023, 7, 10, 12, 7, tzinfo=UTC))
 
 
+def test_the_command_names_the_parameter_that_starts_no_period_in_one_line(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.cli import main
+
+    assert main(["collect", "--symbol", SYMBOL, "--hour", "2023-07-10T12:07Z"]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (
+        "market-maker collect: invalid parameter hour: 2023-07-10T12:07:00Z does not start a "
+        "collection period (use e.g. 2024-08-05T10:00:00Z)"
+    )
+
+
 def test_a_malformed_symbol_is_rejected_as_a_parameter(settings: Settings) -> None:
     with pytest.raises(ParameterTypeError):
         hourly_collection(symbols=["eth/usdt"], hour=hour("2023-07-10T12:00:00"))

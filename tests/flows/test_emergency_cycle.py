@@ -36,10 +36,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture
 def repo(tmp_path: Path, alerts: FakePushover, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = repo_with_grid(tmp_path, alerts, monkeypatch, symbol=SYMBOL)
-    hourly_pipeline(symbols=[SYMBOL], start=HISTORY[0], end=HISTORY[1])
-    alerts.clear()
-    return root
+    return repo_with_grid(tmp_path, alerts, monkeypatch, symbol=SYMBOL, history=HISTORY)
 
 
 def state_at(repo: Path, hour: datetime) -> str:

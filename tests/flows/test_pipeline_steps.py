@@ -35,10 +35,7 @@ STEPS = ["collect", "analyse", "decide", "notify", "record"]
 
 @pytest.fixture
 def repo(tmp_path: Path, alerts: FakePushover, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = repo_with_grid(tmp_path, alerts, monkeypatch, symbol=SYMBOL)
-    hourly_pipeline(symbols=[SYMBOL], start=HISTORY[0], end=HISTORY[1])
-    alerts.clear()
-    return root
+    return repo_with_grid(tmp_path, alerts, monkeypatch, symbol=SYMBOL, history=HISTORY)
 
 
 def task_runs(flow_run_id: UUID) -> list:

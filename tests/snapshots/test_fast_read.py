@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from market_maker.snapshots import Snapshot, SnapshotReader, dumps
 from market_maker.snapshots import arrays as arrays_module
 from market_maker.snapshots.arrays import SECTIONS, LineMemo, read_snapshot
+from market_maker.snapshots.io import dumps_data
 from market_maker.snapshots.validation import parse_snapshot, validate_snapshot
 from market_maker.timeutil import format_utc
 from tests.snapshots.helpers import SYMBOL, as_json, write_raw
@@ -129,18 +130,7 @@ def render(data: dict[str, Any], layout: str) -> bytes:
         return json.dumps(data).encode()
     if layout == "indented":
         return json.dumps(data, indent=2).encode()
-    lines = []
-    for key, value in data.items():
-        if isinstance(value, list) and value:
-            rendered = "[\n" + ",\n".join("    " + _compact(v) for v in value) + "\n  ]"
-        else:
-            rendered = _compact(value)
-        lines.append(f"  {json.dumps(key)}: {rendered}")
-    return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
-
-
-def _compact(value: object) -> str:
-    return json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
+    return dumps_data(data)
 
 
 def reference(raw: bytes, hour: datetime) -> tuple[Snapshot | None, list[Any]]:

@@ -65,6 +65,11 @@ class DecisionStore:
         write_atomic(path, data, lambda tmp: self._check(tmp, decision))
         return path, True
 
+    def recorded(self, decision: Decision | SetupDecision) -> Decision | SetupDecision | None:
+        """The record already stored where ``decision`` belongs (an earlier run's), or None."""
+        path = self.path(decision)
+        return self.read(path) if path.exists() else None
+
     def read(self, path: Path) -> Decision | SetupDecision:
         """Parse a record and check it against its path (a record is where its id says)."""
         decision = _load_decision(path.read_bytes(), str(path))

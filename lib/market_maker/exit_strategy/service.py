@@ -236,18 +236,15 @@ class ExitEvaluator:
             period=self._period,
         )
         decision = self._decision(metrics, observation, evaluation, book, code_version, promotion)
-        path = self.decisions.path(decision)
-        recorded = path.exists()
-        if recorded:
-            stored = self.decisions.read(path)
-            if isinstance(stored, Decision):
-                if stored != decision:
-                    # An earlier run issued this hour's decision (under another configuration
-                    # or code version): the record stands, and the operator was told then.
-                    log.warning(
-                        "decision %s was issued by an earlier run and is kept as it is", stored.id
-                    )
-                decision = stored
+        stored = self.decisions.recorded(decision)
+        if isinstance(stored, Decision):
+            if stored != decision:
+                # An earlier run issued this hour's decision (under another configuration or
+                # code version): the record stands, and the operator was told then.
+                log.warning(
+                    "decision %s was issued by an earlier run and is kept as it is", stored.id
+                )
+            decision = stored
         return ExitDecided(
             symbol,
             hour,
@@ -256,7 +253,7 @@ class ExitEvaluator:
             evaluation=evaluation,
             observation=observation,
             decision=decision,
-            decision_recorded=recorded,
+            decision_recorded=stored is not None,
             prior=prior,
             inputs=_fingerprint(metrics, grid_inputs(grid, hour), prior, previous),
         )

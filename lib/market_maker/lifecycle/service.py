@@ -231,13 +231,10 @@ class SetupEvaluator:
             config_version=self.settings.config_version,
             code_version=code_version,
         )
-        path = self.decisions.path(decision)
-        recorded = path.exists()
-        if recorded:
-            stored = self.decisions.read(path)
-            if isinstance(stored, SetupDecision):
-                decision = stored
-        return SetupDecided(decision, recorded)
+        stored = self.decisions.recorded(decision)
+        if isinstance(stored, SetupDecision):
+            decision = stored
+        return SetupDecided(decision, stored is not None)
 
     def notify(self, decided: SetupDecided) -> list[Delivery]:
         """Ask for the operator's approval of a new CREATE_GRID (once: not on a rerun)."""

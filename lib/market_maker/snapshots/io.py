@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from market_maker.errors import DataError
 from market_maker.identifiers import inside
@@ -36,7 +37,11 @@ class InvalidSnapshotError(DataError):
 
 def dumps(snapshot: Snapshot) -> bytes:
     """JSON with one candle per line: small, stable across runs, readable in a diff."""
-    data = snapshot.model_dump(mode="json")
+    return dumps_data(snapshot.model_dump(mode="json"))
+
+
+def dumps_data(data: dict[str, Any]) -> bytes:
+    """A snapshot's fields (as JSON values) in the layout :func:`dumps` writes."""
     lines = []
     for key, value in data.items():
         if isinstance(value, list) and value:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from market_maker.exit_strategy.break_risk import probability
+from market_maker.exit_strategy.observation import Observation
+from market_maker.exit_strategy.settings import BreakRiskSettings
 from market_maker.timeutil import HOUR
 
 
@@ -23,3 +26,20 @@ def streak_unit(period: timedelta = HOUR) -> str:
     is an hour ("evaluation(s)", as the texts always said); under an hour a streak counts
     the whole hours its evaluations cover ("hour(s)")."""
     return "evaluation(s)" if period == HOUR else "hour(s)"
+
+
+def break_risk_condition(
+    name: str, o: Observation, cfg: BreakRiskSettings, threshold: float, rule: str
+) -> Condition:
+    """``name`` is met when the chance of a close outside the grid within 24 h reaches
+    ``threshold``; ``rule`` says what reaching it means, in the reason."""
+    found = probability(o, cfg)
+    if found is None:
+        return Condition(name, False, "break risk: no bandwidth to measure by")
+    p, t = found
+    return Condition(
+        name,
+        p >= threshold,
+        f"break within 24 h {p:.0%} likely ({rule}): {t.distance:.2f} volatility units from "
+        f"the {t.side} bound, slope {t.toward:+.2f} toward it",
+    )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from market_maker.exit_strategy.break_risk import probability
 from market_maker.exit_strategy.observation import Observation
 from market_maker.exit_strategy.settings import BreakRiskSettings, LatestExitSettings
-from market_maker.exit_strategy.triggers import Condition, streak_unit
+from market_maker.exit_strategy.triggers import Condition, break_risk_condition, streak_unit
 from market_maker.regime.model import Verdict
 from market_maker.timeutil import HOUR
 
@@ -55,16 +54,8 @@ def trend_near_edge(o: Observation, cfg: LatestExitSettings) -> Condition:
 
 def break_likely(o: Observation, cfg: BreakRiskSettings) -> Condition:
     """A close outside the grid within 24 h is likely enough to stop now, ahead of it."""
-    found = probability(o, cfg)
-    if found is None:
-        return Condition("break_likely", False, "break risk: no bandwidth to measure by")
-    p, t = found
-    return Condition(
-        "break_likely",
-        p >= cfg.latest_above,
-        f"break within 24 h {p:.0%} likely ({cfg.latest_above:.0%} stops the grid): "
-        f"{t.distance:.2f} volatility units from the {t.side} bound, slope {t.toward:+.2f} "
-        "toward it",
+    return break_risk_condition(
+        "break_likely", o, cfg, cfg.latest_above, f"{cfg.latest_above:.0%} stops the grid"
     )
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from market_maker.exit_strategy.break_risk import probability
 from market_maker.exit_strategy.observation import Observation
 from market_maker.exit_strategy.settings import BreakRiskSettings, WarningSettings
-from market_maker.exit_strategy.triggers import Condition
+from market_maker.exit_strategy.triggers import Condition, break_risk_condition
 from market_maker.regime.model import Verdict
 
 ADVERSE = (Verdict.TRANSITION, Verdict.TREND)
@@ -85,15 +84,8 @@ def break_risk_elevated(o: Observation, cfg: BreakRiskSettings) -> Condition:
     """The calibrated chance of a close outside the grid within 24 h is elevated."""
     if not cfg.enabled:
         return Condition("break_risk_elevated", False, "break risk model off")
-    found = probability(o, cfg)
-    if found is None:
-        return Condition("break_risk_elevated", False, "break risk: no bandwidth to measure by")
-    p, t = found
-    return Condition(
-        "break_risk_elevated",
-        p >= cfg.warning_above,
-        f"break within 24 h {p:.0%} likely (from {cfg.warning_above:.0%}): {t.distance:.2f} "
-        f"volatility units from the {t.side} bound, slope {t.toward:+.2f} toward it",
+    return break_risk_condition(
+        "break_risk_elevated", o, cfg, cfg.warning_above, f"from {cfg.warning_above:.0%}"
     )
 
 
