@@ -79,3 +79,32 @@ def test_a_fifteen_minute_period_runs_end_to_end(repo: Path, alerts: FakePushove
     assert sorted({e.hour for e in day.evaluations}) == [*QUARTERS, CYCLE]
     commits = [c.message.splitlines()[0] for c in Repo(repo).iter_commits("main", max_count=2)]
     assert commits[0] == f"hourly-pipeline: {SYMBOL} 2023-08-16T23:00:00Z"
+
+
+def test_files_a_killed_fifteen_minute_run_left_are_committed_by_the_next(repo: Path) -> None:
+    from market_maker.config import load_settings
+    from market_maker.context import RunContext
+    from market_maker.pipeline import exit_evaluator, load_book, run_hour, setup_evaluator
+
+    # A run that wrote its period's files and died before committing them.
+    ctx = RunContext.open(load_settings())
+    left = run_hour(
+        ctx,
+        SYMBOL,
+        START,
+        book=load_book(ctx),
+        evaluator=exit_evaluator(ctx),
+        collected_at=START + timedelta(minutes=20),
+        setup=setup_evaluator(ctx, SYMBOL),
+    )
+    leftovers = {p.relative_to(repo).as_posix() for p in left.paths}
+    assert f"snapshots/{SYMBOL}/2023/08/16/21-00.json" in leftovers
+    assert f"metrics/{SYMBOL}/2023-08-16-21-00.yaml" in leftovers
+    assert not leftovers & set(Repo(repo).git.ls_files().splitlines())
+
+    hourly_pipeline(symbols=[SYMBOL], hour=START + timedelta(minutes=15))
+
+    head = Repo(repo).head.commit
+    assert "file(s) an interrupted run had written (validated)" in head.message
+    assert leftovers <= set(Repo(repo).git.ls_files().splitlines())
+    assert not Repo(repo).is_dirty(untracked_files=True)
