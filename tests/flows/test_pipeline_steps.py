@@ -8,6 +8,7 @@ recorded hours of 2023-08-16, when a WARNING escalates at 22:00.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
@@ -38,13 +39,24 @@ def repo(tmp_path: Path, alerts: FakePushover, monkeypatch: pytest.MonkeyPatch) 
     return repo_with_grid(tmp_path, alerts, monkeypatch, symbol=SYMBOL, history=HISTORY)
 
 
-def task_runs(flow_run_id: UUID) -> list:
-    """The run's task runs, oldest first, as the UI lists them."""
+def task_runs(flow_run_id: UUID, steps: int) -> list:
+    """The run's task runs, oldest first, as the UI lists them, once ``steps`` step task runs
+    are recorded in a final state (Prefect records task-run states asynchronously)."""
+    deadline = time.monotonic() + 30
     with get_client(sync_client=True) as client:
-        return client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
-        )
+        while True:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+            )
+            done = [
+                r
+                for r in runs
+                if r.name.split()[0] in STEPS and r.state is not None and r.state.is_final()
+            ]
+            if len(done) >= steps or time.monotonic() > deadline:
+                return runs
+            time.sleep(0.2)
 
 
 def steps_of(runs: list) -> dict[str, list[str]]:
@@ -78,7 +90,7 @@ def test_a_pushover_outage_fails_the_notify_step_alone_and_a_rerun_repeats_only_
     assert state.is_failed()
     assert "ETH-USDT: notify: not delivered: exit alert on pushover" in state.message
     flow_run_id = state.state_details.flow_run_id
-    first = steps_of(task_runs(flow_run_id))
+    first = steps_of(task_runs(flow_run_id, 5))
     assert first == {
         "collect": ["Completed"],
         "analyse": ["Completed"],
@@ -100,7 +112,7 @@ def test_a_pushover_outage_fails_the_notify_step_alone_and_a_rerun_repeats_only_
     state = rerun(flow_run_id, parameters)
 
     assert state.is_completed(), state.message
-    again = steps_of(task_runs(flow_run_id))
+    again = steps_of(task_runs(flow_run_id, 10))
     assert again == {
         "collect": ["Completed", "Cached"],
         "analyse": ["Completed", "Cached"],
@@ -130,7 +142,8 @@ def test_the_notify_step_retries_alone_within_the_run(
     state = hourly_pipeline(symbols=[SYMBOL], hour=ESCALATION, return_state=True)
 
     assert state.is_completed(), state.message
-    runs = [r for r in task_runs(state.state_details.flow_run_id) if r.name.split()[0] in STEPS]
+    runs = task_runs(state.state_details.flow_run_id, 5)
+    runs = [r for r in runs if r.name.split()[0] in STEPS]
     assert {r.name.split()[0]: r.run_count for r in runs} == {
         "collect": 1,
         "analyse": 1,
