@@ -18,12 +18,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from market_maker.backfill import plan_chunks
-from market_maker.collection import collect_hours, written_paths
+from market_maker.base.timeutil import HOUR, format_utc
 from market_maker.config import load_settings
 from market_maker.context import RunContext
+from market_maker.pipeline.backfill import plan_chunks
+from market_maker.pipeline.collection import collect_hours, written_paths
 from market_maker.snapshots import SnapshotReader
-from market_maker.timeutil import HOUR, format_utc
 
 START = datetime(2023, 7, 1, tzinfo=UTC)
 

@@ -25,16 +25,16 @@ from pathlib import Path
 import numpy as np
 import talib
 
-from market_maker.backfill import plan_chunks
-from market_maker.candles import Interval, aggregate
-from market_maker.collection import collect_hours, written_paths
+from market_maker.base.candles import Interval, aggregate
+from market_maker.base.timeutil import format_utc
 from market_maker.config import load_settings
 from market_maker.context import RunContext
 from market_maker.exchange.replay import load_recorded_minutes
+from market_maker.pipeline.backfill import plan_chunks
+from market_maker.pipeline.collection import collect_hours, written_paths
 from market_maker.regime import kernels
 from market_maker.regime.metrics import windows as cut_windows
 from market_maker.regime.service import analyze_range
-from market_maker.timeutil import format_utc
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared/data/ETHUSDT-1m-2022-2023-binance-futures.csv.gz"

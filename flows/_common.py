@@ -12,21 +12,21 @@ from prefect.runtime import deployment, flow_run
 from pydantic import AfterValidator, Field
 
 from flows._lock import DATA_REPOSITORY_LIMIT, data_repository_lock, ensure_concurrency_limit
-from market_maker import redaction
-from market_maker.config import load_settings
-from market_maker.config.models import SYMBOL_PATTERN
-from market_maker.config.settings import SECRET_FIELDS, env_var_for
-from market_maker.context import RunContext
-from market_maker.errors import ConfigurationError, MarketMakerError
-from market_maker.exchange import Exchange
-from market_maker.hour_span import HourSpan
-from market_maker.timeutil import (
+from market_maker.base import redaction
+from market_maker.base.errors import ConfigurationError, MarketMakerError
+from market_maker.base.hour_span import HourSpan
+from market_maker.base.timeutil import (
     PERIOD_MINUTES,
     format_utc,
     is_period_start,
     last_closed_period,
     utc,
 )
+from market_maker.config import load_settings
+from market_maker.config.models import SYMBOL_PATTERN
+from market_maker.config.settings import SECRET_FIELDS, env_var_for
+from market_maker.context import RunContext
+from market_maker.exchange import Exchange
 
 FINEST_PERIOD = min(PERIOD_MINUTES)
 

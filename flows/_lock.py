@@ -24,8 +24,8 @@ from prefect import get_client
 from prefect.client.schemas.objects import ConcurrencyLeaseHolder
 from prefect.runtime import flow_run
 
+from market_maker.base.errors import StoreError
 from market_maker.context import RunContext
-from market_maker.errors import StoreError
 from market_maker.store.holder import Holder
 
 log = logging.getLogger("market_maker.lock")

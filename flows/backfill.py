@@ -24,9 +24,9 @@ from flows._common import (
 )
 from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
-from market_maker.backfill import BackfillReport, BackfillResult, plan_chunks
-from market_maker.collection import written_paths
-from market_maker.hour_span import HourSpan
+from market_maker.base.hour_span import HourSpan
+from market_maker.pipeline.backfill import BackfillReport, BackfillResult, plan_chunks
+from market_maker.pipeline.collection import written_paths
 from tasks.snapshots import collect_hours_task
 from tasks.store import commit_task, push_task, sync_task
 

@@ -27,7 +27,7 @@ from market_maker.backtest.service import LoadedData, load, load_cached
 from market_maker.backtest.service import backtest as run_one
 from market_maker.backtest.sweep import SweepPoint, SweepResult, rank, sweep_points
 from market_maker.config import Settings
-from market_maker.versions import code_version
+from market_maker.config.versions import code_version
 from tasks.store import commit_task, push_task, sync_task
 
 

@@ -17,14 +17,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from market_maker import redaction
+from market_maker.base import redaction
+from market_maker.base.errors import ConfigurationError, MarketMakerError, ParameterError
+from market_maker.base.identifiers import check_decision_id, check_grid_id, check_symbol
+from market_maker.base.timeutil import format_utc, parse_utc
 from market_maker.config.settings import SECRET_FIELDS, env_var_for
-from market_maker.errors import ConfigurationError, MarketMakerError, ParameterError
-from market_maker.identifiers import check_decision_id, check_grid_id, check_symbol
-from market_maker.timeutil import format_utc, parse_utc
 
 if TYPE_CHECKING:
-    from market_maker.pipeline_result import PipelineResult
+    from market_maker.pipeline.result import PipelineResult
 
 CONFIG_FILE_ENV = "MARKET_MAKER_CONFIG"
 
@@ -249,10 +249,10 @@ def cmd_regimes(args: argparse.Namespace) -> int:
 def cmd_regime_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from market_maker.base.timeutil import floor_hour, from_seconds
     from market_maker.exchange.replay import load_recorded_minutes
     from market_maker.regime.model import VERDICTS
     from market_maker.regime.service import analyze_series, monthly_shares
-    from market_maker.timeutil import floor_hour, from_seconds
 
     minutes = load_recorded_minutes(Path(args.data_file))
     start = args.start or floor_hour(from_seconds(int(minutes.t[0])))
@@ -464,9 +464,9 @@ def cmd_decision(args: argparse.Namespace) -> int:
 def cmd_exit_study(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from market_maker.base.timeutil import floor_hour, from_seconds
     from market_maker.exchange.replay import load_recorded_minutes
     from market_maker.exit_strategy.study import run_study
-    from market_maker.timeutil import floor_hour, from_seconds
 
     minutes = load_recorded_minutes(Path(args.data_file))
     start = args.start or floor_hour(from_seconds(int(minutes.t[0])))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flows.grid_admin import writing
+from market_maker.base.timeutil import format_utc
 from market_maker.decisions.model import SetupDecision
 from market_maker.decisions.store import DecisionStore
 from market_maker.lifecycle.service import grid_from_promotion, grid_from_setup, place_approved
-from market_maker.timeutil import format_utc
 
 
 def decision_act(decision_id: str, action: str, at: datetime, note: str | None) -> str:

@@ -14,10 +14,10 @@ from pathlib import Path
 from git import Repo
 
 from flows.run_names import short_hour
+from market_maker.base.timeutil import HOUR, floor_hour, last_closed_hour
 from market_maker.config import Settings
 from market_maker.exchange import ReplayExchange
 from market_maker.store.git_store import _is_local_path
-from market_maker.timeutil import HOUR, floor_hour, last_closed_hour
 
 CONSOLE_LOGGERS = ("", "prefect", "prefect.flow_runs", "prefect.task_runs", "market_maker")
 
@@ -224,12 +224,12 @@ def _lifecycle_replay(
 def lifecycle_lines(root: Path, symbol: str, start: datetime, end: datetime) -> list[str]:
     """Each grid's life from the records: its setup and approval, its stop and the exit
     decision behind it, then the restart gates passing one by one."""
+    from market_maker.base.identifiers import inside
     from market_maker.decisions.model import SetupDecision
     from market_maker.decisions.store import DecisionStore
     from market_maker.grids.book import GridBook
-    from market_maker.identifiers import inside
-    from market_maker.lifecycle.gates import GATES
     from market_maker.regime import files
+    from market_maker.regime.gate_records import GATES
     from market_maker.regime.model import metrics_relpath
 
     store = DecisionStore(root)
@@ -292,9 +292,9 @@ def lifecycle_lines(root: Path, symbol: str, start: datetime, end: datetime) -> 
 
 def _setup_alerts(root: Path, symbol: str, start: datetime, end: datetime) -> list[datetime]:
     """The hours of the CREATE_GRID recommendations (each one alert)."""
+    from market_maker.base.identifiers import symbol_part
     from market_maker.decisions.model import DECISIONS_DIR, SetupDecision
     from market_maker.decisions.store import DecisionStore
-    from market_maker.identifiers import symbol_part
 
     store = DecisionStore(root)
     out = []

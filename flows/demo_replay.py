@@ -1,6 +1,6 @@
 """The demo's replay: the hourly pipeline hour by hour with an operator who follows it.
 
-Each hour runs exactly what the scheduled pipeline runs (``market_maker.pipeline.run_hour``:
+Each hour runs exactly what the scheduled pipeline runs (``market_maker.pipeline.steps.run_hour``:
 collection, analysis with the restart gates, exit evaluation, setup evaluation); then the
 simulated operator approves a CREATE_GRID or stops the grid at MANDATORY_EXIT, ten minutes
 after the decision was issued, through the same records a human's commands write. One
@@ -23,16 +23,16 @@ from flows._common import (
     open_context,
 )
 from flows.run_names import run_name
+from market_maker.base.timeutil import periods_between
 from market_maker.lifecycle.operator import OperatorAction, SimulatedOperator
 from market_maker.notifications.notifier import Notifier
-from market_maker.pipeline import (
+from market_maker.pipeline.steps import (
     HourResult,
     exit_evaluator,
     load_book,
     run_hour,
     setup_evaluator,
 )
-from market_maker.timeutil import periods_between
 from tasks.store import commit_task, push_task, sync_task
 
 

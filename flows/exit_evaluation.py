@@ -22,7 +22,7 @@ from flows._common import (
 from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
 from market_maker.exit_strategy.evaluation_result import ExitEvaluationResult
-from market_maker.pipeline import exit_evaluator, load_book
+from market_maker.pipeline.steps import exit_evaluator, load_book
 from tasks.exit import evaluate_exit_task
 from tasks.store import commit_task, push_task, sync_task
 

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from market_maker.base.errors import DataError
+from market_maker.base.timeutil import format_utc
 from market_maker.config import load_settings
 from market_maker.context import RunContext
 from market_maker.decisions.store import DecisionStore
-from market_maker.errors import DataError
 from market_maker.grids.book import GridBook, add_grid, parse_grid, set_running
-from market_maker.timeutil import format_utc
 
 log = logging.getLogger("market_maker.grid_admin")
 

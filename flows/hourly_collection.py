@@ -19,10 +19,10 @@ from flows._common import (
 )
 from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
-from market_maker.collection import HourOutcome, written_paths
-from market_maker.collection_result import CollectionResult, SnapshotOutcome
-from market_maker.errors import RunFailed
-from market_maker.timeutil import format_utc
+from market_maker.base.errors import RunFailed
+from market_maker.base.timeutil import format_utc
+from market_maker.pipeline.collection import HourOutcome, written_paths
+from market_maker.pipeline.collection_result import CollectionResult, SnapshotOutcome
 from tasks.snapshots import collect_hours_task
 from tasks.store import commit_task, push_task, sync_task
 

@@ -31,12 +31,13 @@ from flows._common import (
 )
 from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
+from market_maker.base.errors import DeliveryFailed
 from market_maker.context import RunContext
-from market_maker.errors import DeliveryFailed
 from market_maker.exit_strategy.service import ExitEvaluator
 from market_maker.grids.book import GridBook
 from market_maker.lifecycle.service import SetupEvaluator
-from market_maker.pipeline import (
+from market_maker.pipeline.result import STEPS, PipelineFailed, PipelineResult, Step, StepRun
+from market_maker.pipeline.steps import (
     HourResult,
     Notified,
     exit_evaluator,
@@ -44,7 +45,6 @@ from market_maker.pipeline import (
     no_snapshot,
     setup_evaluator,
 )
-from market_maker.pipeline_result import STEPS, PipelineFailed, PipelineResult, Step, StepRun
 from tasks.pipeline import (
     analyse_task,
     collect_task,

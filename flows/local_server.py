@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from market_maker.errors import ConfigurationError
+from market_maker.base.errors import ConfigurationError
 
 MODE_ENV = "MARKET_MAKER_PREFECT_SERVER"
 PORT_ENV = "MARKET_MAKER_PREFECT_SERVER_PORT"

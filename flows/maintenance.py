@@ -12,8 +12,8 @@ from pydantic import AfterValidator, Field
 
 from flows._common import data_repository_lock, flow_timeout, logger, open_context
 from flows._hooks import FAILURE_HOOKS
-from market_maker.errors import RunFailed
-from market_maker.store.maintenance import MaintenanceReport, months_to_pack, stored_symbols
+from market_maker.base.errors import RunFailed
+from market_maker.maintenance import MaintenanceReport, months_to_pack, stored_symbols
 from tasks.maintenance import (
     fsck_task,
     gc_task,

@@ -6,11 +6,11 @@ import json
 from datetime import datetime
 from typing import Literal
 
+from market_maker.base.errors import DataError
+from market_maker.base.timeutil import format_utc
 from market_maker.config import load_settings
-from market_maker.errors import DataError
 from market_maker.regime.index import RegimeIndex, as_dict
 from market_maker.store import GitDataStore
-from market_maker.timeutil import format_utc
 
 
 def query_regimes(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from market_maker.timeutil import last_closed_period, parse_utc, utc
+from market_maker.base.timeutil import last_closed_period, parse_utc, utc
 
 
 def short_hour(value: datetime, period_minutes: int = 60) -> str:

@@ -77,7 +77,7 @@ def check_cadence(configs: list[dict[str, Any]], period_minutes: int) -> None:
     """The pipeline's cron must run once per collection period: a ValueError naming the
     setting and the cron that would fit otherwise (prefect.yaml is not derived from the
     configuration: it is what ``prefect deploy`` registers)."""
-    from market_maker.timeutil import cron_period, period_cron
+    from market_maker.base.timeutil import cron_period, period_cron
 
     config = next((c for c in configs if c.get("name") == PERIOD_DEPLOYMENT), None)
     if config is None:

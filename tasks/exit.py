@@ -7,10 +7,10 @@ from datetime import datetime
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from market_maker.base.identifiers import inside
 from market_maker.context import RunContext
 from market_maker.exit_strategy.service import ExitEvaluator, ExitOutcome
 from market_maker.grids.book import GridBook
-from market_maker.identifiers import inside
 from market_maker.regime import files
 from market_maker.regime.model import metrics_relpath
 

@@ -6,7 +6,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from market_maker.context import RunContext
-from market_maker.store.maintenance import (
+from market_maker.maintenance import (
     DerivedCheck,
     MonthSize,
     PackOutcome,

@@ -18,13 +18,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 from prefect.runtime import task_run
 
-from market_maker.collection import HourOutcome
+from market_maker.base.errors import DeliveryFailed
+from market_maker.base.timeutil import format_utc
 from market_maker.context import RunContext
-from market_maker.errors import DeliveryFailed
 from market_maker.exit_strategy.service import ExitEvaluator, ExitOutcome
 from market_maker.grids.book import GridBook
 from market_maker.lifecycle.service import SetupEvaluator, SetupOutcome
-from market_maker.pipeline import (
+from market_maker.pipeline.collection import HourOutcome
+from market_maker.pipeline.steps import (
     Analysed,
     Decided,
     HourResult,
@@ -37,7 +38,6 @@ from market_maker.pipeline import (
     run_hour,
     setup_evaluator,
 )
-from market_maker.timeutil import format_utc
 from tasks.retry import retry_transient
 
 STEP_NAME = "{symbol} {hour:%Y-%m-%dT%H:%M}Z"

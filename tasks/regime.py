@@ -9,7 +9,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from market_maker.context import RunContext
-from market_maker.pipeline import analyze_hour
+from market_maker.pipeline.steps import analyze_hour
 from market_maker.regime.index import RefreshStats
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.service import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from market_maker.errors import DeliveryFailed, PushError, TransientExchangeError
+from market_maker.base.errors import DeliveryFailed, PushError, TransientExchangeError
 
 TRANSIENT = (TransientExchangeError, PushError, DeliveryFailed, ConnectionError, TimeoutError)
 

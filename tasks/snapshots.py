@@ -7,8 +7,8 @@ from datetime import datetime
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from market_maker.collection import HourOutcome, collect_hours
 from market_maker.context import RunContext
+from market_maker.pipeline.collection import HourOutcome, collect_hours
 from market_maker.snapshots import ValidationReport
 from tasks.retry import retry_transient
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from market_maker.base.timeutil import periods_between
 from market_maker.config import load_settings
 from market_maker.context import RunContext
 from market_maker.exchange import ReplayExchange
@@ -20,8 +21,7 @@ from market_maker.exit_strategy.service import ExitEvaluator
 from market_maker.grids.book import add_grid
 from market_maker.lifecycle.service import Balance, SetupEvaluator
 from market_maker.notifications.notifier import Notifier
-from market_maker.pipeline import HourResult, load_book, run_hour
-from market_maker.timeutil import periods_between
+from market_maker.pipeline.steps import HourResult, load_book, run_hour
 from tests.conftest import SAMPLE_FILE
 from tests.grid_files import grid_data
 

@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market_maker.candles import CandleSeries, Interval, aggregate
+from market_maker.base.candles import CandleSeries, Interval, aggregate
 
 EXAMPLES = settings(max_examples=50, deadline=None)
 # 2023-07-01T00:00Z: a start inside the recorded era (any minute is as good).

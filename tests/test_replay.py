@@ -8,11 +8,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market_maker.candles import CandleSeries, Interval
+from market_maker.base.candles import CandleSeries, Interval
+from market_maker.base.timeutil import HOUR, from_seconds, to_seconds
 from market_maker.exchange.replay import ReplayExchange
 from market_maker.snapshots import Snapshot, dumps
 from market_maker.snapshots.builder import build_snapshot, fetch_bundle
-from market_maker.timeutil import HOUR, from_seconds, to_seconds
 from tests.conftest import SAMPLE_FILE
 from tests.snapshots.helpers import PRICE_SCALE, SYMBOL, WINDOW_1H, WINDOW_4H
 

@@ -7,12 +7,12 @@ from functools import cached_property
 from pathlib import Path
 
 from market_maker.config import Settings
+from market_maker.config.versions import code_version
 from market_maker.data_files import DataFileValidator
 from market_maker.exchange import Exchange, build_exchange
 from market_maker.regime.index import RegimeIndex
 from market_maker.snapshots import Limits, SnapshotReader
 from market_maker.store import GitDataStore
-from market_maker.versions import code_version
 
 
 @dataclass

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from market_maker.base.errors import DataError
+from market_maker.base.yaml_files import load_model
 from market_maker.dashboard.page import check_dashboard_page
 from market_maker.decisions.model import DecisionEntry
 from market_maker.decisions.store import DecisionStore
-from market_maker.errors import DataError
 from market_maker.exit_strategy.store import read_day_file
 from market_maker.grids.book import load_grid_file
 from market_maker.kpis.model import read_kpi_file
@@ -26,7 +27,6 @@ from market_maker.snapshots.packing import PACK_SUFFIX, hour_of_member, month_of
 from market_maker.snapshots.paths import hour_from_path
 from market_maker.snapshots.validation import Limits, Problem, errors_only
 from market_maker.store.git_store import Validator
-from market_maker.yaml_files import load_model
 
 ENTRY_SUFFIXES = ("-action.yaml", "-evaluation.yaml")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from market_maker.candles import CandleSeries
+from market_maker.base.candles import CandleSeries
 from market_maker.config import Settings, load_settings
 from market_maker.exchange.replay import load_recorded_minutes
 from tests.conftest import SAMPLE_FILE

@@ -17,7 +17,7 @@ from market_maker.backtest.exit_study import PRIORITY, count_alerts, study, tabl
 from market_maker.backtest.feed import Feed
 from market_maker.backtest.parameters import parse_parameters
 from market_maker.backtest.run import run_backtest
-from market_maker.candles import CandleSeries
+from market_maker.base.candles import CandleSeries
 from market_maker.config import Settings
 from market_maker.config.models import RateLimits
 from market_maker.exit_strategy.break_risk import FEATURES

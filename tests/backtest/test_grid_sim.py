@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from market_maker.backtest.grid_sim import level_prices, simulate
-from market_maker.candles import CandleSeries, Interval
-from market_maker.timeutil import to_seconds
+from market_maker.base.candles import CandleSeries, Interval
+from market_maker.base.timeutil import to_seconds
 
 
 def candles(rows: list[tuple[float, float, float, float]]) -> CandleSeries:

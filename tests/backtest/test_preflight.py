@@ -24,9 +24,9 @@ from market_maker.backtest.preflight import (
     read_recording,
     require_ok,
 )
-from market_maker.candles import Interval
-from market_maker.errors import DataError, ParameterError
-from market_maker.timeutil import to_seconds
+from market_maker.base.candles import Interval
+from market_maker.base.errors import DataError, ParameterError
+from market_maker.base.timeutil import to_seconds
 from tests.conftest import SHARED_DATA
 
 T0 = datetime(2023, 1, 1, tzinfo=UTC)

@@ -13,12 +13,12 @@ from market_maker.backtest.feed import Feed
 from market_maker.backtest.parameters import parse_parameters
 from market_maker.backtest.replay import first_evaluated_hour, grid_config, step_exits
 from market_maker.backtest.run import run_backtest
-from market_maker.candles import CandleSeries, Interval, aggregate
+from market_maker.base.candles import CandleSeries, Interval, aggregate
+from market_maker.base.timeutil import HOUR, hours_between, to_seconds
 from market_maker.config import Settings
 from market_maker.exit_strategy.observation import Observation
 from market_maker.grids.model import GridConfig
 from market_maker.regime.analysis import Frames, analyze_frames
-from market_maker.timeutil import HOUR, hours_between, to_seconds
 
 START = datetime(2023, 7, 10, tzinfo=UTC)
 END = datetime(2023, 7, 20, tzinfo=UTC)

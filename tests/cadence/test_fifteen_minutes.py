@@ -11,15 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market_maker.collection import collect_hours
+from market_maker.base.timeutil import PERIOD_MINUTES, floor_period, to_seconds
 from market_maker.context import RunContext
 from market_maker.exchange import ReplayExchange
+from market_maker.pipeline.collection import collect_hours
 from market_maker.regime import files
 from market_maker.regime.index import RegimeIndex
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.service import analyze_range, analyze_stored_hour
 from market_maker.snapshots.builder import build_snapshot, fetch_bundle
-from market_maker.timeutil import PERIOD_MINUTES, floor_period, to_seconds
 from tests.conftest import SAMPLE_FILE
 from tests.period_repo import open_repo
 

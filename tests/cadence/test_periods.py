@@ -9,12 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from market_maker.config import load_settings
-from market_maker.errors import ConfigurationError
-from market_maker.regime.model import metrics_file_period, metrics_relpath
-from market_maker.snapshots.packing import hour_of_member, member_name
-from market_maker.snapshots.paths import hour_from_path, snapshot_relpath
-from market_maker.timeutil import (
+from market_maker.base.errors import ConfigurationError
+from market_maker.base.timeutil import (
     PERIOD_MINUTES,
     cron_period,
     floor_hour,
@@ -28,6 +24,10 @@ from market_maker.timeutil import (
     period_cron,
     periods_between,
 )
+from market_maker.config import load_settings
+from market_maker.regime.model import metrics_file_period, metrics_relpath
+from market_maker.snapshots.packing import hour_of_member, member_name
+from market_maker.snapshots.paths import hour_from_path, snapshot_relpath
 
 SYMBOL = "ETH-USDT"
 moments = st.datetimes(

@@ -10,8 +10,8 @@ import pytest
 
 from flows.cli import main
 from flows.demo import _alert_groups, _timeline_lines, logs_to
+from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.model import EvaluationRecord, TransitionRecord
-from market_maker.exit_strategy.states import ExitState
 
 T0 = datetime(2023, 8, 1, tzinfo=UTC)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from market_maker.base.errors import ConfigurationError
 from market_maker.config import load_settings
 from market_maker.config.settings import canonical_text, git_blob_hash
-from market_maker.errors import ConfigurationError
 
 
 def test_defaults_load_the_embedded_replay_configuration() -> None:

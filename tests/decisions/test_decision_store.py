@@ -10,6 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from market_maker.base.errors import DataError
 from market_maker.config import Settings, load_settings
 from market_maker.decisions.model import (
     Decision,
@@ -19,11 +20,10 @@ from market_maker.decisions.model import (
     decision_id,
     decision_relpath,
 )
+from market_maker.decisions.states import ExitState, Recommendation
 from market_maker.decisions.store import DecisionStore, ImmutableRecordError
-from market_maker.errors import DataError
 from market_maker.exchange.replay import load_recorded_minutes
 from market_maker.exit_strategy.service import ExitEvaluator
-from market_maker.exit_strategy.states import ExitState, Recommendation
 from market_maker.grids.book import GridBook
 from market_maker.notifications.notifier import Notifier
 from market_maker.regime.model import MetricsFile, Verdict

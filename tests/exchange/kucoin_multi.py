@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from market_maker.candles import CandleSeries
+from market_maker.base.candles import CandleSeries
 from tests.exchange.kucoin_server import ApiKey, FakeKuCoin
 
 SHIFT = timedelta(weeks=2)

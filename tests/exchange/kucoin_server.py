@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
-from market_maker.candles import CandleSeries, Interval, aggregate
+from market_maker.base.candles import CandleSeries, Interval, aggregate
 from market_maker.exchange.replay import load_recorded_minutes
 from tests.loopback import LoopbackServer
 

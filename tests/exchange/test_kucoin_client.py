@@ -15,19 +15,19 @@ import numpy as np
 import pytest
 import requests
 
-from market_maker.candles import CandleSeries, Interval, aggregate
-from market_maker.config import load_settings
-from market_maker.config.models import ExchangeSettings
-from market_maker.errors import (
+from market_maker.base.candles import CandleSeries, Interval, aggregate
+from market_maker.base.errors import (
     CircuitOpenError,
     ExchangeAPIError,
     TransientExchangeError,
     UnsafeAPIKeyError,
 )
+from market_maker.base.timeutil import from_seconds, to_seconds
+from market_maker.config import load_settings
+from market_maker.config.models import ExchangeSettings
 from market_maker.exchange import KuCoinExchange, build_exchange
 from market_maker.exchange.circuit_breaker import CircuitBreaker
 from market_maker.exchange.replay import load_recorded_minutes
-from market_maker.timeutil import from_seconds, to_seconds
 from tests.exchange.kucoin_server import SAMPLE_FILE, ApiKey, FakeKuCoin, Fault
 
 NOW = datetime(2023, 8, 20, 12, 30, 20, tzinfo=UTC)  # mid-minute: no boundary during a test

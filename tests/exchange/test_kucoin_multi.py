@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from market_maker.candles import Interval, aggregate
+from market_maker.base.candles import Interval, aggregate
 from market_maker.config import load_settings
 from market_maker.config.models import SYMBOL_PATTERN
 from market_maker.exchange import KuCoinExchange

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from market_maker.candles import CandleSeries
+from market_maker.base.candles import CandleSeries
 from market_maker.config import Settings, load_settings
 from market_maker.exchange.replay import load_recorded_minutes
 

@@ -12,14 +12,14 @@ from hypothesis import strategies as st
 from market_maker.backtest.feed import Feed
 from market_maker.backtest.replay import grid_config, step_exits
 from market_maker.config import Settings
-from market_maker.exchange.replay import load_recorded_minutes
-from market_maker.exit_strategy.break_risk import probability, threat
-from market_maker.exit_strategy.engine import Evaluation
-from market_maker.exit_strategy.settings import (
+from market_maker.config.exit_strategy import (
     BreakRiskCoefficients,
     BreakRiskSettings,
     ExitStrategySettings,
 )
+from market_maker.exchange.replay import load_recorded_minutes
+from market_maker.exit_strategy.break_risk import probability, threat
+from market_maker.exit_strategy.engine import Evaluation
 from market_maker.exit_strategy.triggers import warning
 from tests.conftest import SAMPLE_FILE
 from tests.exit_strategy.test_engine import (

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market_maker.config.exit_strategy import ExitStrategySettings
+from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.engine import Evaluation, evaluate
 from market_maker.exit_strategy.model import EvaluationRecord
 from market_maker.exit_strategy.observation import Observation
-from market_maker.exit_strategy.settings import ExitStrategySettings
-from market_maker.exit_strategy.states import ExitState
 from market_maker.grids.model import GridConfig, HistoryEntry
 from market_maker.regime.model import Verdict
 

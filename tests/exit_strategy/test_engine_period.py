@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market_maker.base.timeutil import PERIOD_MINUTES
+from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.engine import Evaluation, evaluate
 from market_maker.exit_strategy.model import EvaluationRecord
-from market_maker.exit_strategy.states import ExitState
-from market_maker.timeutil import PERIOD_MINUTES
 from tests.exit_strategy.test_engine import CFG, T0, TRANSITION_LOW, TREND_DOWN_LOW, obs
 
 N, W, L, M = (

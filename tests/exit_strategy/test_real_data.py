@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from market_maker.candles import CandleSeries
+from market_maker.base.candles import CandleSeries
 from market_maker.config import Settings
 from market_maker.config.models import NotificationSettings
+from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.service import ExitEvaluator, ExitOutcome
-from market_maker.exit_strategy.states import ExitState
 from market_maker.exit_strategy.store import ExitStateStore
 from market_maker.exit_strategy.timeline import read_timeline
 from market_maker.grids.book import GridBook

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from market_maker.base.timeutil import PERIOD_MINUTES
+from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.engine import Evaluation, evaluate
 from market_maker.exit_strategy.model import EvaluationRecord
-from market_maker.exit_strategy.states import ExitState
 from market_maker.exit_strategy.store import ExitStateStore
 from market_maker.exit_strategy.triggers import streak_unit
-from market_maker.timeutil import PERIOD_MINUTES
 from tests.exit_strategy.test_engine import CFG, T0, TRANSITION_LOW, TREND_DOWN_LOW, obs
 from tests.period_repo import SYMBOL, replay, with_grid
 

@@ -15,9 +15,9 @@ import pytest
 from git import Repo
 
 from flows.cli import main
-from market_maker.candles import Interval
+from market_maker.base.candles import Interval
+from market_maker.base.timeutil import hours_between
 from market_maker.snapshots import SnapshotReader
-from market_maker.timeutil import hours_between
 from tests.exchange.kucoin_server import FakeKuCoin, Fault
 
 NOW = datetime(2023, 8, 25, 12, 0, 30, tzinfo=UTC)

@@ -23,9 +23,9 @@ from market_maker.backtest.service import backtest as backtest_service
 from market_maker.backtest.service import load
 from market_maker.config import load_settings
 from market_maker.decisions.model import decision_id
+from market_maker.decisions.states import RECOMMENDATION
 from market_maker.decisions.store import DecisionStore
 from market_maker.exchange.replay import load_recorded_minutes
-from market_maker.exit_strategy.states import RECOMMENDATION
 from market_maker.grids.model import GridConfig
 from tests.conftest import SAMPLE_FILE
 from tests.grid_files import grid_data

@@ -13,8 +13,8 @@ from flows.backfill import backfill
 from flows.cli import main
 from flows.hourly_collection import hourly_collection
 from flows.validation import validate_snapshots
+from market_maker.base.errors import DataError, ParameterError
 from market_maker.config import Settings
-from market_maker.errors import DataError, ParameterError
 from market_maker.snapshots import SnapshotReader, snapshot_relpath
 
 SYMBOL = "ETH-USDT"

@@ -84,7 +84,7 @@ def test_a_fifteen_minute_period_runs_end_to_end(repo: Path, alerts: FakePushove
 def test_files_a_killed_fifteen_minute_run_left_are_committed_by_the_next(repo: Path) -> None:
     from market_maker.config import load_settings
     from market_maker.context import RunContext
-    from market_maker.pipeline import exit_evaluator, load_book, run_hour, setup_evaluator
+    from market_maker.pipeline.steps import exit_evaluator, load_book, run_hour, setup_evaluator
 
     # A run that wrote its period's files and died before committing them.
     ctx = RunContext.open(load_settings())

@@ -13,9 +13,9 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from flows.cli import main
 from flows.maintenance import maintenance
+from market_maker.base.errors import RunFailed
 from market_maker.config import Settings
 from market_maker.context import RunContext
-from market_maker.errors import RunFailed
 from market_maker.snapshots import SnapshotReader
 from tests.store.test_maintenance import FIRST, LAST, SYMBOL, backfill
 

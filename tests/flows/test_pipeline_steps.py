@@ -186,7 +186,7 @@ def test_decide_writes_nothing_and_gives_the_same_answer_twice(repo: Path) -> No
     from market_maker.context import RunContext
     from market_maker.lifecycle.service import SetupEvaluator, configured_balance
     from market_maker.notifications.notifier import Notifier
-    from market_maker.pipeline import analyse, collect, decide, load_book
+    from market_maker.pipeline.steps import analyse, collect, decide, load_book
 
     settings = load_settings()
     ctx = RunContext.open(settings)

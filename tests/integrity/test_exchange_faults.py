@@ -23,10 +23,10 @@ import pytest
 import requests
 from prefect.settings import PREFECT_API_URL
 
-from market_maker.candles import Interval
+from market_maker.base.candles import Interval
+from market_maker.base.errors import TransientExchangeError, UnsafeAPIKeyError
 from market_maker.config import load_settings
 from market_maker.config.models import ExchangeSettings
-from market_maker.errors import TransientExchangeError, UnsafeAPIKeyError
 from market_maker.exchange import KuCoinExchange, build_exchange
 from market_maker.exchange.replay import load_recorded_minutes
 from tests.conftest import PROJECT_ROOT

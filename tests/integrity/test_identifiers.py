@@ -24,12 +24,8 @@ from flows.backfill import backfill
 from flows.exit_evaluation import exit_evaluation
 from flows.hourly_pipeline import hourly_pipeline
 from flows.snapshot_analysis import snapshot_analysis
-from market_maker.decisions.model import decision_id_relpath, decision_relpath
-from market_maker.decisions.store import DecisionStore
-from market_maker.errors import DataError
-from market_maker.exit_strategy.model import exit_state_relpath
-from market_maker.grids.book import grid_path
-from market_maker.identifiers import (
+from market_maker.base.errors import DataError
+from market_maker.base.identifiers import (
     DECISION_ID_PATTERN,
     GRID_ID_PATTERN,
     SYMBOL_PATTERN,
@@ -38,6 +34,10 @@ from market_maker.identifiers import (
     check_symbol,
     inside,
 )
+from market_maker.decisions.model import decision_id_relpath, decision_relpath
+from market_maker.decisions.store import DecisionStore
+from market_maker.exit_strategy.model import exit_state_relpath
+from market_maker.grids.book import grid_path
 from market_maker.regime.model import metrics_relpath
 from market_maker.snapshots import SnapshotReader
 from market_maker.snapshots.paths import snapshot_relpath

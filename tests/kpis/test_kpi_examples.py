@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from market_maker.exit_strategy.states import ExitState
+from market_maker.base.timeutil import to_seconds
+from market_maker.decisions.states import ExitState
 from market_maker.grids.valuation import GridShape
 from market_maker.kpis.compute import (
     ActionFact,
@@ -34,7 +35,6 @@ from market_maker.kpis.compute import (
 )
 from market_maker.kpis.model import Kpi, KpiEvent
 from market_maker.kpis.outcomes import evaluate_outcome
-from market_maker.timeutil import to_seconds
 
 T0 = datetime(2024, 3, 4, tzinfo=UTC)
 N, W, L, M = (

@@ -20,7 +20,8 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from market_maker.exit_strategy.states import ExitState
+from market_maker.base.timeutil import HOUR, to_seconds
+from market_maker.decisions.states import ExitState
 from market_maker.grids.valuation import GridShape
 from market_maker.kpis.compute import (
     ActionFact,
@@ -34,7 +35,6 @@ from market_maker.kpis.compute import (
     kpis,
 )
 from market_maker.kpis.model import Kpi, KpiEvent, KpiValue
-from market_maker.timeutil import HOUR, to_seconds
 
 SETTINGS = settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.filter_too_much]

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from market_maker.base.timeutil import from_seconds
 from market_maker.config import load_settings
 from market_maker.exchange.replay import load_recorded_minutes
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.service import analyze_series
 from market_maker.snapshots.paths import snapshot_relpath
-from market_maker.timeutil import from_seconds
 from tests.conftest import SAMPLE_FILE
 
 START, END = datetime(2023, 8, 10, tzinfo=UTC), datetime(2023, 8, 31, 22, tzinfo=UTC)

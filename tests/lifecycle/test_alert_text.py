@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from market_maker.exit_strategy.states import ExitState, Recommendation
+from market_maker.decisions.model import ProposedGrid
+from market_maker.decisions.states import ExitState, Recommendation
 from market_maker.grids.position import position_risk
-from market_maker.lifecycle.setup import ProposedGrid
 from market_maker.notifications.message import exit_notification
 
 HOUR = datetime(2023, 8, 17, 1, tzinfo=UTC)

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from market_maker.base.errors import ExchangeError
 from market_maker.config import load_settings
 from market_maker.config.models import ExchangeSettings
-from market_maker.errors import ExchangeError
 from market_maker.exchange.kucoin import KuCoinExchange
 from market_maker.exchange.replay import ReplayExchange
 from market_maker.lifecycle.balance import balance_of, quote_balance

@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from market_maker.errors import DataError
+from market_maker.base.errors import DataError
+from market_maker.base.timeutil import format_utc
 from market_maker.exit_strategy.service import ExitEvaluator
 from market_maker.grids.position import position_risk
-from market_maker.lifecycle.position_path import PositionTracker
+from market_maker.grids.position_path import PositionTracker
 from market_maker.lifecycle.report import latest_analysed_hour, setup_lines
 from market_maker.notifications.notifier import Notifier
-from market_maker.pipeline import load_book
-from market_maker.timeutil import format_utc
+from market_maker.pipeline.steps import load_book
 from tests.period_repo import BALANCE, SYMBOL, PeriodRepo, open_repo, replay, with_grid
 
 QUARTER = timedelta(minutes=15)

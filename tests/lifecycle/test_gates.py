@@ -8,8 +8,9 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market_maker.lifecycle.gates import GATES, Gate, GateEvaluation, GateInputs, step
-from market_maker.lifecycle.settings import GateSettings
+from market_maker.config.lifecycle import GateSettings
+from market_maker.lifecycle.restart_gates import GateInputs, step
+from market_maker.regime.gate_records import GATES, Gate, GateEvaluation
 
 CFG = GateSettings()
 STOP = datetime(2023, 8, 17, 2, 10, tzinfo=UTC)

@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market_maker.base.errors import ConfigurationError
 from market_maker.config import load_settings
-from market_maker.errors import ConfigurationError
+from market_maker.config.lifecycle import LifecycleSettings
 from market_maker.grids.book import GridBook
 from market_maker.grids.model import GridConfig
-from market_maker.lifecycle.gates import GATES
-from market_maker.lifecycle.gating import attach
-from market_maker.lifecycle.settings import LifecycleSettings
+from market_maker.lifecycle.restart_gates import attach
 from market_maker.lifecycle.setup import Context, evaluate_setup
+from market_maker.regime.gate_records import GATES
 from market_maker.regime.model import MetricsFile
 
 CFG = LifecycleSettings()
@@ -229,8 +229,8 @@ def test_the_settings_load_with_their_documented_defaults() -> None:
 def test_a_setup_can_be_approved_until_it_expires_an_hour_after_issue(
     ready: MetricsFile, minutes: int, approved: bool
 ) -> None:
+    from market_maker.base.errors import DataError
     from market_maker.decisions.model import SetupDecision, decision_id
-    from market_maker.errors import DataError
     from market_maker.lifecycle.service import grid_from_setup
 
     result = evaluate_setup(ready, ctx(ready), CFG)

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from market_maker.config.models import NotificationSettings, PushoverSettings
+from market_maker.decisions.states import RECOMMENDATION, ExitState
 from market_maker.exchange import ReplayExchange
-from market_maker.exit_strategy.states import RECOMMENDATION, ExitState
 from market_maker.notifications.chart import HEIGHT_PX, WIDTH_PX, ChartHour, exit_chart
 from market_maker.notifications.message import exit_notification, plain_reason, where_in_grid
 from market_maker.notifications.notifier import Notifier
@@ -29,7 +29,7 @@ VERDICTS = ["RANGE_OK", "RANGE_WEAK", "TRANSITION", "TREND", None]
 @pytest.fixture(scope="module")
 def hours() -> list[ChartHour]:
     """72 hourly closes of the recorded sample up to the break, with a band of each regime."""
-    from market_maker.candles import Interval
+    from market_maker.base.candles import Interval
     from tests.conftest import SAMPLE_FILE
 
     exchange = ReplayExchange(SAMPLE_FILE, "ETH-USDT")

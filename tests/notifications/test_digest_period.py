@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.model import EvaluationRecord
-from market_maker.exit_strategy.states import ExitState
 from market_maker.exit_strategy.store import ExitStateStore
 from market_maker.notifications.digest import _grids, build_digest
-from market_maker.pipeline import load_book
+from market_maker.pipeline.steps import load_book
 from tests.period_repo import SYMBOL, PeriodRepo, open_repo, replay, with_grid
 
 DAY = date(2023, 8, 17)

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market_maker import redaction
+from market_maker.base import redaction
 from market_maker.config.models import NotificationSettings, PushoverSettings
+from market_maker.decisions.states import RECOMMENDATION, ExitState
 from market_maker.exit_strategy.model import DeliveryRecord, ExitStateFile, ReceiptRecord
-from market_maker.exit_strategy.states import RECOMMENDATION, ExitState
 from market_maker.notifications import emergency
 from market_maker.notifications.message import exit_notification
 from market_maker.notifications.notifier import Notifier

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from market_maker.config.models import NotificationSettings, PushoverSettings
-from market_maker.exit_strategy.states import RECOMMENDATION, ExitState
+from market_maker.decisions.states import RECOMMENDATION, ExitState
 from market_maker.notifications.message import MAX_MESSAGE, Notification, exit_notification, trim
 from market_maker.notifications.notifier import Notifier
 from market_maker.notifications.pushover import (

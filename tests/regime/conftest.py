@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from market_maker.candles import Interval, aggregate
+from market_maker.base.candles import Interval, aggregate
 from market_maker.config import load_settings
+from market_maker.config.regime import RegimeSettings
 from market_maker.exchange.replay import load_recorded_minutes
-from market_maker.regime.settings import RegimeSettings
 from tests.regime.helpers import Recording
 
 

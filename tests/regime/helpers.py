@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from market_maker.candles import CandleSeries
+from market_maker.base.candles import CandleSeries
+from market_maker.base.timeutil import from_seconds, hours_between
 from market_maker.regime.analysis import Frames, RegimeBatch
 from market_maker.regime.model import MetricsFile
 from market_maker.snapshots.paths import snapshot_relpath
-from market_maker.timeutil import from_seconds, hours_between
 
 SYMBOL = "ETH-USDT"
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from market_maker.config.regime import RegimeSettings
 from market_maker.regime import kernels
 from market_maker.regime.analysis import analyze_frames
-from market_maker.regime.settings import RegimeSettings
 from tests.regime.helpers import SYMBOL, Recording, record, windows
 
 Kernel = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, ...]]

@@ -10,7 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from market_maker.candles import CandleSeries, Interval
+from market_maker.base.candles import CandleSeries, Interval
+from market_maker.base.timeutil import HOUR
+from market_maker.config.regime import RegimeSettings
 from market_maker.regime import classifier
 from market_maker.regime.analysis import Frames, analyze_frames
 from market_maker.regime.classifier import (
@@ -23,9 +25,7 @@ from market_maker.regime.classifier import (
     TREND,
 )
 from market_maker.regime.model import MetricRecord, MetricsFile, PenaltyRecord
-from market_maker.regime.settings import RegimeSettings
 from market_maker.snapshots.model import GridStatusRecord
-from market_maker.timeutil import HOUR
 from tests.regime.helpers import SYMBOL, Recording, hours, record, records, utc
 
 JULY = (utc(2023, 7, 1), utc(2023, 7, 31, 23))

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from market_maker.base.timeutil import HOUR, format_utc, parse_utc
+from market_maker.config.regime import RegimeSettings
 from market_maker.regime import files
 from market_maker.regime.analysis import Frames, analyze_frames
 from market_maker.regime.index import Period, RefreshStats, RegimeIndex, Transition
 from market_maker.regime.model import MetricsFile, Verdict, metrics_relpath
-from market_maker.regime.settings import RegimeSettings
-from market_maker.timeutil import HOUR, format_utc, parse_utc
 from tests.regime.helpers import SYMBOL, Recording, hours, record, records, utc
 
 START, END = utc(2023, 7, 8), utc(2023, 7, 18, 23)

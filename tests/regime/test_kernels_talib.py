@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import talib
 
-from market_maker.candles import CandleSeries, Interval
+from market_maker.base.candles import CandleSeries, Interval
+from market_maker.config.regime import RegimeSettings
 from market_maker.regime import kernels
 from market_maker.regime.metrics import RANGE, TREND, compute_timeframe
-from market_maker.regime.settings import RegimeSettings
 from tests.regime.helpers import Recording, spread_ends, windows
 
 WINDOWS = 3000  # windows per check, spread over 2022-2023

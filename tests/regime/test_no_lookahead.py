@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from market_maker.candles import CandleSeries, Interval, aggregate, concat
+from market_maker.base.candles import CandleSeries, Interval, aggregate, concat
+from market_maker.base.timeutil import HOUR, from_seconds, to_seconds
+from market_maker.config.regime import RegimeSettings
 from market_maker.regime.analysis import Frames, analyze_frames
 from market_maker.regime.model import MetricsFile
-from market_maker.regime.settings import RegimeSettings
-from market_maker.timeutil import HOUR, from_seconds, to_seconds
 from tests.regime.helpers import SYMBOL, Recording, hours, records
 
 FOUR_HOURS = 4 * HOUR

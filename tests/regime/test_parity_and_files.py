@@ -16,16 +16,16 @@ import numpy as np
 import pytest
 import talib
 
-from market_maker.collection import collect_hours
+from market_maker.base.timeutil import format_utc
 from market_maker.config import load_settings
+from market_maker.config.regime import RegimeSettings
 from market_maker.context import RunContext
+from market_maker.pipeline.collection import collect_hours
 from market_maker.regime import files
 from market_maker.regime.model import MetricRecord, MetricsFile
 from market_maker.regime.service import RangeAnalysis, analyze_range, analyze_stored_hour
-from market_maker.regime.settings import RegimeSettings
 from market_maker.snapshots import Limits, SnapshotReader, write_snapshot
 from market_maker.snapshots.model import GridStatusRecord, Snapshot
-from market_maker.timeutil import format_utc
 from tests.regime.helpers import SYMBOL, hours, utc
 
 START, END = utc(2023, 7, 1), utc(2023, 7, 31, 23)

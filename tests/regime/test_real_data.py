@@ -7,9 +7,9 @@ from datetime import datetime
 
 import pytest
 
+from market_maker.base.timeutil import HOUR
+from market_maker.config.regime import RegimeSettings
 from market_maker.regime.analysis import analyze_frames
-from market_maker.regime.settings import RegimeSettings
-from market_maker.timeutil import HOUR
 from tests.regime.helpers import SYMBOL, Recording, hours, records, utc
 
 TRENDING = {"TREND", "TRANSITION"}

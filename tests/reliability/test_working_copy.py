@@ -41,7 +41,7 @@ def remote_files(data_env: dict[str, str]) -> set[str]:
 
 def interrupted_backfill(hours: list[datetime]) -> list[Path]:
     """Snapshots written as a backfill writes them, then no commit: a killed run."""
-    from market_maker.collection import collect_hours
+    from market_maker.pipeline.collection import collect_hours
 
     ctx = RunContext.open(load_settings())
     outcomes = collect_hours(ctx, SYMBOL, hours, collected_at=datetime(2023, 8, 25, tzinfo=UTC))

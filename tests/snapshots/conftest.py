@@ -6,9 +6,9 @@ from datetime import datetime
 
 import pytest
 
+from market_maker.base.timeutil import HOUR
 from market_maker.exchange.replay import ReplayExchange
 from market_maker.snapshots import Snapshot
-from market_maker.timeutil import HOUR
 from tests.conftest import SAMPLE_FILE
 from tests.snapshots.helpers import FIRST_HOUR, LAST_HOUR, SYMBOL, build_hours
 

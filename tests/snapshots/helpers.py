@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from market_maker.base.timeutil import HOUR
 from market_maker.exchange.replay import ReplayExchange
 from market_maker.snapshots import Problem, Snapshot, check_file, dumps, snapshot_relpath
 from market_maker.snapshots.builder import build_snapshot, fetch_bundle
 from market_maker.snapshots.paths import hour_from_path
-from market_maker.timeutil import HOUR
 
 SYMBOL = "ETH-USDT"
 PRICE_SCALE = 100

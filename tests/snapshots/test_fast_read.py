@@ -22,12 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from market_maker.base.timeutil import format_utc
 from market_maker.snapshots import Snapshot, SnapshotReader, dumps
 from market_maker.snapshots import arrays as arrays_module
 from market_maker.snapshots.arrays import SECTIONS, LineMemo, read_snapshot
 from market_maker.snapshots.io import dumps_data
 from market_maker.snapshots.validation import parse_snapshot, validate_snapshot
-from market_maker.timeutil import format_utc
 from tests.snapshots.helpers import SYMBOL, as_json, write_raw
 
 FIELDS = ("t", "o", "h", "l", "c", "v")

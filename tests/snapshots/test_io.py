@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from market_maker.base.timeutil import HOUR
 from market_maker.exchange.replay import ReplayExchange
 from market_maker.snapshots import (
     InvalidSnapshotError,
@@ -18,7 +19,6 @@ from market_maker.snapshots import (
     snapshot_relpath,
     write_snapshot,
 )
-from market_maker.timeutil import HOUR
 from tests.conftest import SAMPLE_FILE
 from tests.snapshots.helpers import LAST_HOUR, SYMBOL, build_hours
 

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from market_maker.candles import Interval
+from market_maker.base.candles import Interval
+from market_maker.base.timeutil import HOUR
 from market_maker.exchange.replay import load_recorded_minutes
 from market_maker.snapshots import Snapshot, SnapshotReader, dumps, parse_snapshot
-from market_maker.timeutil import HOUR
 from tests.conftest import SAMPLE_FILE
 from tests.snapshots.helpers import SYMBOL, as_json, check_stored, write_raw
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from market_maker.base.timeutil import HOUR, format_utc
 from market_maker.exchange.replay import ReplayExchange
 from market_maker.snapshots import SnapshotReader, dumps, snapshot_relpath
 from market_maker.snapshots import parallel as parallel_module
 from market_maker.snapshots.columnar import CandleCache
 from market_maker.snapshots.parallel import cores, map_parts
-from market_maker.timeutil import HOUR, format_utc
 from tests.conftest import SAMPLE_FILE
 from tests.snapshots.helpers import SYMBOL, build_hours
 

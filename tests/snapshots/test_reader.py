@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from market_maker.base.timeutil import HOUR
 from market_maker.snapshots import (
     InvalidSnapshotError,
     Snapshot,
@@ -16,7 +17,6 @@ from market_maker.snapshots import (
     dumps,
 )
 from market_maker.snapshots import reader as reader_module
-from market_maker.timeutil import HOUR
 from tests.snapshots.helpers import FIRST_HOUR, LAST_HOUR, SYMBOL, write_raw
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from market_maker.base.timeutil import HOUR
 from market_maker.snapshots import Problem, Snapshot, SnapshotReader, dumps, validate_snapshot
 from market_maker.snapshots.validation import errors_only, validate_sequence
-from market_maker.timeutil import HOUR
 from tests.snapshots.helpers import (
     FIRST_HOUR,
     LAST_HOUR,

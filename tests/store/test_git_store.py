@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from git import Repo
 
-from market_maker.errors import StoreError
+from market_maker.base.errors import StoreError
 from market_maker.store import GitDataStore, PushResult
 
 

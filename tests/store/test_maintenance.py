@@ -11,14 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from market_maker.collection import collect_hours, written_paths
+from market_maker.base.timeutil import HOUR, hours_between
 from market_maker.config import Settings
 from market_maker.context import RunContext
-from market_maker.regime import files as metrics_files
-from market_maker.regime.service import analyze_range
-from market_maker.snapshots import SnapshotReader
-from market_maker.snapshots.packing import build_pack, pack_relpath, read_pack
-from market_maker.store.maintenance import (
+from market_maker.maintenance import (
     MaintenanceReport,
     month_sizes,
     months_to_pack,
@@ -28,7 +24,11 @@ from market_maker.store.maintenance import (
     stored_months,
     unpack_month,
 )
-from market_maker.timeutil import HOUR, hours_between
+from market_maker.pipeline.collection import collect_hours, written_paths
+from market_maker.regime import files as metrics_files
+from market_maker.regime.service import analyze_range
+from market_maker.snapshots import SnapshotReader
+from market_maker.snapshots.packing import build_pack, pack_relpath, read_pack
 
 SYMBOL = "ETH-USDT"
 # The end of June and the start of July 2023 in the recorded sample: two months to pack.

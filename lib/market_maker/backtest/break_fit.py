@@ -18,8 +18,8 @@ from scipy.optimize import minimize
 from market_maker.backtest.feed import Feed
 from market_maker.backtest.parameters import BacktestParameters
 from market_maker.backtest.replay import first_evaluated_hour, place_protocol
+from market_maker.base.timeutil import HOUR
 from market_maker.exit_strategy.break_risk import FEATURES, features
-from market_maker.timeutil import HOUR
 
 HORIZON = 24
 RIDGE = 1e-4

@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from market_maker.candles import CandleSeries, Interval, aggregate
+from market_maker.base.candles import CandleSeries, Interval, aggregate
+from market_maker.base.timeutil import HOUR, from_seconds, hours_between, to_seconds
+from market_maker.config.regime import RegimeSettings
 from market_maker.exit_strategy.observation import Observation
 from market_maker.grids.model import GridConfig
 from market_maker.regime.analysis import Frames, RegimeBatch, analyze_frames
 from market_maker.regime.classifier import verdict
 from market_maker.regime.confidence import GridView, combine, grid_penalties
-from market_maker.regime.settings import RegimeSettings
-from market_maker.timeutil import HOUR, from_seconds, hours_between, to_seconds
 
 
 @dataclass

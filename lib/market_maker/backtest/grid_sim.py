@@ -27,7 +27,7 @@ from typing import Literal
 
 import numpy as np
 
-from market_maker.candles import CandleSeries
+from market_maker.base.candles import CandleSeries
 
 Spacing = Literal["arithmetic", "geometric"]
 

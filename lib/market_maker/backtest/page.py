@@ -18,12 +18,12 @@ from typing import Any
 
 from market_maker.backtest.parameters import RUN_NAME, BacktestParameters
 from market_maker.backtest.results import BACKTESTS_DIR, VARIANTS, BacktestReport
+from market_maker.base.atomic import write_atomic
+from market_maker.base.errors import DataError
+from market_maker.base.identifiers import inside
+from market_maker.base.yaml_files import dump, load_model
 from market_maker.dashboard.page import CHARTJS
-from market_maker.errors import DataError
-from market_maker.identifiers import inside
 from market_maker.kpis.model import Kpi, KpiValue
-from market_maker.store.atomic import write_atomic
-from market_maker.yaml_files import dump, load_model
 
 TEMPLATE = "report_template.html"
 REPORT_YAML = "report.yaml"

@@ -8,11 +8,11 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from market_maker.backtest.grid_sim import Spacing
+from market_maker.base.errors import ParameterError
+from market_maker.base.identifiers import Symbol
+from market_maker.base.types import FrozenModel, UtcHour
 from market_maker.config import Settings
-from market_maker.errors import ParameterError
-from market_maker.exit_strategy.states import ExitState
-from market_maker.identifiers import Symbol
-from market_maker.types import FrozenModel, UtcHour
+from market_maker.decisions.states import ExitState
 
 ActOn = Literal["LATEST_ACCEPTABLE_EXIT", "MANDATORY_EXIT"]
 RUN_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"

@@ -25,9 +25,9 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from market_maker.candles import CandleSeries, Interval
-from market_maker.errors import DataError, ParameterError
-from market_maker.timeutil import from_seconds, to_seconds, utc
+from market_maker.base.candles import CandleSeries, Interval
+from market_maker.base.errors import DataError, ParameterError
+from market_maker.base.timeutil import from_seconds, to_seconds, utc
 
 HEADER = "timestamp_ms,open,high,low,close,volume"
 COLUMNS = len(HEADER.split(","))

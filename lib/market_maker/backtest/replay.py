@@ -17,14 +17,14 @@ import numpy as np
 from market_maker.backtest.feed import Feed
 from market_maker.backtest.grid_sim import level_prices
 from market_maker.backtest.parameters import BacktestParameters
+from market_maker.base.timeutil import HOUR, floor_hour, from_seconds
+from market_maker.config.exit_strategy import ExitStrategySettings
 from market_maker.decisions.model import decision_id
+from market_maker.decisions.states import RECOMMENDATION, ExitState
 from market_maker.exit_strategy.engine import Evaluation, evaluate
 from market_maker.exit_strategy.model import EvaluationRecord
-from market_maker.exit_strategy.settings import ExitStrategySettings
-from market_maker.exit_strategy.states import RECOMMENDATION, ExitState
 from market_maker.grids.model import GridConfig, HistoryEntry
 from market_maker.regime.model import Verdict
-from market_maker.timeutil import HOUR, floor_hour, from_seconds
 
 # Persistence and calm read a grid's recent evaluations; no rule looks further back than this.
 PRIOR_KEPT = 240

@@ -8,8 +8,8 @@ from typing import Literal
 from pydantic import Field
 
 from market_maker.backtest.parameters import BacktestParameters
+from market_maker.base.types import FrozenModel, UtcDatetime, UtcHour
 from market_maker.kpis.model import Kpi, KpiValue
-from market_maker.types import FrozenModel, UtcDatetime, UtcHour
 
 SCHEMA_VERSION = "1.0"
 BACKTESTS_DIR = "backtests"

@@ -37,9 +37,10 @@ from market_maker.backtest.results import (
     StopFigures,
     VariantFigures,
 )
-from market_maker.candles import CandleSeries
+from market_maker.base.candles import CandleSeries
+from market_maker.base.timeutil import HOUR, floor_hour, from_seconds, to_seconds
 from market_maker.config import Settings
-from market_maker.exit_strategy.states import RECOMMENDATION, ExitState
+from market_maker.decisions.states import RECOMMENDATION, ExitState
 from market_maker.grids.valuation import GridShape
 from market_maker.kpis.compute import (
     ActionFact,
@@ -53,7 +54,6 @@ from market_maker.kpis.compute import (
     kpis,
 )
 from market_maker.kpis.model import Kpi, KpiEvent
-from market_maker.timeutil import HOUR, floor_hour, from_seconds, to_seconds
 
 Progress = Callable[[float, str], None]
 

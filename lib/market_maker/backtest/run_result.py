@@ -11,7 +11,7 @@ from pydantic import Field
 from market_maker.backtest.report import headline_rows, report_markdown, sweep_markdown
 from market_maker.backtest.results import BacktestReport
 from market_maker.backtest.sweep import SweepResult
-from market_maker.types import FrozenModel
+from market_maker.base.types import FrozenModel
 
 
 class BacktestRun(FrozenModel):

@@ -27,7 +27,7 @@ from market_maker.backtest.run import (
     run_backtest,
     series,
 )
-from market_maker.candles import CandleSeries
+from market_maker.base.candles import CandleSeries
 from market_maker.config import Settings
 
 

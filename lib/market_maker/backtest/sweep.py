@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 from market_maker.backtest.parameters import OVERRIDABLE, BacktestParameters, parse_parameters
 from market_maker.backtest.results import BacktestReport
-from market_maker.errors import ParameterError
+from market_maker.base.errors import ParameterError
+from market_maker.base.types import FrozenModel, UtcHour
 from market_maker.kpis.model import Kpi
-from market_maker.types import FrozenModel, UtcHour
 
 MAX_POINTS = 1000
 FIXED = ("start", "end", "data_file", "symbol", "name", "overrides")

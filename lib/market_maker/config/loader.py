@@ -11,7 +11,8 @@ import yaml
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from market_maker import redaction
+from market_maker.base import redaction
+from market_maker.base.errors import ConfigurationError
 from market_maker.config.settings import (
     ENV_NESTED_DELIMITER,
     ENV_PREFIX,
@@ -20,7 +21,6 @@ from market_maker.config.settings import (
     env_var_for,
     known_env_roots,
 )
-from market_maker.errors import ConfigurationError
 
 # Environment variables with the prefix that are not settings keys.
 CONFIG_FILE_ENV = "MARKET_MAKER_CONFIG"

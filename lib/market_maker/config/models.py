@@ -15,9 +15,9 @@ from pydantic import (
     model_validator,
 )
 
-from market_maker.identifiers import SYMBOL_PATTERN, Symbol
-from market_maker.timeutil import check_period, utc
-from market_maker.types import FrozenModel
+from market_maker.base.identifiers import SYMBOL_PATTERN, Symbol
+from market_maker.base.timeutil import check_period, utc
+from market_maker.base.types import FrozenModel
 
 __all__ = ["SYMBOL_PATTERN", "Symbol"]
 

@@ -16,6 +16,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from market_maker.config.exit_strategy import ExitStrategySettings
+from market_maker.config.lifecycle import LifecycleSettings
 from market_maker.config.models import (
     BackfillSettings,
     DataRepositorySettings,
@@ -29,9 +31,7 @@ from market_maker.config.models import (
     SnapshotSettings,
     Symbol,
 )
-from market_maker.exit_strategy.settings import ExitStrategySettings
-from market_maker.lifecycle.settings import LifecycleSettings
-from market_maker.regime.settings import RegimeSettings
+from market_maker.config.regime import RegimeSettings
 
 ENV_PREFIX = "MARKET_MAKER_"
 ENV_NESTED_DELIMITER = "__"
@@ -118,7 +118,7 @@ class Settings(BaseSettings):
         """A ConfigurationError naming every symbol asked for that is not configured."""
         unknown = [s for s in symbols if s not in self.symbols]
         if unknown:
-            from market_maker.errors import ConfigurationError
+            from market_maker.base.errors import ConfigurationError
 
             raise ConfigurationError(
                 f"symbol {', '.join(unknown)} is not configured (symbols: "
@@ -138,7 +138,7 @@ class Settings(BaseSettings):
             for part in key.split("."):
                 model = getattr(model, part)
             values.append(secret_value(model))
-        from market_maker.redaction import url_credentials
+        from market_maker.base.redaction import url_credentials
 
         values.append(url_credentials(self.data_repository.remote_url))
         return [v for v in values if v]

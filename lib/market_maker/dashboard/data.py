@@ -6,16 +6,16 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from market_maker.base.identifiers import inside, symbol_part
+from market_maker.base.timeutil import HOUR, to_seconds
 from market_maker.context import RunContext
 from market_maker.decisions.model import DECISIONS_DIR, decision_id
 from market_maker.decisions.store import DecisionStore
 from market_maker.exit_strategy.store import ExitStateStore
 from market_maker.grids.book import GridBook
-from market_maker.identifiers import inside, symbol_part
 from market_maker.kpis.model import KPIS_DIR, Kpi, read_kpi_file
 from market_maker.kpis.service import action_fact, day_end
 from market_maker.snapshots.columnar import CandleCache
-from market_maker.timeutil import HOUR, to_seconds
 
 KPI_WINDOWS = ("7d", "30d")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from market_maker.errors import DataError
+from market_maker.base.errors import DataError
 
 DATA_ID = b'id="dashboard-data"'
 # The vendored Chart.js build every page inlines (see assets/README.md).

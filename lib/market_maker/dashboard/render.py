@@ -9,11 +9,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from market_maker.base.atomic import write_atomic
+from market_maker.base.identifiers import inside
 from market_maker.context import RunContext
 from market_maker.dashboard.data import dashboard_data
 from market_maker.dashboard.page import CHARTJS, check_dashboard_page
-from market_maker.identifiers import inside
-from market_maker.store.atomic import write_atomic
 
 DASHBOARD = Path("dashboard", "index.html")
 

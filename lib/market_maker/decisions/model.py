@@ -8,20 +8,13 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from market_maker.base.errors import DataError
+from market_maker.base.identifiers import DecisionId, GridId, decision_id_part, symbol_part
+from market_maker.base.types import FrozenModel, UtcDatetime, UtcPeriodStart
 from market_maker.config.models import Symbol
-from market_maker.errors import DataError
-from market_maker.exit_strategy.states import ExitState, Recommendation
+from market_maker.decisions.states import ExitState, Recommendation
 from market_maker.grids.position import PositionRisk
-from market_maker.identifiers import DecisionId, GridId, decision_id_part, symbol_part
-from market_maker.lifecycle.setup import (
-    CapitalRecord,
-    Check,
-    ProposedGrid,
-    SetupMode,
-    SetupRecommendation,
-)
 from market_maker.regime.model import Verdict
-from market_maker.types import FrozenModel, UtcDatetime, UtcPeriodStart
 
 SCHEMA_VERSION = "1.0"
 # 1.1: a GRID_MANAGE decision with the grid's position risk, and a probationary grid's
@@ -31,6 +24,40 @@ DECISIONS_DIR = "decisions"
 
 
 Record = FrozenModel
+
+
+SetupRecommendation = Literal["CREATE_GRID", "NO_SETUP"]
+
+
+SetupMode = Literal["full", "probationary"]
+
+
+class CapitalRecord(FrozenModel):
+    """SINGLE_GRID capital at the hour: unlocked = total - reserve - allocated."""
+
+    total: float = Field(ge=0)
+    reserve: float = Field(ge=0)
+    allocated: float = Field(ge=0, description="Capital of the grids running.")
+    unlocked: float
+    used: float | None = Field(None, ge=0, description="What the proposed grid takes.")
+    source: str = Field(description="Where the balance came from.")
+
+
+class ProposedGrid(FrozenModel):
+    lower_price: float = Field(gt=0)
+    upper_price: float = Field(gt=0)
+    levels: int = Field(ge=2)
+    spacing: Literal["arithmetic", "geometric"]
+    spacing_pct: float = Field(description="Smallest step between levels, percent of price.")
+    amount_per_grid: float = Field(gt=0, description="Base bought or sold per level.")
+    profit_per_grid: float = Field(gt=0, description="Smallest step as a fraction (gross).")
+    profit_per_grid_net: float = Field(description="Less the maker fee on both fills.")
+
+
+class Check(FrozenModel):
+    name: str
+    passed: bool
+    detail: str
 
 
 class GridRef(Record):
@@ -186,12 +213,20 @@ class DecisionEntry(Record):
     @model_validator(mode="after")
     def _data_of_its_kind(self) -> DecisionEntry:
         # Entries recorded by `grid disable --decision` before actions were typed are read as
-        # they were written (see kpis.service.action_fact).
+        # they were written (see :meth:`action_taken`).
         if self.kind == "action" and self.data.get("action") not in ("grid disable", "grid enable"):
             ActionData.model_validate(self.data)
         elif self.kind == "evaluation":
             EvaluationData.model_validate(self.data)
         return self
+
+    def action_taken(self) -> tuple[str, datetime]:
+        """What an action entry says the operator did, and when; entries recorded by ``grid
+        disable --decision`` before actions were typed read as executed when recorded."""
+        if self.data.get("action") in ("grid disable", "grid enable"):
+            return "executed", self.recorded_at
+        action = ActionData.model_validate(self.data)
+        return action.action, action.at
 
 
 def decision_relpath(symbol: str, issued_at: datetime) -> Path:

@@ -6,6 +6,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from market_maker.base.atomic import write_atomic
+from market_maker.base.errors import DataError
+from market_maker.base.identifiers import inside
+from market_maker.base.timeutil import format_utc
+from market_maker.base.yaml_files import dump, load_model
 from market_maker.decisions.model import (
     ActionData,
     Decision,
@@ -14,11 +19,6 @@ from market_maker.decisions.model import (
     decision_id_relpath,
     decision_relpath,
 )
-from market_maker.errors import DataError
-from market_maker.identifiers import inside
-from market_maker.store.atomic import write_atomic
-from market_maker.timeutil import format_utc
-from market_maker.yaml_files import dump, load_model
 
 
 class ImmutableRecordError(DataError):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from market_maker.candles import FetchResult, Interval
+from market_maker.base.candles import FetchResult, Interval
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from market_maker.errors import CircuitOpenError, TransientExchangeError
-from market_maker.timeutil import format_utc, parse_utc
+from market_maker.base.errors import CircuitOpenError, TransientExchangeError
+from market_maker.base.timeutil import format_utc, parse_utc
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -14,19 +14,19 @@ import numpy as np
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from market_maker.candles import CandleSeries, FetchResult, Interval
-from market_maker.config.models import ExchangeSettings
-from market_maker.config.settings import secret_value
-from market_maker.errors import (
+from market_maker.base.candles import CandleSeries, FetchResult, Interval
+from market_maker.base.errors import (
     ExchangeAPIError,
     RateLimitedError,
     TransientExchangeError,
     UnsafeAPIKeyError,
 )
+from market_maker.base.timeutil import from_seconds, to_seconds
+from market_maker.config.models import ExchangeSettings
+from market_maker.config.settings import secret_value
 from market_maker.exchange.base import MarketSummary
 from market_maker.exchange.circuit_breaker import CircuitBreaker
 from market_maker.exchange.kucoin_signing import auth_headers
-from market_maker.timeutil import from_seconds, to_seconds
 
 log = logging.getLogger(__name__)
 

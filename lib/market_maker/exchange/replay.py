@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from market_maker.candles import CandleSeries, FetchResult, Interval, aggregate
-from market_maker.errors import ConfigurationError, DataError
+from market_maker.base.candles import CandleSeries, FetchResult, Interval, aggregate
+from market_maker.base.errors import ConfigurationError, DataError
+from market_maker.base.timeutil import from_seconds, to_seconds, utc
 from market_maker.exchange.base import MarketSummary
-from market_maker.timeutil import from_seconds, to_seconds, utc
 
 HEADER = "timestamp_ms,open,high,low,close,volume"
 

@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from market_maker.config.exit_strategy import BreakRiskSettings
 from market_maker.exit_strategy.observation import Observation
-from market_maker.exit_strategy.settings import BreakRiskSettings
 
 Side = Literal["lower", "upper"]
 # Bollinger bands are the mean +/- 2 standard deviations: bandwidth = 4 sigma / mean.

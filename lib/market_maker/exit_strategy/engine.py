@@ -30,10 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from market_maker.base.timeutil import HOUR
+from market_maker.config.exit_strategy import ExitStrategySettings
+from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.model import EvaluationRecord, TransitionRecord
 from market_maker.exit_strategy.observation import Observation
-from market_maker.exit_strategy.settings import ExitStrategySettings
-from market_maker.exit_strategy.states import ExitState
 from market_maker.exit_strategy.triggers import (
     Condition,
     latest_exit,
@@ -41,7 +42,6 @@ from market_maker.exit_strategy.triggers import (
     streak_unit,
     warning,
 )
-from market_maker.timeutil import HOUR
 
 
 @dataclass(frozen=True)

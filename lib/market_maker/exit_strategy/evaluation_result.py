@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from market_maker.base.types import FrozenModel, UtcDatetime
+from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.report import outcome_markdown
 from market_maker.exit_strategy.service import ExitOutcome
-from market_maker.exit_strategy.states import ExitState
-from market_maker.types import FrozenModel, UtcDatetime
 
 
 class ExitEvaluationResult(FrozenModel):

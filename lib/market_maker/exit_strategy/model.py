@@ -9,10 +9,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from market_maker.base.identifiers import GridId, symbol_part
+from market_maker.base.types import FrozenModel, UtcDatetime, UtcPeriodStart
 from market_maker.config.models import Symbol
-from market_maker.exit_strategy.states import ExitState
-from market_maker.identifiers import GridId, symbol_part
-from market_maker.types import FrozenModel, UtcDatetime, UtcPeriodStart
+from market_maker.decisions.states import ExitState
 
 # 1.1 added revisions of evaluations and the record of every delivery attempt; 1.2 the
 # priority and Pushover receipt of each delivery and the receipts' outcomes (the operator's

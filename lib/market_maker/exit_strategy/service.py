@@ -11,26 +11,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from market_maker.base.identifiers import inside
+from market_maker.base.timeutil import HOUR, format_utc
 from market_maker.config import Settings
 from market_maker.decisions.model import (
     SCHEMA_WITH_POSITION,
     Decision,
     GridRef,
+    ProposedGrid,
     decision_id,
     decision_relpath,
 )
+from market_maker.decisions.states import RECOMMENDATION, ExitState, Recommendation
 from market_maker.decisions.store import DecisionStore, ImmutableRecordError
 from market_maker.exit_strategy.engine import Evaluation, evaluate
 from market_maker.exit_strategy.model import REFUSAL_KEY, DeliveryRecord, ReceiptRecord
 from market_maker.exit_strategy.observation import Observation
-from market_maker.exit_strategy.states import RECOMMENDATION, ExitState, Recommendation
 from market_maker.exit_strategy.store import ExitStateStore, Prior
 from market_maker.grids.book import GridBook
 from market_maker.grids.model import GridConfig
-from market_maker.identifiers import inside
-from market_maker.kpis.service import action_fact
-from market_maker.lifecycle.position_path import PositionTracker
-from market_maker.lifecycle.setup import ProposedGrid
+from market_maker.grids.position_path import PositionTracker
 from market_maker.notifications import emergency
 from market_maker.notifications.chart import ChartHour, exit_chart
 from market_maker.notifications.message import (
@@ -44,7 +44,6 @@ from market_maker.notifications.policy import should_notify
 from market_maker.notifications.pushover import ReceiptStatus
 from market_maker.regime import files
 from market_maker.regime.model import MetricsFile, metrics_relpath
-from market_maker.timeutil import HOUR, format_utc
 
 log = logging.getLogger(__name__)
 # Pushover: poll a receipt no more often than every 5 seconds.
@@ -369,9 +368,9 @@ class ExitEvaluator:
             if not inside(self.root, decision_relpath(symbol, issued)).exists():
                 continue
             for entry in self.decisions.entries(ident, "action"):
-                fact = action_fact(entry)
-                if fact.at <= until:
-                    out.append((fact.action, fact.at, ident))
+                action, at = entry.action_taken()
+                if at <= until:
+                    out.append((action, at, ident))
         return sorted(out, key=lambda a: a[1])
 
     def _chart(self, outcome: ExitDecided, o: Observation, changed_at: datetime) -> bytes | None:

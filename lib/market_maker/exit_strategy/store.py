@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from market_maker.errors import DataError
+from market_maker.base.atomic import write_atomic
+from market_maker.base.errors import DataError
+from market_maker.base.identifiers import inside
+from market_maker.base.yaml_files import dump, load_model
+from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.engine import Evaluation
 from market_maker.exit_strategy.model import (
     NOTIFICATION_KEYS,
@@ -25,10 +29,6 @@ from market_maker.exit_strategy.model import (
     ReceiptRecord,
     exit_state_relpath,
 )
-from market_maker.exit_strategy.states import ExitState
-from market_maker.identifiers import inside
-from market_maker.store.atomic import write_atomic
-from market_maker.yaml_files import dump, load_model
 
 LOOKBACK_DAYS = 7  # how far back a run looks for the state a grid was left in
 # Legacy (1.0) files recorded only that an hour was notified, not on which channel.

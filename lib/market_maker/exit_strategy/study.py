@@ -16,16 +16,16 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from market_maker.candles import CandleSeries
+from market_maker.base.candles import CandleSeries
+from market_maker.base.timeutil import HOUR
 from market_maker.config import Settings
+from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.engine import evaluate
 from market_maker.exit_strategy.model import EvaluationRecord
 from market_maker.exit_strategy.observation import Observation
-from market_maker.exit_strategy.states import ExitState
 from market_maker.grids.model import GridConfig, HistoryEntry
 from market_maker.regime.model import MetricsFile, Verdict
 from market_maker.regime.service import analyze_series
-from market_maker.timeutil import HOUR
 
 
 @dataclass

@@ -9,14 +9,14 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from market_maker.base.atomic import write_atomic
+from market_maker.base.errors import DataError
+from market_maker.base.identifiers import grid_id_part, inside
+from market_maker.base.timeutil import format_utc
+from market_maker.base.yaml_files import load_model
 from market_maker.config.settings import git_blob_hash
-from market_maker.errors import DataError
 from market_maker.grids.model import GRIDS_DIR, GridConfig, HistoryEntry
-from market_maker.identifiers import grid_id_part, inside
 from market_maker.snapshots.model import GridStatusRecord
-from market_maker.store.atomic import write_atomic
-from market_maker.timeutil import format_utc
-from market_maker.yaml_files import load_model
 
 
 def grid_path(root: Path, grid_id: str) -> Path:

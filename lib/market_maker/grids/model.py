@@ -9,9 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
-from market_maker.identifiers import GRID_ID_PATTERN, Symbol
+from market_maker.base.identifiers import GRID_ID_PATTERN, Symbol
+from market_maker.base.types import UtcDatetime
 from market_maker.snapshots.model import GridStatusRecord
-from market_maker.types import UtcDatetime
 
 SCHEMA_VERSION = "1.0"
 # 1.1: spacing, mode and setup_decision (grids created from a setup recommendation).

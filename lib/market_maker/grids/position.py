@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from market_maker.types import FrozenModel
+from market_maker.base.types import FrozenModel
 
 
 class PositionRisk(FrozenModel):

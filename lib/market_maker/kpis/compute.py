@@ -36,11 +36,11 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from market_maker.base.timeutil import HOUR, from_seconds, to_seconds
 from market_maker.config.models import KpiSettings
-from market_maker.exit_strategy.states import ExitState
+from market_maker.decisions.states import ExitState
 from market_maker.grids.valuation import GridShape
 from market_maker.kpis.model import Kpi, KpiEvent, KpiValue
-from market_maker.timeutil import HOUR, from_seconds, to_seconds
 
 LATEST = ExitState.LATEST_ACCEPTABLE_EXIT.rank
 WARNING = ExitState.WARNING.rank

@@ -9,9 +9,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from market_maker.errors import DataError
-from market_maker.types import FrozenModel, UtcDatetime
-from market_maker.yaml_files import load_model
+from market_maker.base.errors import DataError
+from market_maker.base.types import FrozenModel, UtcDatetime
+from market_maker.base.yaml_files import load_model
 
 SCHEMA_VERSION = "1.0"
 KPIS_DIR = "kpis"

@@ -15,15 +15,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 
+from market_maker.base.atomic import write_atomic
+from market_maker.base.errors import DataError
+from market_maker.base.identifiers import inside, symbol_part
+from market_maker.base.timeutil import HOUR, floor_hour, format_utc
+from market_maker.base.yaml_files import dump, load_model
 from market_maker.config import Settings
 from market_maker.context import RunContext
-from market_maker.decisions.model import DECISIONS_DIR, ActionData, Decision, DecisionEntry
+from market_maker.decisions.model import DECISIONS_DIR, Decision, DecisionEntry
 from market_maker.decisions.store import DecisionStore
-from market_maker.errors import DataError
 from market_maker.exit_strategy.store import ExitStateStore
 from market_maker.grids.book import GridBook
 from market_maker.grids.valuation import GridShape
-from market_maker.identifiers import inside, symbol_part
 from market_maker.kpis.compute import (
     ActionFact,
     DecisionFact,
@@ -48,9 +51,6 @@ from market_maker.kpis.model import (
 from market_maker.kpis.outcomes import EvaluationData, evaluate_outcome, horizon_label
 from market_maker.snapshots.columnar import CandleCache
 from market_maker.snapshots.reader import SnapshotReader
-from market_maker.store.atomic import write_atomic
-from market_maker.timeutil import HOUR, floor_hour, format_utc
-from market_maker.yaml_files import dump, load_model
 
 log = logging.getLogger(__name__)
 
@@ -310,13 +310,8 @@ def latest_kpi_day(root: Path) -> date | None:
 
 
 def action_fact(entry: DecisionEntry) -> ActionFact:
-    """An action entry as a fact; entries recorded by ``grid disable --decision`` before
-    actions were typed read as executed at their recording time."""
-    data = entry.data
-    if data.get("action") in ("grid disable", "grid enable"):
-        return ActionFact(entry.decision_id, "executed", entry.recorded_at)
-    action = ActionData.model_validate(data)
-    return ActionFact(entry.decision_id, action.action, action.at)
+    """An action entry as the KPI module's fact."""
+    return ActionFact(entry.decision_id, *entry.action_taken())
 
 
 def _overlaps(life: GridLife, start: datetime, end: datetime) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from market_maker.base.errors import ExchangeError
 from market_maker.config import Settings
-from market_maker.errors import ExchangeError
 from market_maker.exchange import Exchange
 from market_maker.lifecycle.service import Balance, configured_balance
 

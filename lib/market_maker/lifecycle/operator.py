@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from market_maker.base.timeutil import format_utc
 from market_maker.decisions.model import Decision, SetupDecision
+from market_maker.decisions.states import ExitState
 from market_maker.decisions.store import DecisionStore
-from market_maker.exit_strategy.states import ExitState
 from market_maker.grids.book import GridBook, set_running
 from market_maker.lifecycle.service import place_approved
-from market_maker.timeutil import format_utc
 
 
 @dataclass(frozen=True)

@@ -6,19 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from market_maker.base.errors import DataError
+from market_maker.base.identifiers import inside, symbol_part
+from market_maker.base.timeutil import format_utc, is_period_start, period
 from market_maker.config import Settings
 from market_maker.decisions.model import SetupDecision, decision_relpath
 from market_maker.decisions.store import DecisionStore
-from market_maker.errors import DataError
 from market_maker.grids.book import GridBook
-from market_maker.identifiers import inside, symbol_part
-from market_maker.lifecycle.gates import GATES
 from market_maker.lifecycle.service import Balance, SetupEvaluator
 from market_maker.lifecycle.setup import evaluate_setup
 from market_maker.notifications.notifier import Notifier
 from market_maker.regime import files
+from market_maker.regime.gate_records import GATES
 from market_maker.regime.model import METRICS_DIR, metrics_file_period, metrics_relpath
-from market_maker.timeutil import format_utc, is_period_start, period
 
 
 def latest_analysed_hour(root: Path, symbol: str, period_minutes: int | None = None) -> datetime:

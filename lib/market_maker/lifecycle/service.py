@@ -8,31 +8,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from market_maker.base.errors import DataError
+from market_maker.base.identifiers import inside
+from market_maker.base.timeutil import HOUR, format_utc
 from market_maker.config import Settings
 from market_maker.decisions.model import (
     ActionData,
     Decision,
+    ProposedGrid,
     SetupDecision,
     decision_id,
     decision_relpath,
 )
 from market_maker.decisions.store import DecisionStore, ImmutableRecordError
-from market_maker.errors import DataError
 from market_maker.grids.book import GridBook, add_grid_config, set_running
 from market_maker.grids.model import SCHEMA_WITH_SETUP, GridConfig
-from market_maker.identifiers import inside
-from market_maker.lifecycle.setup import (
-    Context,
-    ProposedGrid,
-    capital_of,
-    design_grid,
-    evaluate_setup,
-)
+from market_maker.lifecycle.setup import Context, capital_of, design_grid, evaluate_setup
 from market_maker.notifications.message import Notification, trim
 from market_maker.notifications.notifier import Delivery, Notifier
 from market_maker.regime import files
 from market_maker.regime.model import MetricsFile, Verdict, metrics_relpath
-from market_maker.timeutil import HOUR, format_utc
 
 # How far back a closed (declined or expired) setup can still hold a cooldown.
 LOOKBACK_HOURS = 6

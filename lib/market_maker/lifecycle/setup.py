@@ -9,46 +9,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 from pydantic import Field
 
-from market_maker.errors import ConfigurationError
-from market_maker.lifecycle.gates import GATES, GateEvaluation
-from market_maker.lifecycle.settings import LifecycleSettings
+from market_maker.base.errors import ConfigurationError
+from market_maker.base.types import FrozenModel
+from market_maker.config.lifecycle import LifecycleSettings
+from market_maker.decisions.model import (
+    CapitalRecord,
+    Check,
+    ProposedGrid,
+    SetupMode,
+    SetupRecommendation,
+)
+from market_maker.regime.gate_records import GATES, GateEvaluation
 from market_maker.regime.model import MetricsFile, Verdict
-from market_maker.types import FrozenModel
-
-SetupRecommendation = Literal["CREATE_GRID", "NO_SETUP"]
-SetupMode = Literal["full", "probationary"]
-
-
-class CapitalRecord(FrozenModel):
-    """SINGLE_GRID capital at the hour: unlocked = total - reserve - allocated."""
-
-    total: float = Field(ge=0)
-    reserve: float = Field(ge=0)
-    allocated: float = Field(ge=0, description="Capital of the grids running.")
-    unlocked: float
-    used: float | None = Field(None, ge=0, description="What the proposed grid takes.")
-    source: str = Field(description="Where the balance came from.")
-
-
-class ProposedGrid(FrozenModel):
-    lower_price: float = Field(gt=0)
-    upper_price: float = Field(gt=0)
-    levels: int = Field(ge=2)
-    spacing: Literal["arithmetic", "geometric"]
-    spacing_pct: float = Field(description="Smallest step between levels, percent of price.")
-    amount_per_grid: float = Field(gt=0, description="Base bought or sold per level.")
-    profit_per_grid: float = Field(gt=0, description="Smallest step as a fraction (gross).")
-    profit_per_grid_net: float = Field(description="Less the maker fee on both fills.")
-
-
-class Check(FrozenModel):
-    name: str
-    passed: bool
-    detail: str
 
 
 class SetupEvaluation(FrozenModel):

@@ -18,13 +18,17 @@ from typing import Literal
 
 from pydantic import Field
 
+from market_maker.base.atomic import write_atomic
+from market_maker.base.errors import DataError
+from market_maker.base.identifiers import inside
+from market_maker.base.timeutil import period
+from market_maker.base.types import FrozenModel, UtcDatetime
+from market_maker.base.yaml_files import dump, load_model
 from market_maker.config import Settings
-from market_maker.errors import DataError
+from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.model import REFUSAL_KEY, EvaluationRecord, ExitStateFile
-from market_maker.exit_strategy.states import ExitState
 from market_maker.exit_strategy.store import ExitStateStore
 from market_maker.grids.book import GridBook
-from market_maker.identifiers import inside
 from market_maker.notifications.message import (
     MAX_TITLE,
     PRIORITY,
@@ -35,10 +39,6 @@ from market_maker.notifications.message import (
 from market_maker.notifications.notifier import Notifier
 from market_maker.regime import files as metrics_files
 from market_maker.regime.model import MetricsFile, metrics_relpath
-from market_maker.store.atomic import write_atomic
-from market_maker.timeutil import period
-from market_maker.types import FrozenModel, UtcDatetime
-from market_maker.yaml_files import dump, load_model
 
 log = logging.getLogger(__name__)
 DIGESTS_DIR = "digests"

@@ -21,8 +21,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.model import DeliveryRecord, EvaluationRecord, ReceiptRecord
-from market_maker.exit_strategy.states import ExitState
 from market_maker.notifications.pushover import ReceiptStatus
 
 

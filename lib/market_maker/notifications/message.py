@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from market_maker.exit_strategy.states import ExitState, Recommendation
+from market_maker.decisions.model import ProposedGrid
+from market_maker.decisions.states import ExitState, Recommendation
 from market_maker.grids.position import PositionRisk
-from market_maker.lifecycle.setup import ProposedGrid
 
 MAX_MESSAGE = 1024
 MAX_TITLE = 250

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from market_maker.config.models import RateLimits
-from market_maker.exit_strategy.states import ExitState
+from market_maker.decisions.states import ExitState
 
 
 def should_notify(

@@ -20,7 +20,9 @@ from typing import Literal
 
 import numpy as np
 
-from market_maker.candles import CandleSeries
+from market_maker.base.candles import CandleSeries
+from market_maker.base.timeutil import from_seconds, last_closed_bar, to_seconds
+from market_maker.config.regime import METRIC_NAMES, MetricName, RegimeSettings
 from market_maker.regime import kernels
 from market_maker.regime.classifier import (
     EFFECTS,
@@ -51,9 +53,7 @@ from market_maker.regime.model import (
     schema_for,
 )
 from market_maker.regime.range_discovery import METHOD, discover
-from market_maker.regime.settings import METRIC_NAMES, MetricName, RegimeSettings
 from market_maker.snapshots.model import GridStatusRecord, Snapshot
-from market_maker.timeutil import from_seconds, last_closed_bar, to_seconds
 
 FOUR_HOURS_S = 4 * 3600
 

@@ -8,9 +8,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from market_maker.base.timeutil import format_utc
+from market_maker.base.types import FrozenModel
 from market_maker.regime.model import MetricsFile, Verdict
-from market_maker.timeutil import format_utc
-from market_maker.types import FrozenModel
 
 REFUSED = "REFUSED"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from market_maker.config.regime import METRIC_NAMES, ClassificationSettings, MetricName, Weights
 from market_maker.regime.metrics import MetricBatch
 from market_maker.regime.model import VERDICTS, Verdict
-from market_maker.regime.settings import METRIC_NAMES, ClassificationSettings, MetricName, Weights
 
 # Verdict codes in arrays: index into VERDICTS, or one of these.
 REFUSED = -1  # fewer computable metrics than required

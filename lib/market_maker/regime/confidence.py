@@ -8,9 +8,9 @@ from datetime import datetime
 
 import numpy as np
 
+from market_maker.config.regime import ConfidenceSettings, GridPenaltySettings
 from market_maker.regime.classifier import FAMILY, RANGE_WEAK
 from market_maker.regime.model import PenaltyRecord
-from market_maker.regime.settings import ConfidenceSettings, GridPenaltySettings
 from market_maker.snapshots.model import GridStatusRecord
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from market_maker.errors import DataError, NewerSchemaError
-from market_maker.identifiers import inside
+from market_maker.base.atomic import write_atomic
+from market_maker.base.errors import DataError, NewerSchemaError
+from market_maker.base.identifiers import inside
+from market_maker.base.yaml_files import Dumper, dump, load_model
 from market_maker.regime.model import MetricsFile, metrics_relpath, schema_for
 from market_maker.snapshots.paths import snapshot_relpath
-from market_maker.store.atomic import write_atomic
-from market_maker.yaml_files import Dumper, dump, load_model
 
 
 class _Inline(dict):

@@ -21,11 +21,11 @@ from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 
-from market_maker.errors import DataError
-from market_maker.identifiers import symbol_part, valid_symbol
+from market_maker.base.errors import DataError
+from market_maker.base.identifiers import symbol_part, valid_symbol
+from market_maker.base.timeutil import format_utc, from_seconds, to_seconds
 from market_maker.regime import files
 from market_maker.regime.model import METRICS_DIR, metrics_file_period
-from market_maker.timeutil import format_utc, from_seconds, to_seconds
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from market_maker.candles import CandleSeries
+from market_maker.base.candles import CandleSeries
+from market_maker.config.regime import METRIC_NAMES, MetricName, TimeframeSettings
 from market_maker.regime import kernels
-from market_maker.regime.settings import METRIC_NAMES, MetricName, TimeframeSettings
 
 RANGE, NEUTRAL, TREND = -1, 0, 1
 VOTE_NAMES = {RANGE: "range", NEUTRAL: "neutral", TREND: "trend"}

@@ -19,12 +19,12 @@ from pydantic import (
     model_validator,
 )
 
+from market_maker.base.identifiers import symbol_part
+from market_maker.base.types import FrozenModel, PeriodMinutes, UtcDatetime, aligned_start
 from market_maker.config.models import Symbol
-from market_maker.identifiers import symbol_part
-from market_maker.lifecycle.gates import GateEvaluation
-from market_maker.regime.settings import MetricName
+from market_maker.config.regime import MetricName
+from market_maker.regime.gate_records import GateEvaluation
 from market_maker.snapshots.model import GridStatusRecord
-from market_maker.types import FrozenModel, PeriodMinutes, UtcDatetime, aligned_start
 
 SCHEMA_VERSION = "1.0"
 # 1.1 adds gate_evaluation (written only when there is one, so other files stay 1.0).

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from market_maker.candles import CandleSeries
-from market_maker.regime.settings import RangeDiscoverySettings
+from market_maker.base.candles import CandleSeries
+from market_maker.config.regime import RangeDiscoverySettings
 
 METHOD = "quantiles of 1h lows and highs"
 

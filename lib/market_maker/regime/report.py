@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from market_maker.base.timeutil import format_utc
 from market_maker.regime.model import VERDICTS, MetricRecord, MetricsFile
-from market_maker.timeutil import format_utc
 
 if TYPE_CHECKING:
     from market_maker.regime.service import RangeSummary

@@ -12,7 +12,9 @@ from typing import Literal
 
 import numpy as np
 
-from market_maker.candles import CandleSeries, Interval, aggregate
+from market_maker.base.candles import CandleSeries, Interval, aggregate
+from market_maker.base.timeutil import format_utc, from_seconds, hours_between, periods_between
+from market_maker.config.regime import RegimeSettings
 from market_maker.regime import files
 from market_maker.regime.analysis import (
     Frames,
@@ -23,12 +25,10 @@ from market_maker.regime.analysis import (
 )
 from market_maker.regime.classifier import MISSING
 from market_maker.regime.model import VERDICTS, MetricsFile
-from market_maker.regime.settings import RegimeSettings
 from market_maker.snapshots.columnar import CachedCandles, CandleCache
 from market_maker.snapshots.model import GridStatusRecord
 from market_maker.snapshots.paths import snapshot_relpath
 from market_maker.snapshots.reader import SnapshotReader
-from market_maker.timeutil import format_utc, from_seconds, hours_between, periods_between
 
 
 @dataclass

@@ -23,7 +23,8 @@ import numpy as np
 import orjson
 from pydantic import ValidationError
 
-from market_maker.candles import CandleSeries, Interval
+from market_maker.base.candles import CandleSeries, Interval
+from market_maker.base.timeutil import HOUR, format_utc, from_seconds, to_seconds
 from market_maker.snapshots.model import KNOWN_VERSIONS, CandleRecord, Snapshot, migrate
 from market_maker.snapshots.validation import (
     DEFAULT_LIMITS,
@@ -40,7 +41,6 @@ from market_maker.snapshots.validation import (
     period_word,
     validate_snapshot,
 )
-from market_maker.timeutil import HOUR, format_utc, from_seconds, to_seconds
 
 Section = Literal["minutes", "candles_1h", "candles_4h"]
 SECTIONS: tuple[Section, ...] = ("minutes", "candles_1h", "candles_4h")

@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from market_maker.candles import CandleSeries, FetchResult, Interval
-from market_maker.errors import DataError
+from market_maker.base.candles import CandleSeries, FetchResult, Interval
+from market_maker.base.errors import DataError
+from market_maker.base.timeutil import HOUR, from_seconds, last_closed_bar, period, to_seconds
 from market_maker.exchange.base import Exchange, MarketSummary
 from market_maker.snapshots.model import (
     CandleRecord,
@@ -21,7 +22,6 @@ from market_maker.snapshots.model import (
     Snapshot,
     schema_for,
 )
-from market_maker.timeutil import HOUR, from_seconds, last_closed_bar, period, to_seconds
 
 FOUR_HOURS = 4 * HOUR
 DAY = timedelta(days=1)

@@ -17,16 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from market_maker.candles import CandleSeries, Interval
-from market_maker.identifiers import inside, symbol_part
+from market_maker.base.atomic import write_atomic
+from market_maker.base.candles import CandleSeries, Interval
+from market_maker.base.identifiers import inside, symbol_part
+from market_maker.base.timeutil import from_seconds, to_seconds
 from market_maker.snapshots.model import GridStatusRecord
 from market_maker.snapshots.packing import PACK_SUFFIX, OpenPack, hour_of_member
 from market_maker.snapshots.parallel import map_parts
 from market_maker.snapshots.paths import SNAPSHOTS_DIR, hour_from_path
 from market_maker.snapshots.reader import SnapshotReader
 from market_maker.snapshots.validation import errors_only
-from market_maker.store.atomic import write_atomic
-from market_maker.timeutil import from_seconds, to_seconds
 
 CACHE_VERSION = 1
 

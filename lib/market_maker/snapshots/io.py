@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from market_maker.errors import DataError
-from market_maker.identifiers import inside
+from market_maker.base.atomic import write_atomic
+from market_maker.base.errors import DataError
+from market_maker.base.identifiers import inside
 from market_maker.snapshots.model import Snapshot
 from market_maker.snapshots.paths import snapshot_relpath
 from market_maker.snapshots.validation import (
@@ -19,7 +20,6 @@ from market_maker.snapshots.validation import (
     parse_snapshot,
     validate_snapshot,
 )
-from market_maker.store.atomic import write_atomic
 
 
 class InvalidSnapshotError(DataError):

@@ -21,17 +21,17 @@ from pydantic import (
     model_validator,
 )
 
-from market_maker.candles import CandleSeries, Interval
-from market_maker.config.models import Symbol
-from market_maker.identifiers import GridId
-from market_maker.timeutil import last_closed_bar
-from market_maker.types import (
+from market_maker.base.candles import CandleSeries, Interval
+from market_maker.base.identifiers import GridId
+from market_maker.base.timeutil import last_closed_bar
+from market_maker.base.types import (
     FastUtcDatetime,
     FrozenModel,
     PeriodMinutes,
     UtcDatetime,
     aligned_start,
 )
+from market_maker.config.models import Symbol
 
 SCHEMA_VERSION = "2.0"
 # 2.1 adds period_minutes, written only for periods under an hour: hourly files stay 2.0.

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from market_maker.errors import DataError
-from market_maker.identifiers import symbol_part
+from market_maker.base.errors import DataError
+from market_maker.base.identifiers import symbol_part
 from market_maker.snapshots.paths import SNAPSHOTS_DIR, file_name, start_of_name
 
 PACK_SUFFIX = ".zip"

@@ -11,8 +11,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from market_maker.identifiers import symbol_part
-from market_maker.timeutil import is_period_start
+from market_maker.base.identifiers import symbol_part
+from market_maker.base.timeutil import is_period_start
 
 SNAPSHOTS_DIR = "snapshots"
 _PATH_RE = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})(?:-(\d{2}))?\.json$")

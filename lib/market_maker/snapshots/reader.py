@@ -13,8 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from stat import S_ISLNK
 
-from market_maker.errors import DataError
-from market_maker.identifiers import inside, symbol_part
+from market_maker.base.errors import DataError
+from market_maker.base.identifiers import inside, symbol_part
+from market_maker.base.timeutil import floor_period, format_utc, periods_between, utc
 from market_maker.snapshots.arrays import (
     LineMemo,
     SnapshotArrays,
@@ -41,7 +42,6 @@ from market_maker.snapshots.validation import (
     parse_snapshot,
     validate_snapshot,
 )
-from market_maker.timeutil import floor_period, format_utc, periods_between, utc
 
 
 class SnapshotNotFoundError(DataError):

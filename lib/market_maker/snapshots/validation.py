@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from market_maker.base.timeutil import HOUR, MINUTE, format_utc
 from market_maker.snapshots.model import (
     KNOWN_VERSIONS,
     LATEST_VERSION,
@@ -22,7 +23,6 @@ from market_maker.snapshots.model import (
     Snapshot,
     migrate,
 )
-from market_maker.timeutil import HOUR, MINUTE, format_utc
 
 Severity = Literal["error", "warning"]
 _CURRENT_VERSION = re.compile(

@@ -7,10 +7,10 @@ from datetime import datetime
 
 from pydantic import Field
 
+from market_maker.base.timeutil import format_utc
+from market_maker.base.types import FrozenModel, UtcDatetime
 from market_maker.snapshots.reader import ValidationReport
 from market_maker.snapshots.validation import Problem, Severity
-from market_maker.timeutil import format_utc
-from market_maker.types import FrozenModel, UtcDatetime
 
 MARKDOWN_ROWS = 500  # problems listed in the artifact
 

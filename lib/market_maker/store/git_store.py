@@ -16,9 +16,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from git import Git, GitCommandError, Repo
 
-from market_maker import redaction
+from market_maker.base import redaction
+from market_maker.base.errors import DataError, PushError, StoreError
 from market_maker.config import Settings
-from market_maker.errors import DataError, PushError, StoreError
 from market_maker.store.holder import Holder, read_holder, write_holder
 
 log = logging.getLogger(__name__)

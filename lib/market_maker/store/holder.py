@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from market_maker.timeutil import format_utc, parse_utc
+from market_maker.base.timeutil import format_utc, parse_utc
 
 
 def _start_ticks(pid: int) -> str | None:

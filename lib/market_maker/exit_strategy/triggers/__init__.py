@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from market_maker.base.timeutil import HOUR
+from market_maker.config.exit_strategy import BreakRiskSettings
 from market_maker.exit_strategy.break_risk import probability
 from market_maker.exit_strategy.observation import Observation
-from market_maker.exit_strategy.settings import BreakRiskSettings
-from market_maker.timeutil import HOUR
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from market_maker.base.timeutil import HOUR
+from market_maker.config.exit_strategy import MandatoryExitSettings
 from market_maker.exit_strategy.observation import Observation
-from market_maker.exit_strategy.settings import MandatoryExitSettings
 from market_maker.exit_strategy.triggers import Condition, streak_unit
 from market_maker.regime.model import Verdict
-from market_maker.timeutil import HOUR
 
 
 def price_outside_grid(o: Observation, cfg: MandatoryExitSettings) -> Condition:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from market_maker.config.exit_strategy import BreakRiskSettings, WarningSettings
 from market_maker.exit_strategy.observation import Observation
-from market_maker.exit_strategy.settings import BreakRiskSettings, WarningSettings
 from market_maker.exit_strategy.triggers import Condition, break_risk_condition
 from market_maker.regime.model import Verdict
 

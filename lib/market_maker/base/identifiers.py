@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from market_maker.errors import DataError
+from market_maker.base.errors import DataError
 
 SYMBOL_PATTERN = r"^[A-Z0-9]{2,12}-[A-Z0-9]{2,12}$"
 GRID_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"

@@ -8,13 +8,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from market_maker.base.errors import NewerSchemaError
+from market_maker.base.timeutil import format_utc, is_period_start, last_closed_period
 from market_maker.context import RunContext
-from market_maker.errors import NewerSchemaError
 from market_maker.snapshots import write_snapshot
 from market_maker.snapshots.builder import build_snapshot, fetch_bundle
 from market_maker.snapshots.model import GridStatusRecord
 from market_maker.snapshots.validation import newer_schema
-from market_maker.timeutil import format_utc, is_period_start, last_closed_period
 
 Status = Literal["written", "unchanged", "missing_at_source", "not_closed"]
 

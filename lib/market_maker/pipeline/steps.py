@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from market_maker.collection import HourOutcome, collect_hours
+from market_maker.base.timeutil import format_utc
 from market_maker.context import RunContext
 from market_maker.exit_strategy.service import (
     ExitDecided,
@@ -27,14 +27,14 @@ from market_maker.exit_strategy.service import (
 )
 from market_maker.grids.book import GridBook
 from market_maker.lifecycle.balance import balance_of, base_balance_reader
-from market_maker.lifecycle.gating import with_gates
+from market_maker.lifecycle.restart_gates import with_gates
 from market_maker.lifecycle.service import SetupDecided, SetupEvaluator, SetupOutcome
 from market_maker.notifications.notifier import Delivery, Notifier
+from market_maker.pipeline.collection import HourOutcome, collect_hours
 from market_maker.regime import files
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.service import analyze_stored_hour
 from market_maker.snapshots.model import GridStatusRecord
-from market_maker.timeutil import format_utc
 
 
 @dataclass

@@ -7,10 +7,10 @@ from datetime import datetime
 
 from pydantic import Field
 
-from market_maker.collection import HourOutcome
-from market_maker.collection_result import SnapshotOutcome
-from market_maker.timeutil import format_utc, periods_between
-from market_maker.types import FrozenModel, UtcDatetime
+from market_maker.base.timeutil import format_utc, periods_between
+from market_maker.base.types import FrozenModel, UtcDatetime
+from market_maker.pipeline.collection import HourOutcome
+from market_maker.pipeline.collection_result import SnapshotOutcome
 
 
 def plan_chunks(

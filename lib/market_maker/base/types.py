@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer
 
-from market_maker.timeutil import check_period, format_utc, is_period_start, utc
+from market_maker.base.timeutil import check_period, format_utc, is_period_start, utc
 
 
 def _aware_utc(value: datetime) -> datetime:

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from market_maker.timeutil import from_seconds, to_seconds
+from market_maker.base.timeutil import from_seconds, to_seconds
 
 
 class Interval(StrEnum):

@@ -8,12 +8,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from market_maker.errors import RunFailed
+from market_maker.base.errors import RunFailed
+from market_maker.base.timeutil import format_utc
+from market_maker.base.types import FrozenModel, UtcDatetime
 from market_maker.exit_strategy.report import outcome_markdown
 from market_maker.exit_strategy.service import ExitOutcome
-from market_maker.pipeline import HourResult
-from market_maker.timeutil import format_utc
-from market_maker.types import FrozenModel, UtcDatetime
+from market_maker.pipeline.steps import HourResult
 
 Step = Literal["collect", "analyse", "decide", "notify", "record", "replay"]
 STEPS: tuple[Step, ...] = ("collect", "analyse", "decide", "notify", "record")

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
-from market_maker.types import FrozenModel
+from market_maker.base.types import FrozenModel
 
 Section = FrozenModel
 

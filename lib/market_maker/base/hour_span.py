@@ -13,9 +13,9 @@ from datetime import datetime
 
 from pydantic import model_validator
 
-from market_maker.errors import ParameterError
-from market_maker.timeutil import format_utc, is_period_start, periods_between
-from market_maker.types import FrozenModel, PeriodMinutes, UtcPeriodStart
+from market_maker.base.errors import ParameterError
+from market_maker.base.timeutil import format_utc, is_period_start, periods_between
+from market_maker.base.types import FrozenModel, PeriodMinutes, UtcPeriodStart
 
 
 class HourSpan(FrozenModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveInt, model_validator
 
-from market_maker.types import FrozenModel
+from market_maker.base.types import FrozenModel
 
 Section = FrozenModel
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from market_maker.collection import HourOutcome, Status
-from market_maker.timeutil import format_utc
-from market_maker.types import FrozenModel, UtcDatetime
+from market_maker.base.timeutil import format_utc
+from market_maker.base.types import FrozenModel, UtcDatetime
+from market_maker.pipeline.collection import HourOutcome, Status
 
 
 class SnapshotOutcome(FrozenModel):

@@ -11,7 +11,7 @@ from typing import Any, TypeVar, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from market_maker.errors import DataError, NewerSchemaError
+from market_maker.base.errors import DataError, NewerSchemaError
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from market_maker.base.identifiers import inside
+from market_maker.base.timeutil import floor_period, period
 from market_maker.grids.model import GridConfig
 from market_maker.grids.position import PositionRisk, position_risk
-from market_maker.identifiers import inside
 from market_maker.regime.model import metrics_relpath
-from market_maker.timeutil import floor_period, period
 
 PRICE_LINE = re.compile(rb"^price: ([0-9.eE+-]+)$", re.MULTILINE)
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from market_maker.types import FrozenModel
+from market_maker.base.types import FrozenModel
 
 MetricName = Literal[
     "adx",
