@@ -26,6 +26,7 @@ from prefect.runtime import flow_run
 
 from market_maker.base.errors import StoreError
 from market_maker.context import RunContext
+from market_maker.data_files import validator_for
 from market_maker.store.holder import Holder
 
 log = logging.getLogger("market_maker.lock")
@@ -80,7 +81,7 @@ def data_repository_lock(ctx: RunContext) -> Iterator[None]:
             me = store.holder()
             if me is not None:
                 store.set_holder(me.with_lease(str(lease_id) if lease_id else None))
-            for line in store.reconcile(ctx.validator).lines():
+            for line in store.reconcile(validator_for(ctx)).lines():
                 log.warning("data repository: %s", line)
             yield
 

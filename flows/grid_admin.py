@@ -17,6 +17,7 @@ from market_maker.base.errors import DataError
 from market_maker.base.timeutil import format_utc
 from market_maker.config import load_settings
 from market_maker.context import RunContext
+from market_maker.data_files import validator_for
 from market_maker.decisions.store import DecisionStore
 from market_maker.grids.book import GridBook, add_grid, parse_grid, set_running
 
@@ -29,7 +30,7 @@ def writing(command: str) -> Iterator[RunContext]:
     either the command's commit holds every file it wrote, or the working copy is as before."""
     ctx = RunContext.open(load_settings())
     with ctx.store.locked(f"market-maker {command}"):
-        for line in ctx.store.reconcile(ctx.validator).lines():
+        for line in ctx.store.reconcile(validator_for(ctx)).lines():
             log.warning("data repository: %s", line)
         ctx.store.sync()
         with ctx.store.transaction():

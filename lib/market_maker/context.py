@@ -8,7 +8,6 @@ from pathlib import Path
 
 from market_maker.config import Settings
 from market_maker.config.versions import code_version
-from market_maker.data_files import DataFileValidator
 from market_maker.exchange import Exchange, build_exchange
 from market_maker.regime.index import RegimeIndex
 from market_maker.snapshots import Limits, SnapshotReader
@@ -40,11 +39,6 @@ class RunContext:
         return Limits(
             window_1h=cfg.window_1h, window_4h=cfg.window_4h, period_minutes=cfg.period_minutes
         )
-
-    @cached_property
-    def validator(self) -> DataFileValidator:
-        """Checks what an interrupted run left uncommitted, as it was checked when written."""
-        return DataFileValidator(self.limits, self.settings.grids.fee_rate)
 
     @cached_property
     def reader(self) -> SnapshotReader:

@@ -22,7 +22,7 @@ from flows.daily_kpi import daily_kpi
 from flows.grid_admin import grid_add, grid_set
 from flows.hourly_pipeline import hourly_pipeline
 from market_maker.base.errors import DataError, ParameterError
-from market_maker.data_files import DataFileValidator
+from market_maker.data_files import data_file_validator
 from market_maker.decisions.model import EvaluationData, decision_id
 from market_maker.decisions.store import DecisionStore
 from market_maker.kpis.model import Kpi, read_kpi_file
@@ -343,7 +343,7 @@ def test_the_dashboard_loads_in_headless_chromium_and_every_chart_draws(
 def test_leftover_kpi_files_and_pages_pass_the_working_copy_check(scored: Scored) -> None:
     """What the batch writes passes the check a next writer runs on uncommitted leftovers
     (committed, not quarantined); a KPI file under another day's name does not."""
-    validator = DataFileValidator(Limits(), fee_rate=0.001)
+    validator = data_file_validator(Limits(), fee_rate=0.001)
     kpi_files = sorted((scored.repo / "kpis").glob("*.yaml"))
     for path in [*kpi_files, scored.repo / "dashboard" / "index.html"]:
         validator(scored.repo, path.relative_to(scored.repo))

@@ -14,6 +14,7 @@ import pytest
 from market_maker.base.timeutil import HOUR, hours_between
 from market_maker.config import Settings
 from market_maker.context import RunContext
+from market_maker.data_files import validator_for
 from market_maker.maintenance import (
     MaintenanceReport,
     month_sizes,
@@ -190,7 +191,7 @@ def test_a_run_killed_mid_pack_loses_nothing_and_the_next_run_finishes(
 
     nxt = RunContext.open(settings)
     with nxt.store.locked("test"):
-        reconciled = nxt.store.reconcile(nxt.validator)
+        reconciled = nxt.store.reconcile(validator_for(nxt))
 
     assert len(reconciled.restored) == 10
     assert reconciled.pending == [pack] and not reconciled.quarantined

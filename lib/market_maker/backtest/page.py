@@ -24,6 +24,7 @@ from market_maker.base.identifiers import inside
 from market_maker.base.yaml_files import dump, load_model
 from market_maker.dashboard.page import CHARTJS
 from market_maker.kpis.model import Kpi, KpiValue
+from market_maker.store.file_kinds import FileKind
 
 TEMPLATE = "report_template.html"
 REPORT_YAML = "report.yaml"
@@ -423,3 +424,10 @@ def _grids(report: BacktestReport) -> str:
         return '<p class="empty">No grid was placed.</p>'
     head = ["grid", "placed", "bounds", "levels", *(f"{_esc(n)} stop · PnL" for n in names)]
     return _table(head, rows, cls="grids")
+
+
+REPORT_FILES = FileKind(
+    "backtest report",
+    lambda rel: rel.parts[0] == BACKTESTS_DIR,
+    lambda root, rel: check_report_files(root / rel, rel),
+)

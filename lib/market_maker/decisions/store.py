@@ -12,6 +12,7 @@ from market_maker.base.identifiers import inside
 from market_maker.base.timeutil import format_utc
 from market_maker.base.yaml_files import dump, load_model
 from market_maker.decisions.model import (
+    DECISIONS_DIR,
     ActionData,
     Decision,
     DecisionEntry,
@@ -19,6 +20,7 @@ from market_maker.decisions.model import (
     decision_id_relpath,
     decision_relpath,
 )
+from market_maker.store.file_kinds import FileKind, under
 
 
 class ImmutableRecordError(DataError):
@@ -154,3 +156,34 @@ class DecisionStore:
     def _check(tmp: Path, decision: Decision | SetupDecision) -> None:
         if _load_decision(tmp.read_bytes(), str(tmp)) != decision:
             raise DataError(f"{tmp}: decision record does not read back equal")
+
+
+ENTRY_SUFFIXES = ("-action.yaml", "-evaluation.yaml")
+
+
+def _entry(root: Path, relative: Path) -> None:
+    entry = load_model((root / relative).read_bytes(), DecisionEntry, str(root / relative))
+    DecisionStore(root).find(entry.decision_id)
+
+
+def _unknown(root: Path, relative: Path) -> None:
+    raise DataError(f"{relative}: not a file market-maker writes")
+
+
+# Decisions and their later entries never change once committed; anything else under
+# decisions/ is refused (and, once committed, restored).
+DECISION_FILES = (
+    FileKind(
+        "decision entry",
+        lambda rel: rel.parts[0] == DECISIONS_DIR and rel.name.endswith(ENTRY_SUFFIXES),
+        _entry,
+        immutable=True,
+    ),
+    FileKind(
+        "decision",
+        under(DECISIONS_DIR, ".yaml"),
+        lambda root, rel: DecisionStore(root).read(root / rel),
+        immutable=True,
+    ),
+    FileKind("decisions folder", under(DECISIONS_DIR, ""), _unknown, immutable=True),
+)

@@ -21,6 +21,7 @@ from market_maker.base.yaml_files import dump, load_model
 from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.engine import Evaluation
 from market_maker.exit_strategy.model import (
+    EXIT_STATES_DIR,
     NOTIFICATION_KEYS,
     REFUSAL_KEY,
     DeliveryRecord,
@@ -29,6 +30,7 @@ from market_maker.exit_strategy.model import (
     ReceiptRecord,
     exit_state_relpath,
 )
+from market_maker.store.file_kinds import FileKind, under
 
 LOOKBACK_DAYS = 7  # how far back a run looks for the state a grid was left in
 # Legacy (1.0) files recorded only that an hour was notified, not on which channel.
@@ -280,3 +282,8 @@ def _read(path: Path) -> ExitStateFile:
 def _check(tmp: Path, expected: ExitStateFile) -> None:
     if load_model(tmp.read_bytes(), ExitStateFile, str(tmp)) != expected:
         raise DataError(f"{tmp}: exit-state file does not read back equal")
+
+
+EXIT_STATE_FILES = FileKind(
+    "exit states", under(EXIT_STATES_DIR, ".yaml"), lambda root, rel: read_day_file(root / rel)
+)

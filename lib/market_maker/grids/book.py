@@ -17,6 +17,7 @@ from market_maker.base.yaml_files import load_model
 from market_maker.config.settings import git_blob_hash
 from market_maker.grids.model import GRIDS_DIR, GridConfig, HistoryEntry
 from market_maker.snapshots.model import GridStatusRecord
+from market_maker.store.file_kinds import FileKind, under
 
 
 def grid_path(root: Path, grid_id: str) -> Path:
@@ -190,3 +191,12 @@ def _write_checked(root: Path, path: Path, grid: GridConfig, fee_rate: float) ->
 def _reads_back(tmp: Path, path: Path, grid: GridConfig) -> None:
     if parse_grid(tmp.read_text(), str(path)) != grid:
         raise DataError(f"{path}: written grid does not read back equal")
+
+
+def grid_files(fee_rate: float) -> FileKind:
+    """Grid files, checked (spacing against the round-trip fee included) as when added."""
+    return FileKind(
+        "grid",
+        under(GRIDS_DIR, ".yaml", depth=2),
+        lambda root, rel: load_grid_file(root / rel, fee_rate=fee_rate),
+    )

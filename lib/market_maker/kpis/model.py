@@ -12,6 +12,7 @@ from pydantic import Field
 from market_maker.base.errors import DataError
 from market_maker.base.types import FrozenModel, UtcDatetime
 from market_maker.base.yaml_files import load_model
+from market_maker.store.file_kinds import FileKind, under
 
 SCHEMA_VERSION = "1.0"
 KPIS_DIR = "kpis"
@@ -87,3 +88,8 @@ def read_kpi_file(path: Path) -> KpiFile:
     if Path(*path.parts[-2:]) != kpis_relpath(file.date):
         raise DataError(f"{path}: holds the KPIs of {file.date} but its name says otherwise")
     return file
+
+
+KPI_FILES = FileKind(
+    "kpis", under(KPIS_DIR, ".yaml", depth=2), lambda root, rel: read_kpi_file(root / rel)
+)

@@ -39,6 +39,7 @@ from market_maker.notifications.message import (
 from market_maker.notifications.notifier import Notifier
 from market_maker.regime import files as metrics_files
 from market_maker.regime.model import MetricsFile, metrics_relpath
+from market_maker.store.file_kinds import FileKind, under
 
 log = logging.getLogger(__name__)
 DIGESTS_DIR = "digests"
@@ -237,3 +238,8 @@ def send_digest(
 def _check(tmp: Path, expected: DigestRecord) -> None:
     if load_model(tmp.read_bytes(), DigestRecord, str(tmp)) != expected:
         raise DataError(f"{tmp}: digest record does not read back equal")
+
+
+DIGEST_FILES = FileKind(
+    "digest", under(DIGESTS_DIR, ".yaml", depth=2), lambda root, rel: read_digest(root / rel)
+)

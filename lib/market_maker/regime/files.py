@@ -9,8 +9,9 @@ from market_maker.base.atomic import write_atomic
 from market_maker.base.errors import DataError, NewerSchemaError
 from market_maker.base.identifiers import inside
 from market_maker.base.yaml_files import Dumper, dump, load_model
-from market_maker.regime.model import MetricsFile, metrics_relpath, schema_for
+from market_maker.regime.model import METRICS_DIR, MetricsFile, metrics_relpath, schema_for
 from market_maker.snapshots.paths import snapshot_relpath
+from market_maker.store.file_kinds import FileKind, under
 
 
 class _Inline(dict):
@@ -137,3 +138,7 @@ def _readable(data: bytes, path: Path) -> bool:
     except DataError:
         return False
     return True
+
+
+# An hour's metrics file, checked by its model as when it was written.
+METRICS_FILES = FileKind("metrics", under(METRICS_DIR, ".yaml"), lambda root, rel: read(root / rel))
