@@ -55,12 +55,12 @@ def main() -> int:
 
     states = ExitStateStore(args.repo)
     prior = states.prior(symbol, decision.grid.grid_id, hour)
-    from market_maker.notifications.emergency import episode_start
+    from market_maker.alerts.emergency import episode_start
 
     changed = episode_start(prior.records, decision.exit_state, decision.previous_exit_state, hour)
 
-    from market_maker.notifications.chart import ChartHour, exit_chart
-    from market_maker.notifications.message import exit_notification
+    from market_maker.alerts.chart import ChartHour, exit_chart
+    from market_maker.alerts.message import exit_notification
 
     hours = [ChartHour(m.hour, m.price, str(m.verdict) if m.verdict else None) for m in metrics]
     grid = decision.grid

@@ -75,8 +75,8 @@ def _serve(
     latency: float,
 ) -> None:
     from market_maker.exchange.replay import load_recorded_minutes
+    from tests.alerts.pushover_server import FakePushover
     from tests.exchange.kucoin_multi import MultiSymbolKuCoin
-    from tests.notifications.pushover_server import FakePushover
 
     minutes = load_recorded_minutes(Path(data))
     exchange = MultiSymbolKuCoin(
@@ -256,7 +256,7 @@ def configure(base: Path, names: list[str], scales: dict[str, int], standins: St
     """A fresh data repository and bare remote; the overlay and environment the flow reads."""
     from git import Repo
 
-    from tests.notifications.pushover_server import TOKEN, USER_KEY
+    from tests.alerts.pushover_server import TOKEN, USER_KEY
 
     Repo.init(base / "remote.git", bare=True, initial_branch="main")
     overlay = {

@@ -15,12 +15,12 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from market_maker.alerts.message import failure_notification
+from market_maker.alerts.notifier import Notifier
 from market_maker.base import redaction
 from market_maker.base.errors import ConfigurationError
 from market_maker.config import load_settings
 from market_maker.config.models import NotificationSettings, PushoverSettings
-from market_maker.notifications.message import failure_notification
-from market_maker.notifications.notifier import Notifier
 
 log = logging.getLogger("market_maker.hooks")
 

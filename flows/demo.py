@@ -342,14 +342,15 @@ def _timeline_lines(transitions) -> list[str]:
 
 def _alert_groups(notified) -> list[tuple[str, int, int, datetime, datetime]]:
     """(state, priority, count, first hour, last hour) per state alerted, in order of severity."""
-    from market_maker.notifications.message import PRIORITY
+    from market_maker.alerts.message import PRIORITY
+    from market_maker.decisions.states import ExitState
 
     groups: dict[str, list] = {}
-    for e in notified:
-        state = str(e.notified)
-        group = groups.setdefault(state, [state, PRIORITY[e.notified], 0, e.hour, e.hour])
+    for d in notified:
+        state = d.key
+        group = groups.setdefault(state, [state, PRIORITY[ExitState(state)], 0, d.hour, d.hour])
         group[2] += 1
-        group[4] = e.hour
+        group[4] = d.hour
     order = ["NORMAL", "WARNING", "LATEST_ACCEPTABLE_EXIT", "MANDATORY_EXIT"]
     return [tuple(groups[s]) for s in order if s in groups]
 

@@ -25,10 +25,11 @@ from flows._common import (
 from flows.run_names import run_name
 from market_maker.base.timeutil import periods_between
 from market_maker.lifecycle.operator import OperatorAction, SimulatedOperator
-from market_maker.notifications.notifier import Notifier
+from market_maker.pipeline.outcomes import HourResult
 from market_maker.pipeline.steps import (
-    HourResult,
     exit_evaluator,
+    hour_alerts,
+    hour_services,
     load_book,
     run_hour,
     setup_evaluator,
@@ -43,9 +44,9 @@ def demo_replay(
     """Replay ``start``..``end`` hour by hour with the simulated operator acting."""
     log = logger()
     ctx = open_context([symbol])
-    notifier = Notifier(ctx.settings.notifications)
-    evaluator = exit_evaluator(ctx, notifier)
-    setup = setup_evaluator(ctx, symbol, notifier)
+    evaluator = exit_evaluator(ctx)
+    alerts = hour_alerts(ctx.store.path, ctx.settings, evaluator)
+    setup = setup_evaluator(ctx, symbol)
     operator = SimulatedOperator(
         ctx.store.path, ctx.settings.grids.fee_rate, timedelta(minutes=operator_delay_minutes)
     )
@@ -60,16 +61,8 @@ def demo_replay(
             exchange = ctx.exchange
             if hasattr(exchange, "set_now"):  # the replay clock, as the scheduler would run
                 exchange.set_now(hour + timedelta(minutes=minutes + 5))
-            book = load_book(ctx)
-            result = run_hour(
-                ctx,
-                symbol,
-                hour,
-                book=book,
-                evaluator=evaluator,
-                collected_at=hour + timedelta(minutes=minutes + 5),
-                setup=setup,
-            )
+            h = hour_services(ctx, book=load_book(ctx), exits=evaluator, alerts=alerts, setup=setup)
+            result = run_hour(h, symbol, hour, collected_at=hour + timedelta(minutes=minutes + 5))
             results.append(result)
             paths += result.paths
             decision = result.setup.decision if result.setup else None

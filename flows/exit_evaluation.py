@@ -21,8 +21,8 @@ from flows._common import (
 )
 from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
-from market_maker.exit_strategy.evaluation_result import ExitEvaluationResult
-from market_maker.pipeline.steps import exit_evaluator, load_book
+from market_maker.pipeline.exit_result import ExitEvaluationResult
+from market_maker.pipeline.steps import exit_evaluator, hour_alerts, hour_services, load_book
 from tasks.exit import evaluate_exit_task
 from tasks.store import commit_task, push_task, sync_task
 
@@ -49,7 +49,9 @@ def exit_evaluation(symbol: SymbolParam, hour: HourParam = None) -> ExitEvaluati
         sync_task(ctx)
         book = load_book(ctx)
         evaluator = exit_evaluator(ctx)
-        outcome = evaluate_exit_task(ctx, evaluator, book, symbol, target, flow_run_url())
+        alerts = hour_alerts(ctx.store.path, ctx.settings, evaluator)
+        h = hour_services(ctx, book=book, exits=evaluator, alerts=alerts, run_url=flow_run_url())
+        outcome = evaluate_exit_task(h, symbol, target)
         sha = commit_task(
             ctx, commit_message("exit-evaluation", symbol, [target], outcome.line()), outcome.paths
         )

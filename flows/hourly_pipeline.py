@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
@@ -31,28 +30,28 @@ from flows._common import (
 )
 from flows._hooks import FAILURE_HOOKS
 from flows.run_names import run_name
+from market_maker.alerts.hour_alerts import HourAlerts
 from market_maker.base.errors import DeliveryFailed
 from market_maker.context import RunContext
-from market_maker.exit_strategy.service import ExitEvaluator
+from market_maker.exit_strategy.evaluator import ExitEvaluator
 from market_maker.grids.book import GridBook
-from market_maker.lifecycle.service import SetupEvaluator
-from market_maker.pipeline.result import STEPS, PipelineFailed, PipelineResult, Step, StepRun
+from market_maker.pipeline.outcomes import HourResult
+from market_maker.pipeline.result import PipelineFailed, PipelineResult, Step, StepRun
 from market_maker.pipeline.steps import (
-    HourResult,
+    STEPS,
+    HourRun,
+    HourServices,
     Notified,
+    StepOutcome,
     exit_evaluator,
+    hour_alerts,
+    hour_services,
     load_book,
-    no_snapshot,
+    run_steps,
     setup_evaluator,
 )
-from tasks.pipeline import (
-    analyse_task,
-    collect_task,
-    decide_task,
-    notify_task,
-    record_task,
-    replay_hours_task,
-)
+from market_maker.pipeline.steps import Step as PipelineStep
+from tasks.pipeline import STEP_TASKS, replay_hours_task
 from tasks.store import commit_task, push_task, sync_task
 
 
@@ -137,8 +136,9 @@ def _cycle(
         sync_task(ctx)
         book = load_book(ctx)
         stamp = collected_at(ctx.exchange)
+        alerts = hour_alerts(ctx.store.path, ctx.settings, evaluator)
         futures = {
-            symbol: symbol_cycle.submit(ctx, evaluator, book, symbol, hour, stamp, url)
+            symbol: symbol_cycle.submit(ctx, evaluator, alerts, book, symbol, hour, stamp, url)
             for symbol in symbols
         }
         cycles: dict[str, SymbolCycle] = {}
@@ -176,6 +176,7 @@ def _cycle(
 def symbol_cycle(
     ctx: RunContext,
     evaluator: ExitEvaluator,
+    alerts: HourAlerts,
     book: GridBook,
     symbol: str,
     hour: datetime,
@@ -185,98 +186,40 @@ def symbol_cycle(
     """The five steps of one symbol, each its own task run. A failed step ends the chain
     (reported, not raised), except notify: what it did deliver is recorded either way."""
     setup = setup_evaluator(ctx, symbol)
-    chain = _Chain(SymbolCycle(HourResult(symbol, hour)))
-    started = time.perf_counter()
+    h = hour_services(ctx, book=book, exits=evaluator, alerts=alerts, setup=setup, run_url=url)
+    run = HourRun(symbol, hour, stamp)
+    steps: list[StepRun] = []
+    cfg = ctx.settings.notifications
+
+    def as_task(step: PipelineStep, h: HourServices, run: HourRun) -> StepOutcome:
+        call = STEP_TASKS[step.name]
+        if step.name == "notify":
+            call = call.with_options(
+                retries=cfg.step_retries, retry_delay_seconds=cfg.step_retry_delay_seconds
+            )
+        began = time.perf_counter()
+        state = call(h, run, symbol=symbol, hour=hour, return_state=True)
+        steps.append(_step_run(symbol, hour, step.name, state, time.perf_counter() - began))
+        if state.is_completed():
+            return StepOutcome(state.result())
+        return StepOutcome(_partial(state), failure_reason(state))
+
     # Each step's cached result commits when the step completes: by default a failed step
     # (notify) would roll back its completed siblings, and a rerun would redo them all.
     with transaction(commit_mode=CommitMode.EAGER):
-        try:
-            _run_steps(chain, ctx, evaluator, book, setup, stamp, url)
-        finally:
-            chain.out.result.seconds = time.perf_counter() - started
-            chain.skip_the_rest()
-    return chain.out
-
-
-@dataclass
-class _Chain:
-    """Runs one symbol's steps as task runs and notes how each ended."""
-
-    out: SymbolCycle
-    last_failed: Any = None  # the state of the step that failed last
-
-    def run(self, step: Step, call: Any, *args: Any) -> Any:
-        """The step's result, or None when its task run failed (noted in ``out.failed``)."""
-        symbol, hour = self.out.result.symbol, self.out.result.hour
-        began = time.perf_counter()
-        state = call(*args, symbol=symbol, hour=hour, return_state=True)
-        self.out.steps.append(_step_run(symbol, hour, step, state, time.perf_counter() - began))
-        if state.is_completed():
-            return state.result()
-        why = failure_reason(state)
-        self.fail(f"{step}: {why}")
-        if step != "notify":  # the chain stops here: the hour's line says why
-            self.out.result.stopped = self.out.result.stopped or f"{step} failed: {why}"
-        self.last_failed = state
-        return None
-
-    def fail(self, why: str) -> None:
-        self.out.failed = f"{self.out.failed}; {why}" if self.out.failed else why
-
-    def skip_the_rest(self) -> None:
-        r = self.out.result
-        done = {s.step for s in self.out.steps}
-        self.out.steps += [
-            StepRun(symbol=r.symbol, hour=r.hour, step=s, state="Skipped")
-            for s in STEPS
-            if s not in done
-        ]
-
-
-def _run_steps(
-    chain: _Chain,
-    ctx: RunContext,
-    evaluator: ExitEvaluator,
-    book: GridBook,
-    setup: SetupEvaluator,
-    stamp: datetime,
-    url: str | None,
-) -> None:
-    result = chain.out.result
-    collected = chain.run("collect", collect_task, ctx, book, stamp)
-    if collected is None:
-        return
-    result.collection = collected
-    if collected.path is not None and collected.status == "written":
-        result.paths.append(collected.path)
-    if why := no_snapshot(collected):
-        result.stopped = why
-        chain.fail(f"collect: {why}")
-        return
-    analysed = chain.run("analyse", analyse_task, ctx, book, setup)
-    if analysed is None:
-        return
-    result.metrics, result.metrics_status = analysed.metrics, analysed.status
-    result.paths += analysed.paths
-    decided = chain.run("decide", decide_task, ctx, book, evaluator, setup, analysed)
-    if decided is None:
-        return
-    cfg = ctx.settings.notifications
-    notify = notify_task.with_options(
-        retries=cfg.step_retries, retry_delay_seconds=cfg.step_retry_delay_seconds
-    )
-    notified = chain.run("notify", notify, evaluator, setup, decided, url)
-    if notified is None:
-        notified = _partial(chain.last_failed)
-    recorded = chain.run("record", record_task, evaluator, setup, decided, notified)
-    if recorded is None:
-        return
-    result.exit, result.setup = recorded
-    result.paths += result.exit.paths + (result.setup.paths if result.setup else [])
+        run_steps(h, run, as_task)
+    done = {s.step for s in steps}
+    steps += [
+        StepRun(symbol=symbol, hour=hour, step=s.name, state="Skipped")
+        for s in STEPS
+        if s.name not in done
+    ]
+    return SymbolCycle(run.result(), steps, run.failed)
 
 
 def _partial(state) -> Notified | None:
-    """What a failed notify step did deliver (recorded, so it is not sent twice)."""
+    """What a failed notify step did deliver: its error carries it (recorded, so it is not
+    sent twice)."""
     try:
         error = state.result(raise_on_failure=False)
     except Exception:

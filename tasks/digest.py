@@ -8,9 +8,9 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from market_maker.alerts.digest import send_digest
+from market_maker.alerts.notifier import Notifier
 from market_maker.context import RunContext
-from market_maker.notifications.digest import send_digest
-from market_maker.notifications.notifier import Notifier
 
 
 @task(name="daily-digest", cache_policy=NO_CACHE)

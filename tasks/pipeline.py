@@ -16,23 +16,26 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
-from prefect.runtime import task_run
 
 from market_maker.base.errors import DeliveryFailed
 from market_maker.base.timeutil import format_utc
 from market_maker.context import RunContext
-from market_maker.exit_strategy.service import ExitEvaluator, ExitOutcome
+from market_maker.exit_strategy.evaluator import ExitEvaluator
 from market_maker.grids.book import GridBook
-from market_maker.lifecycle.service import SetupEvaluator, SetupOutcome
 from market_maker.pipeline.collection import HourOutcome
+from market_maker.pipeline.outcomes import HourResult
 from market_maker.pipeline.steps import (
     Analysed,
     Decided,
-    HourResult,
+    HourRun,
+    HourServices,
     Notified,
+    Recorded,
     analyse,
     collect,
     decide,
+    hour_alerts,
+    hour_services,
     notify,
     record,
     run_hour,
@@ -41,24 +44,23 @@ from market_maker.pipeline.steps import (
 from tasks.retry import retry_transient
 
 STEP_NAME = "{symbol} {hour:%Y-%m-%dT%H:%M}Z"
-# What a failed notify attempt delivered, by task run: its retry does not send it again.
-_DELIVERED: dict[str, Notified] = {}
 
 
 def step_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
     """The step, its symbol and hour, within one flow run: a rerun of the run finds it."""
-    run = context.task_run.flow_run_id if context.task_run else None
-    if run is None:
+    flow_run = context.task_run.flow_run_id if context.task_run else None
+    if flow_run is None:
         return None
-    extra = parameters.get("notified")
     digest = ""
-    if isinstance(extra, Notified):  # record again whenever the notify step's answer changed
-        seen = [(a.channel, a.key, a.ok, a.attempted_at.isoformat()) for a in extra.exit.attempts]
-        seen += [(d.channel, d.ok) for d in extra.setup + extra.promotion]
+    run = parameters.get("run")
+    if context.task.name == "record" and isinstance(run, HourRun) and run.notified is not None:
+        # Record again whenever the notify step's answer changed.
+        n = run.notified
+        seen = [(a.channel, a.key, a.ok, a.attempted_at.isoformat()) for a in n.exit.attempts]
+        seen += [(d.channel, d.ok) for d in n.setup + n.promotion]
         digest = ":" + hashlib.sha1(repr(seen).encode(), usedforsecurity=False).hexdigest()[:12]
-    return (
-        f"{context.task.name}:{run}:{parameters['symbol']}:{format_utc(parameters['hour'])}{digest}"
-    )
+    symbol, hour = parameters["symbol"], format_utc(parameters["hour"])
+    return f"{context.task.name}:{flow_run}:{symbol}:{hour}{digest}"
 
 
 @task(
@@ -70,33 +72,21 @@ def step_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
     cache_key_fn=step_key,
     tags=["exchange"],
 )
-def collect_task(
-    ctx: RunContext, book: GridBook, collected_at: datetime, symbol: str, hour: datetime
-) -> HourOutcome:
+def collect_task(h: HourServices, run: HourRun, symbol: str, hour: datetime) -> HourOutcome:
     """The hour's snapshot from the exchange (kept when already stored)."""
-    return collect(ctx, symbol, hour, collected_at=collected_at, book=book)
+    return collect(h, run)
 
 
 @task(name="analyse", task_run_name="analyse " + STEP_NAME, cache_key_fn=step_key)
-def analyse_task(
-    ctx: RunContext, book: GridBook, setup: SetupEvaluator, symbol: str, hour: datetime
-) -> Analysed:
+def analyse_task(h: HourServices, run: HourRun, symbol: str, hour: datetime) -> Analysed:
     """The regime of the stored snapshot, with the restart gates, as the metrics file."""
-    return analyse(ctx, symbol, hour, book=book, setup=setup)
+    return analyse(h, run)
 
 
 @task(name="decide", task_run_name="decide " + STEP_NAME, cache_key_fn=step_key)
-def decide_task(
-    ctx: RunContext,
-    book: GridBook,
-    evaluator: ExitEvaluator,
-    setup: SetupEvaluator,
-    analysed: Analysed,
-    symbol: str,
-    hour: datetime,
-) -> Decided:
+def decide_task(h: HourServices, run: HourRun, symbol: str, hour: datetime) -> Decided:
     """Exit state and decision (and, with no grid, the setup decision): nothing written."""
-    return decide(ctx, analysed.metrics, book=book, evaluator=evaluator, setup=setup)
+    return decide(h, run)
 
 
 @task(
@@ -107,39 +97,30 @@ def decide_task(
     retry_condition_fn=retry_transient,
     cache_key_fn=step_key,
 )
-def notify_task(
-    evaluator: ExitEvaluator,
-    setup: SetupEvaluator,
-    decided: Decided,
-    run_url: str | None,
-    symbol: str,
-    hour: datetime,
-) -> Notified:
-    """Send what is due. An undelivered message fails the step (after its retries, which
-    leave out what an earlier attempt delivered)."""
-    key = str(task_run.get_id())
-    out = notify(
-        decided, evaluator=evaluator, setup=setup, run_url=run_url, earlier=_DELIVERED.get(key)
-    )
+def notify_task(h: HourServices, run: HourRun, symbol: str, hour: datetime) -> Notified:
+    """Send what is due. An undelivered message fails the step; its error carries what the
+    attempt did deliver, which a retry (given the same run) leaves out."""
+    out = notify(h, run)
     if out.failed:
-        _DELIVERED[key] = out
+        run.notified = out
         raise DeliveryFailed("not delivered: " + "; ".join(out.failed), partial=out)
-    _DELIVERED.pop(key, None)
     return out
 
 
 @task(name="record", task_run_name="record " + STEP_NAME, cache_key_fn=step_key)
-def record_task(
-    evaluator: ExitEvaluator,
-    setup: SetupEvaluator,
-    decided: Decided,
-    notified: Notified | None,
-    symbol: str,
-    hour: datetime,
-) -> tuple[ExitOutcome, SetupOutcome | None]:
+def record_task(h: HourServices, run: HourRun, symbol: str, hour: datetime) -> Recorded:
     """Decisions and the exit-state file, with every delivery attempt (failed ones too: the
     next run retries an alert while its state holds)."""
-    return record(decided, notified, evaluator=evaluator, setup=setup)
+    return record(h, run)
+
+
+STEP_TASKS = {
+    "collect": collect_task,
+    "analyse": analyse_task,
+    "decide": decide_task,
+    "notify": notify_task,
+    "record": record_task,
+}
 
 
 @task(
@@ -166,22 +147,13 @@ def replay_hours_task(
     ``collected_at`` None: each hour collected as the scheduler would have (the replay
     clock is moved to five minutes past the period's close).
     """
+    alerts = hour_alerts(ctx.store.path, ctx.settings, evaluator)
     setup = setup_evaluator(ctx, symbol)
+    h = hour_services(ctx, book=book, exits=evaluator, alerts=alerts, setup=setup, run_url=run_url)
     results = []
     for hour in hours:
         stamp = collected_at if collected_at is not None else _replay_clock(ctx, hour)
-        results.append(
-            run_hour(
-                ctx,
-                symbol,
-                hour,
-                book=book,
-                evaluator=evaluator,
-                collected_at=stamp,
-                run_url=run_url,
-                setup=setup,
-            )
-        )
+        results.append(run_hour(h, symbol, hour, collected_at=stamp))
     return results
 
 

@@ -17,11 +17,11 @@ from market_maker.base.timeutil import periods_between
 from market_maker.config import load_settings
 from market_maker.context import RunContext
 from market_maker.exchange import ReplayExchange
-from market_maker.exit_strategy.service import ExitEvaluator
+from market_maker.exit_strategy.evaluator import ExitEvaluator
 from market_maker.grids.book import add_grid
 from market_maker.lifecycle.service import Balance, SetupEvaluator
-from market_maker.notifications.notifier import Notifier
-from market_maker.pipeline.steps import HourResult, load_book, run_hour
+from market_maker.pipeline.outcomes import HourResult
+from market_maker.pipeline.steps import hour_alerts, hour_services, load_book, run_hour
 from tests.conftest import SAMPLE_FILE
 from tests.grid_files import grid_data
 
@@ -68,24 +68,15 @@ def replay(
         source = repo.parent / f"{grid['id']}.yaml"
         source.write_text(yaml.safe_dump(grid))
         add_grid(ctx.store.path, source, fee_rate=ctx.settings.grids.fee_rate)
-    notifier = Notifier(ctx.settings.notifications)
-    evaluator = ExitEvaluator(ctx.store.path, ctx.settings, notifier)
-    setup = SetupEvaluator(ctx.store.path, ctx.settings, notifier, BALANCE)
+    evaluator = ExitEvaluator(ctx.store.path, ctx.settings)
+    alerts = hour_alerts(ctx.store.path, ctx.settings, evaluator)
+    setup = SetupEvaluator(ctx.store.path, ctx.settings, BALANCE)
     results = []
     for at in periods_between(start, end, period_minutes):
         collected_at = at + step + timedelta(minutes=5)
         ctx.exchange.set_now(collected_at)
-        results.append(
-            run_hour(
-                ctx,
-                SYMBOL,
-                at,
-                book=load_book(ctx),
-                evaluator=evaluator,
-                collected_at=collected_at,
-                setup=setup,
-            )
-        )
+        h = hour_services(ctx, book=load_book(ctx), exits=evaluator, alerts=alerts, setup=setup)
+        results.append(run_hour(h, SYMBOL, at, collected_at=collected_at))
     return PeriodRepo(ctx, results)
 
 

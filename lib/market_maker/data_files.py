@@ -7,6 +7,7 @@ its own model and checks, as when it was written.
 
 from __future__ import annotations
 
+from market_maker.alerts.digest import DIGEST_FILES
 from market_maker.backtest.page import REPORT_FILES
 from market_maker.context import RunContext
 from market_maker.dashboard.page import DASHBOARD_PAGE
@@ -14,7 +15,6 @@ from market_maker.decisions.store import DECISION_FILES
 from market_maker.exit_strategy.store import EXIT_STATE_FILES
 from market_maker.grids.book import grid_files
 from market_maker.kpis.model import KPI_FILES
-from market_maker.notifications.digest import DIGEST_FILES
 from market_maker.regime.files import METRICS_FILES
 from market_maker.snapshots.file_kinds import snapshot_kinds
 from market_maker.snapshots.validation import Limits

@@ -10,8 +10,7 @@ import pytest
 
 from flows.cli import main
 from flows.demo import _alert_groups, _timeline_lines, logs_to
-from market_maker.decisions.states import ExitState
-from market_maker.exit_strategy.model import EvaluationRecord, TransitionRecord
+from market_maker.exit_strategy.model import DeliveryRecord, TransitionRecord
 
 T0 = datetime(2023, 8, 1, tzinfo=UTC)
 
@@ -81,15 +80,15 @@ def test_a_timeline_without_an_exit_is_all_summed_up() -> None:
 
 
 def test_alerts_are_grouped_by_state_in_order_of_severity_with_their_priority() -> None:
-    def evaluation(hours: int, notified: str) -> EvaluationRecord:
-        return EvaluationRecord(
+    def evaluation(hours: int, notified: str) -> DeliveryRecord:
+        return DeliveryRecord(
             hour=T0 + timedelta(hours=hours),
             grid_id="demo-eth-grid",
-            state=ExitState(notified),
-            target=ExitState(notified),
-            warning=notified != "NORMAL",
-            conditions=[],
-            notified=ExitState(notified),
+            key=notified,
+            channel="log",
+            attempted_at=T0 + timedelta(hours=hours, minutes=5),
+            ok=True,
+            detail="logged",
         )
 
     groups = _alert_groups(

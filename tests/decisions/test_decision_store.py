@@ -23,12 +23,12 @@ from market_maker.decisions.model import (
 from market_maker.decisions.states import ExitState, Recommendation
 from market_maker.decisions.store import DecisionStore, ImmutableRecordError
 from market_maker.exchange.replay import load_recorded_minutes
-from market_maker.exit_strategy.service import ExitEvaluator
 from market_maker.grids.book import GridBook
-from market_maker.notifications.notifier import Notifier
+from market_maker.pipeline.steps import HourServices, evaluate_exit
 from market_maker.regime.model import MetricsFile, Verdict
 from market_maker.regime.service import analyze_series
 from tests.conftest import SAMPLE_FILE
+from tests.exit_hours import exit_services
 from tests.grid_files import grid_data
 
 HOUR = datetime(2023, 8, 15, 10, tzinfo=UTC)
@@ -200,13 +200,13 @@ def sample_metrics() -> list[MetricsFile]:
 
 
 @pytest.fixture
-def evaluator(tmp_path: Path) -> tuple[ExitEvaluator, GridBook, Settings]:
+def evaluator(tmp_path: Path) -> tuple[HourServices, GridBook, Settings]:
     settings = load_settings()
     grid = grid_data()
     (tmp_path / "grids").mkdir()
     (tmp_path / "grids/eth-grid-1.yaml").write_text(yaml.safe_dump(grid))
     book = GridBook.load(tmp_path, fee_rate=settings.grids.fee_rate)
-    return ExitEvaluator(tmp_path, settings, Notifier(settings.notifications)), book, settings
+    return exit_services(tmp_path, settings, book), book, settings
 
 
 @pytest.mark.parametrize(
@@ -220,14 +220,14 @@ def evaluator(tmp_path: Path) -> tuple[ExitEvaluator, GridBook, Settings]:
 )
 def test_a_decision_expires_sooner_the_more_the_market_moves(
     sample_metrics: list[MetricsFile],
-    evaluator: tuple[ExitEvaluator, GridBook, Settings],
+    evaluator: tuple[HourServices, GridBook, Settings],
     verdict: Verdict,
     minutes: int | None,
 ) -> None:
-    ev, book, _ = evaluator
+    ev, _book, _ = evaluator
     metrics = sample_metrics[0].model_copy(update={"verdict": verdict})
 
-    outcome = ev.evaluate(metrics, book, code_version="v")
+    outcome = evaluate_exit(ev, metrics)
 
     d = outcome.decision
     assert d is not None and d.verdict == verdict
@@ -244,11 +244,11 @@ def test_a_decision_expires_sooner_the_more_the_market_moves(
 
 
 def test_every_evaluated_hour_leaves_one_decision_naming_its_metrics_and_grid(
-    sample_metrics: list[MetricsFile], evaluator: tuple[ExitEvaluator, GridBook, Settings]
+    sample_metrics: list[MetricsFile], evaluator: tuple[HourServices, GridBook, Settings]
 ) -> None:
     ev, book, _ = evaluator
     for metrics in sample_metrics:
-        ev.evaluate(metrics, book, code_version="v")
+        evaluate_exit(ev, metrics)
     files = sorted((ev.root / "decisions/2023-08-15").glob("*.yaml"))
     assert [f.name for f in files] == [f"dec-ETH-USDT-{h}0000.yaml" for h in (11, 12, 13, 14)]
     first = DecisionStore(ev.root).read(files[0])
@@ -259,14 +259,14 @@ def test_every_evaluated_hour_leaves_one_decision_naming_its_metrics_and_grid(
 
 
 def test_a_rerun_under_another_configuration_keeps_the_first_decision(
-    sample_metrics: list[MetricsFile], evaluator: tuple[ExitEvaluator, GridBook, Settings]
+    sample_metrics: list[MetricsFile], evaluator: tuple[HourServices, GridBook, Settings]
 ) -> None:
     ev, book, settings = evaluator
-    first = ev.evaluate(sample_metrics[0], book, code_version="v").decision
+    first = evaluate_exit(ev, sample_metrics[0]).decision
     changed = sample_metrics[0].model_copy(update={"config_version": "another"})
-    again = ExitEvaluator(ev.root, settings, Notifier(settings.notifications))
+    again = exit_services(ev.root, settings, book)
 
-    outcome = again.evaluate(changed, book, code_version="v")
+    outcome = evaluate_exit(again, changed)
 
     assert first is not None and outcome.decision == first
     assert outcome.decision.config_version == "c"
@@ -274,9 +274,9 @@ def test_a_rerun_under_another_configuration_keeps_the_first_decision(
 
 
 def test_a_refused_analysis_is_alerted_once_within_the_rate_limit(
-    sample_metrics: list[MetricsFile], evaluator: tuple[ExitEvaluator, GridBook, Settings]
+    sample_metrics: list[MetricsFile], evaluator: tuple[HourServices, GridBook, Settings]
 ) -> None:
-    ev, book, _ = evaluator
+    ev, _book, _ = evaluator
     refused = [
         m.model_copy(
             update={
@@ -289,7 +289,7 @@ def test_a_refused_analysis_is_alerted_once_within_the_rate_limit(
         )
         for m in sample_metrics
     ]
-    outcomes = [ev.evaluate(m, book, code_version="v") for m in refused]
+    outcomes = [evaluate_exit(ev, m) for m in refused]
 
     kinds = [o.notification.kind if o.notification else None for o in outcomes]
     assert kinds == ["analysis_refused", None, None, None]  # WARNING's 4 h limit

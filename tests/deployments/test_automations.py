@@ -18,10 +18,10 @@ from prefect.events import Event
 from prefect.events.clients import get_events_client
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 
+from tests.alerts.pushover_server import TOKEN as PUSHOVER_TOKEN
+from tests.alerts.pushover_server import USER_KEY as PUSHOVER_USER
+from tests.alerts.pushover_server import FakePushover
 from tests.deployments.files import PROJECT_ROOT
-from tests.notifications.pushover_server import TOKEN as PUSHOVER_TOKEN
-from tests.notifications.pushover_server import USER_KEY as PUSHOVER_USER
-from tests.notifications.pushover_server import FakePushover
 
 AUTOMATIONS = PROJECT_ROOT / "deployments/automations"
 APPLY = AUTOMATIONS / "apply.py"

@@ -13,18 +13,20 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from market_maker.alerts.message import PRIORITY, Notification
+from market_maker.alerts.notifier import Delivery, Notifier
 from market_maker.base.candles import CandleSeries
 from market_maker.config import Settings
 from market_maker.config.models import NotificationSettings
 from market_maker.decisions.states import ExitState
-from market_maker.exit_strategy.service import ExitEvaluator, ExitOutcome
 from market_maker.exit_strategy.store import ExitStateStore
 from market_maker.exit_strategy.timeline import read_timeline
 from market_maker.grids.book import GridBook
-from market_maker.notifications.message import PRIORITY, Notification
-from market_maker.notifications.notifier import Delivery, Notifier
+from market_maker.pipeline.outcomes import ExitOutcome
+from market_maker.pipeline.steps import evaluate_exit
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.service import analyze_series
+from tests.exit_hours import exit_services
 
 SYMBOL = "ETH-USDT"
 M = ExitState.MANDATORY_EXIT
@@ -85,8 +87,8 @@ def replay(
     ]
     metrics = [m.model_copy(update={"grid": book.status(SYMBOL, m.hour)}) for m in metrics]
     notifier = RecordingNotifier()
-    evaluator = ExitEvaluator(root, settings, notifier)
-    outcomes = [evaluator.evaluate(m, book, code_version="v") for m in metrics]
+    evaluator = exit_services(root, settings, book, notifier)
+    outcomes = [evaluate_exit(evaluator, m) for m in metrics]
     return Scenario(root, bounds[0], bounds[1], metrics, outcomes, notifier, book)
 
 
@@ -125,7 +127,7 @@ def test_a_grid_in_the_may_2022_range_reaches_mandatory_exit_before_the_june_low
     [into] = [t for t in day.transitions if t.timestamp == exit_hour]
     assert into.to_state == M and into.reasons
     assert into.metrics["price"] == prices[exit_hour] and into.metrics["verdict"] == "TREND"
-    assert day.last_notification["MANDATORY_EXIT"] is not None
+    assert day.last_notified("MANDATORY_EXIT") is not None
     alerts = [n for n in may.notifier.sent if n.state == "MANDATORY_EXIT"]
     assert alerts[0].timestamp == int(exit_hour.timestamp())
     assert alerts[0].priority == PRIORITY[M] == 2
@@ -161,11 +163,11 @@ def test_rerunning_hours_changes_no_file_and_sends_nothing(
     assert notified & {m.hour for m in rerun}, "the rerun days should include notified hours"
     before = files(tmp_path)
     notifier = RecordingNotifier()
-    evaluator = ExitEvaluator(tmp_path, clean_settings, notifier)
+    evaluator = exit_services(tmp_path, clean_settings, first_run.book, notifier)
     for m in first_run.metrics:  # the metrics files a real rerun would read from the repository
-        evaluator.remember(m)
+        evaluator.exits.remember(m)
 
-    again = [evaluator.evaluate(m, first_run.book, code_version="v") for m in rerun]
+    again = [evaluate_exit(evaluator, m) for m in rerun]
 
     assert files(tmp_path) == before
     assert notifier.sent == []
@@ -197,6 +199,6 @@ def test_a_grid_in_the_ranging_july_2023_never_reaches_mandatory_exit(
     days = [store.day(SYMBOL, (start + timedelta(days=i)).date()) for i in range(31)]
     assert all(d is not None for d in days)
     for d in days:
-        assert d is not None and d.last_notification["MANDATORY_EXIT"] is None
+        assert d is not None and d.last_notified("MANDATORY_EXIT") is None
         assert all(e.state != M for e in d.evaluations)
         assert all(t.to_state != M for t in d.transitions)

@@ -12,8 +12,8 @@ from git import Repo
 
 from flows.cli import main
 from flows.hourly_pipeline import hourly_pipeline
+from tests.alerts.pushover_server import TOKEN, USER_KEY, FakePushover
 from tests.grid_files import grid_data
-from tests.notifications.pushover_server import TOKEN, USER_KEY, FakePushover
 from tests.prefect_server import harness
 
 

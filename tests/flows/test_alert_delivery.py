@@ -14,8 +14,8 @@ import pytest
 
 from flows.hourly_pipeline import hourly_pipeline
 from market_maker.exit_strategy.store import read_day_file
+from tests.alerts.pushover_server import FakePushover, Fault
 from tests.flows.conftest import repo_with_grid
-from tests.notifications.pushover_server import FakePushover, Fault
 
 SYMBOL = "ETH-USDT"
 HISTORY = (datetime(2023, 8, 16, 12, tzinfo=UTC), datetime(2023, 8, 16, 21, tzinfo=UTC))
@@ -58,9 +58,9 @@ def test_an_alert_pushover_refused_is_recorded_as_undelivered_and_sent_at_the_ne
     assert "NOT delivered (pushover: Pushover server error (HTTP 503)" in line
     assert "notified (webhook" in line  # the other channel took it
     file = day(repo)
-    (evaluation,) = [e for e in file.evaluations if e.hour == ESCALATION]
-    assert evaluation.notified is None
-    assert file.last_notification["WARNING"] != ESCALATION
+    assert [e.hour for e in file.evaluations].count(ESCALATION) == 1
+    assert not [d for d in file.notified() if d.hour == ESCALATION and d.channel != "webhook"]
+    assert file.last_notified("WARNING") != ESCALATION
     attempts = {(d.channel, d.ok) for d in file.deliveries if d.hour == ESCALATION}
     assert attempts == {("pushover", False), ("webhook", True)}
     assert alerts.accepted == [] and len(alerts.webhook) == 1
@@ -76,7 +76,7 @@ def test_an_alert_pushover_refused_is_recorded_as_undelivered_and_sent_at_the_ne
     assert len(alerts.webhook) == 1
     assert "notified (pushover" in line
     file = day(repo)
-    assert file.last_notification["WARNING"] == PERSISTS
+    assert file.last_notified("WARNING") == PERSISTS
     assert {(d.channel, d.ok) for d in file.deliveries if d.hour == PERSISTS} == {
         ("pushover", True)
     }

@@ -11,9 +11,9 @@ from git import Repo
 
 from flows.daily_kpi import daily_kpi
 from flows.hourly_pipeline import hourly_pipeline
-from market_maker.notifications.digest import digest_relpath, read_digest
+from market_maker.alerts.digest import digest_relpath, read_digest
+from tests.alerts.pushover_server import FakePushover, Fault
 from tests.flows.conftest import repo_with_grid
-from tests.notifications.pushover_server import FakePushover, Fault
 
 SYMBOL = "ETH-USDT"
 DAY = date(2023, 8, 17)

@@ -17,16 +17,16 @@ from pathlib import Path
 import pytest
 
 from flows.hourly_pipeline import hourly_pipeline
+from market_maker.alerts.emergency import who
 from market_maker.exit_strategy.store import ExitStateStore
-from market_maker.notifications.emergency import who
-from tests.flows.conftest import repo_with_grid
-from tests.notifications.pushover_server import (
+from tests.alerts.pushover_server import (
     RECEIPTS_PREFIX,
     TOKEN,
     USER_KEY,
     FakePushover,
     Fault,
 )
+from tests.flows.conftest import repo_with_grid
 
 SYMBOL = "ETH-USDT"
 HISTORY = (datetime(2023, 8, 14, tzinfo=UTC), datetime(2023, 8, 16, 23, tzinfo=UTC))

@@ -26,8 +26,8 @@ from flows.snapshot_analysis import snapshot_analysis
 from market_maker.decisions.store import DecisionStore
 from market_maker.exit_strategy.model import ExitStateFile
 from market_maker.exit_strategy.store import ExitStateStore
+from tests.alerts.pushover_server import TOKEN, USER_KEY, FakePushover
 from tests.grid_files import grid_data
-from tests.notifications.pushover_server import TOKEN, USER_KEY, FakePushover
 from tests.prefect_server import run_as_deployment
 
 SYMBOL = "ETH-USDT"
@@ -167,9 +167,7 @@ def test_every_replayed_hour_has_its_decision_record(replayed: Replay) -> None:
 def test_the_operator_is_alerted_with_a_priority_by_state_and_an_emergency_after_the_crash(
     replayed: Replay,
 ) -> None:
-    notified = {
-        e.hour: e.notified for f in day_files(replayed.repo) for e in f.evaluations if e.notified
-    }
+    notified = {d.hour: d.key for f in day_files(replayed.repo) for d in f.notified()}
     assert len(replayed.messages) == len(notified)
     for form in replayed.messages:
         state = notified[hour_of(form)]

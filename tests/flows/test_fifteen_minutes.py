@@ -19,8 +19,8 @@ from market_maker.decisions.store import DecisionStore
 from market_maker.exit_strategy.store import read_day_file
 from market_maker.regime import files
 from market_maker.snapshots.validation import parse_snapshot
+from tests.alerts.pushover_server import FakePushover
 from tests.flows.conftest import repo_with_grid
-from tests.notifications.pushover_server import FakePushover
 
 SYMBOL = "ETH-USDT"
 START = datetime(2023, 8, 16, 21, tzinfo=UTC)
@@ -84,19 +84,26 @@ def test_a_fifteen_minute_period_runs_end_to_end(repo: Path, alerts: FakePushove
 def test_files_a_killed_fifteen_minute_run_left_are_committed_by_the_next(repo: Path) -> None:
     from market_maker.config import load_settings
     from market_maker.context import RunContext
-    from market_maker.pipeline.steps import exit_evaluator, load_book, run_hour, setup_evaluator
+    from market_maker.pipeline.steps import (
+        exit_evaluator,
+        hour_alerts,
+        hour_services,
+        load_book,
+        run_hour,
+        setup_evaluator,
+    )
 
     # A run that wrote its period's files and died before committing them.
     ctx = RunContext.open(load_settings())
-    left = run_hour(
+    exits = exit_evaluator(ctx)
+    h = hour_services(
         ctx,
-        SYMBOL,
-        START,
         book=load_book(ctx),
-        evaluator=exit_evaluator(ctx),
-        collected_at=START + timedelta(minutes=20),
+        exits=exits,
+        alerts=hour_alerts(ctx.store.path, ctx.settings, exits),
         setup=setup_evaluator(ctx, SYMBOL),
     )
+    left = run_hour(h, SYMBOL, START, collected_at=START + timedelta(minutes=20))
     leftovers = {p.relative_to(repo).as_posix() for p in left.paths}
     assert f"snapshots/{SYMBOL}/2023/08/16/21-00.json" in leftovers
     assert f"metrics/{SYMBOL}/2023-08-16-21-00.yaml" in leftovers

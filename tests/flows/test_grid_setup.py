@@ -16,7 +16,7 @@ from flows.hourly_pipeline import hourly_pipeline
 from market_maker.decisions.model import SetupDecision
 from market_maker.decisions.store import DecisionStore
 from market_maker.grids.book import GridBook
-from tests.notifications.pushover_server import TOKEN, USER_KEY, FakePushover
+from tests.alerts.pushover_server import TOKEN, USER_KEY, FakePushover
 
 SYMBOL = "ETH-USDT"
 SETUP = "dec-ETH-USDT-20230726-010000"  # the hour 2023-07-26T00: RANGE_OK, 0.75

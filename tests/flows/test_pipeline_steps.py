@@ -22,10 +22,10 @@ from prefect.flow_engine import run_flow
 from prefect.states import Scheduled
 
 from flows.hourly_pipeline import hourly_pipeline
-from market_maker.exit_strategy.service import ExitEvaluator
+from market_maker.exit_strategy.evaluator import ExitEvaluator
 from market_maker.exit_strategy.store import read_day_file
+from tests.alerts.pushover_server import FakePushover, Fault
 from tests.flows.conftest import repo_with_grid
-from tests.notifications.pushover_server import FakePushover, Fault
 from tests.prefect_server import run_as_deployment
 
 SYMBOL = "ETH-USDT"
@@ -128,7 +128,7 @@ def test_a_pushover_outage_fails_the_notify_step_alone_and_a_rerun_repeats_only_
         ("pushover", False),
         ("pushover", True),
     }
-    assert day.last_notification["WARNING"] == ESCALATION
+    assert day.last_notified("WARNING") == ESCALATION
     assert "Flow-Run: hourly-pipeline ETH-USDT 2023-08-16T22Z" in repository.head.commit.message
 
 
@@ -185,16 +185,28 @@ def test_decide_writes_nothing_and_gives_the_same_answer_twice(repo: Path) -> No
     from market_maker.config import load_settings
     from market_maker.context import RunContext
     from market_maker.lifecycle.service import SetupEvaluator, configured_balance
-    from market_maker.notifications.notifier import Notifier
-    from market_maker.pipeline.steps import analyse, collect, decide, load_book
+    from market_maker.pipeline.steps import (
+        HourRun,
+        analyse,
+        collect,
+        decide,
+        hour_alerts,
+        hour_services,
+        load_book,
+    )
 
     settings = load_settings()
     ctx = RunContext.open(settings)
     book = load_book(ctx)
-    collect(
-        ctx, SYMBOL, ESCALATION, collected_at=datetime(2023, 8, 16, 23, 5, tzinfo=UTC), book=book
-    )
-    metrics = analyse(ctx, SYMBOL, ESCALATION, book=book, setup=None).metrics
+
+    def services(setup: SetupEvaluator | None = None):
+        exits = ExitEvaluator(repo, settings)
+        alerts = hour_alerts(repo, settings, exits)
+        return hour_services(ctx, book=book, exits=exits, alerts=alerts, setup=setup)
+
+    run = HourRun(SYMBOL, ESCALATION, datetime(2023, 8, 16, 23, 5, tzinfo=UTC))
+    run.collected = collect(services(), run)
+    run.analysed = analyse(services(), run)
 
     def tree() -> dict[str, bytes]:
         return {
@@ -206,10 +218,8 @@ def test_decide_writes_nothing_and_gives_the_same_answer_twice(repo: Path) -> No
     before = tree()
     answers = []
     for _ in range(2):
-        notifier = Notifier(settings.notifications)
-        evaluator = ExitEvaluator(repo, settings, notifier)
-        setup = SetupEvaluator(repo, settings, notifier, configured_balance(settings))
-        answers.append(decide(ctx, metrics, book=book, evaluator=evaluator, setup=setup))
+        setup = SetupEvaluator(repo, settings, configured_balance(settings))
+        answers.append(decide(services(setup), run))
     assert tree() == before
     first, second = answers
     assert first.exit.decision == second.exit.decision and first.exit.decision is not None

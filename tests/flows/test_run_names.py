@@ -14,8 +14,8 @@ from prefect.states import Scheduled
 
 from flows.hourly_collection import hourly_collection
 from flows.run_names import describe, run_name, short_hour, span
+from tests.alerts.pushover_server import FakePushover
 from tests.flows.conftest import repo_with_grid
-from tests.notifications.pushover_server import FakePushover
 
 SYMBOL = "ETH-USDT"
 PERIOD_ENV = "MARKET_MAKER_SNAPSHOTS__PERIOD_MINUTES"

@@ -27,9 +27,9 @@ from market_maker.base.errors import DataError
 from market_maker.decisions.store import DecisionStore
 from market_maker.exit_strategy.store import read_day_file
 from market_maker.regime import files as metrics_files
+from tests.alerts.pushover_server import TOKEN, USER_KEY, FakePushover
 from tests.grid_files import grid_data
 from tests.integrity.conftest import Run
-from tests.notifications.pushover_server import TOKEN, USER_KEY, FakePushover
 from tests.prefect_server import run_as_deployment
 
 SYMBOL = "ETH-USDT"

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from market_maker.alerts.message import exit_notification
 from market_maker.decisions.model import ProposedGrid
 from market_maker.decisions.states import ExitState, Recommendation
 from market_maker.grids.position import position_risk
-from market_maker.notifications.message import exit_notification
 
 HOUR = datetime(2023, 8, 17, 1, tzinfo=UTC)
 PROMOTION = ProposedGrid(
@@ -78,8 +78,8 @@ def test_a_range_decision_has_no_deadline_and_a_ready_promotion_says_how_to_take
 
 
 def test_a_ready_promotion_is_announced_once_never_urgently() -> None:
+    from market_maker.alerts.setup_alerts import promotion_notification
     from market_maker.decisions.model import Decision
-    from market_maker.lifecycle.service import promotion_notification
 
     decision = Decision.model_validate(
         {

@@ -13,11 +13,10 @@ import pytest
 
 from market_maker.base.errors import DataError
 from market_maker.base.timeutil import format_utc
-from market_maker.exit_strategy.service import ExitEvaluator
+from market_maker.exit_strategy.evaluator import ExitEvaluator
 from market_maker.grids.position import position_risk
 from market_maker.grids.position_path import PositionTracker
 from market_maker.lifecycle.report import latest_analysed_hour, setup_lines
-from market_maker.notifications.notifier import Notifier
 from market_maker.pipeline.steps import load_book
 from tests.period_repo import BALANCE, SYMBOL, PeriodRepo, open_repo, replay, with_grid
 
@@ -77,9 +76,7 @@ def test_the_position_follows_the_close_of_every_period(running: PeriodRepo) -> 
         assert position.base_held != along.base_held
 
     # A fresh exit evaluator (the next run's) reads the same path back from the files.
-    evaluator = ExitEvaluator(
-        running.root, running.ctx.settings, Notifier(running.ctx.settings.notifications)
-    )
+    evaluator = ExitEvaluator(running.root, running.ctx.settings)
     assert evaluator.positions.risk(grid, LAST, closes[-1]) == position
 
     # An hourly tracker reads hourly files only: none here, so only the close it is given.

@@ -9,10 +9,10 @@ import yaml
 
 from market_maker.config import load_settings
 from market_maker.decisions.store import DecisionStore
-from market_maker.exit_strategy.service import ExitEvaluator
 from market_maker.grids.book import GridBook
-from market_maker.notifications.notifier import Notifier
+from market_maker.pipeline.steps import evaluate_exit
 from market_maker.regime.model import MetricsFile
+from tests.exit_hours import exit_services
 from tests.grid_files import grid_data
 
 
@@ -23,11 +23,11 @@ def test_the_alert_after_an_unanswered_stop_says_it_was_missed(
     (tmp_path / "grids").mkdir()
     (tmp_path / "grids/eth-grid-1.yaml").write_text(yaml.safe_dump(grid_data()))
     book = GridBook.load(tmp_path, fee_rate=settings.grids.fee_rate)
-    evaluator = ExitEvaluator(tmp_path, settings, Notifier(settings.notifications))
+    evaluator = exit_services(tmp_path, settings, book)
     hours = [m for m in august if datetime(2023, 8, 16, 12, tzinfo=UTC) <= m.hour]
     stop = None
     for m in hours[:36]:
-        outcome = evaluator.evaluate(m, book, code_version="v")
+        outcome = evaluate_exit(evaluator, m)
         d = outcome.decision
         if stop is None:
             if d is not None and str(d.recommendation) == "STOP_GRID" and d.expires_at:

@@ -11,7 +11,6 @@ from market_maker.config import load_settings
 from market_maker.grids.book import GridBook
 from market_maker.grids.model import GridConfig
 from market_maker.lifecycle.service import Balance, SetupEvaluator
-from market_maker.notifications.notifier import Notifier
 from market_maker.regime.model import MetricsFile, Verdict
 
 
@@ -50,7 +49,7 @@ def test_promotion_after_the_configured_ranging_hours(
     start = ranging(august)
     grid = probationary(start)
     book = GridBook(tmp_path, {grid.id: grid}, {})
-    setup = SetupEvaluator(tmp_path, settings, Notifier(settings.notifications), Balance(1000, "t"))
+    setup = SetupEvaluator(tmp_path, settings, Balance(1000, "t"))
     proposal = None
     for k in range(hours):
         m = start.model_copy(
@@ -69,7 +68,7 @@ def test_a_break_in_the_range_restarts_the_count(tmp_path: Path, august: list[Me
     start = ranging(august)
     grid = probationary(start)
     book = GridBook(tmp_path, {grid.id: grid}, {})
-    setup = SetupEvaluator(tmp_path, settings, Notifier(settings.notifications), Balance(1000, "t"))
+    setup = SetupEvaluator(tmp_path, settings, Balance(1000, "t"))
     for k in range(30):
         verdict = Verdict.RANGE_WEAK if k == 20 else Verdict.RANGE_OK
         m = start.model_copy(update={"hour": start.hour + timedelta(hours=k), "verdict": verdict})
@@ -82,7 +81,7 @@ def test_a_full_grid_is_never_promoted(tmp_path: Path, august: list[MetricsFile]
     start = ranging(august)
     grid = probationary(start, mode="full")
     book = GridBook(tmp_path, {grid.id: grid}, {})
-    setup = SetupEvaluator(tmp_path, settings, Notifier(settings.notifications), Balance(1000, "t"))
+    setup = SetupEvaluator(tmp_path, settings, Balance(1000, "t"))
     for k in range(30):
         m = start.model_copy(
             update={"hour": start.hour + timedelta(hours=k), "verdict": Verdict.RANGE_OK}

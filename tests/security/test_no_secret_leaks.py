@@ -47,10 +47,10 @@ from git import Repo
 from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL, PREFECT_API_URL
 
 from market_maker.config.settings import SECRET_FIELDS, env_var_for
+from tests.alerts.pushover_server import FakePushover
 from tests.conftest import PROJECT_ROOT, SAMPLE_FILE
 from tests.exchange.kucoin_server import ApiKey, FakeKuCoin, _hmac
 from tests.grid_files import grid_data
-from tests.notifications.pushover_server import FakePushover
 
 # In every secret value: found anywhere, even in part, it is a leak. Random per test run, so
 # that nothing another run left (in var/, say) is mistaken for one.

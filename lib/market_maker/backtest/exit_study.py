@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from market_maker.alerts.policy import should_notify
 from market_maker.backtest.run import BacktestRun
 from market_maker.base.timeutil import HOUR
 from market_maker.config.models import RateLimits
 from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.break_risk import threat
 from market_maker.exit_strategy.engine import Evaluation
-from market_maker.notifications.policy import should_notify
 
 PATH_HOURS = 6  # regime path: the verdicts of the hours before an event
 CONTEXT_HOURS = 3  # conditions counted before a break: the last hours it ran through

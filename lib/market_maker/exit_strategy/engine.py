@@ -68,9 +68,7 @@ class Evaluation:
             if c.met
         ]
 
-    def record(
-        self, notified: ExitState | None = None, *, refusal_notified: bool = False
-    ) -> EvaluationRecord:
+    def record(self) -> EvaluationRecord:
         return EvaluationRecord(
             hour=self.hour,
             grid_id=self.grid_id,
@@ -78,8 +76,6 @@ class Evaluation:
             target=self.target,
             warning=self.warning_met,
             conditions=[c.name for c in self.conditions_met],
-            notified=notified,
-            refusal_notified=refusal_notified,
         )
 
 

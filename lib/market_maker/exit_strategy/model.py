@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,10 +17,12 @@ from market_maker.decisions.states import ExitState
 
 # 1.1 added revisions of evaluations and the record of every delivery attempt; 1.2 the
 # priority and Pushover receipt of each delivery and the receipts' outcomes (the operator's
-# acknowledgements). Older files read as 1.2 files without them (a 1.1 delivery's receipt
-# is read back from its detail).
-SCHEMA_VERSION = "1.2"
-KNOWN_VERSIONS = ("1.0", "1.1", "1.2")
+# acknowledgements); 1.3 keeps the deliveries as the one record of what was notified (the
+# evaluations' ``notified`` and the file's ``last_notification`` are derived from them).
+# Older files read as 1.3 files (a 1.1 delivery's receipt is read back from its detail; a
+# 1.0 file's notified hours become deliveries on an unknown channel).
+SCHEMA_VERSION = "1.3"
+KNOWN_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 EXIT_STATES_DIR = "exit_states"
 NOTIFIED_STATES = ("WARNING", "LATEST_ACCEPTABLE_EXIT", "MANDATORY_EXIT")
 # The regime analysis refused (too few metrics): alerted like a WARNING, rate limited apart.
@@ -28,6 +31,20 @@ NOTIFICATION_KEYS = (*NOTIFIED_STATES, REFUSAL_KEY)
 
 
 Record = FrozenModel
+
+
+class ChannelName(StrEnum):
+    """The channels a delivery can be recorded on."""
+
+    PUSHOVER = "pushover"
+    LOG = "log"  # stands in for Pushover when no keys are configured
+    WEBHOOK = "webhook"
+    ANY = "*"  # schema 1.0 recorded that an hour was notified, not on which channel
+
+    @property
+    def reaches_operator(self) -> bool:
+        """Pushover, or the log that stands in for it; not the webhook."""
+        return self is not ChannelName.WEBHOOK
 
 
 class TransitionRecord(Record):
@@ -53,8 +70,6 @@ class EvaluationRecord(Record):
     target: ExitState = Field(description="The highest state whose triggers fired.")
     warning: bool = Field(description="The WARNING conditions were met.")
     conditions: list[str] = Field(description="Names of the conditions met, all levels.")
-    notified: ExitState | None = Field(None, description="State notified for this hour, if any.")
-    refusal_notified: bool = Field(False, description="The analysis refusal was alerted.")
     revision: int = Field(1, ge=1, description="1 for the first evaluation of the hour.")
     inputs: str | None = Field(
         None, description="Fingerprint of what was evaluated (metrics, grid, prior state)."
@@ -76,6 +91,11 @@ class DeliveryRecord(Record):
     receipt: str | None = Field(
         None, description="Pushover's receipt of an emergency (priority 2), polled until final."
     )
+
+    @property
+    def reached_operator(self) -> bool:
+        """Delivered to the operator's phone (or the log standing in for it)."""
+        return self.ok and ChannelName(self.channel).reaches_operator
 
     @model_validator(mode="before")
     @classmethod
@@ -115,15 +135,12 @@ class ReceiptRecord(Record):
 
 
 class ExitStateFile(Record):
-    schema_version: Literal["1.2"] = SCHEMA_VERSION
+    schema_version: Literal["1.3"] = SCHEMA_VERSION
     symbol: Symbol
     grid_id: GridId = Field(description="Grid of the day's last evaluation.")
     date: date
     state: ExitState = Field(description="State at the end of the day's last evaluation.")
     transitions: list[TransitionRecord] = Field(default_factory=list)
-    last_notification: dict[str, UtcDatetime | None] = Field(
-        default_factory=lambda: dict.fromkeys(NOTIFICATION_KEYS)
-    )
     evaluations: list[EvaluationRecord] = Field(default_factory=list)
     deliveries: list[DeliveryRecord] = Field(default_factory=list)
     receipts: list[ReceiptRecord] = Field(default_factory=list)
@@ -132,6 +149,29 @@ class ExitStateFile(Record):
     @classmethod
     def _migrate(cls, value: object) -> object:
         return SCHEMA_VERSION if value in KNOWN_VERSIONS else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deliveries_only(cls, data: Any) -> Any:
+        """Files before 1.3 also noted what was notified beside the deliveries; a 1.0 file
+        noted it only there, so its notified hours become deliveries (channel unknown)."""
+        if not isinstance(data, dict) or "last_notification" not in data:
+            return data
+        data = {k: v for k, v in data.items() if k != "last_notification"}
+        deliveries = list(data.get("deliveries") or [])
+        attempted = {(str(d["hour"]), d["grid_id"]) for d in deliveries if isinstance(d, dict)}
+        evaluations = []
+        for e in data.get("evaluations") or []:
+            if not isinstance(e, dict):
+                evaluations.append(e)
+                continue
+            e = dict(e)
+            refused = e.pop("refusal_notified", False)
+            keys = [e.pop("notified", None), REFUSAL_KEY if refused else None]
+            if (str(e.get("hour")), e.get("grid_id")) not in attempted:
+                deliveries += [_legacy_delivery(e, key) for key in keys if key]
+            evaluations.append(e)
+        return {**data, "evaluations": evaluations, "deliveries": deliveries}
 
     @model_validator(mode="after")
     def _one_day(self) -> ExitStateFile:
@@ -161,10 +201,38 @@ class ExitStateFile(Record):
             latest[(e.hour, e.grid_id)] = e
         return sorted(latest.values(), key=lambda e: e.hour)
 
+    def notified(self) -> list[DeliveryRecord]:
+        """The exit-state alerts the operator's channel took, once per hour, grid and state."""
+        seen: set[tuple[datetime, str, str]] = set()
+        out = []
+        for d in sorted(self.deliveries, key=lambda d: (d.hour, d.attempted_at)):
+            mark = (d.hour, d.grid_id, d.key)
+            if d.reached_operator and d.key != REFUSAL_KEY and mark not in seen:
+                seen.add(mark)
+                out.append(d)
+        return out
+
+    def last_notified(self, key: str) -> datetime | None:
+        """The last hour of the day an alert of ``key`` reached the operator's channel."""
+        hours = [d.hour for d in self.deliveries if d.reached_operator and d.key == key]
+        return max(hours, default=None)
+
     def effective_transitions(self) -> list[TransitionRecord]:
         """Transitions made by the latest revision of each hour."""
         current = {(e.hour, e.grid_id): e.revision for e in self.latest()}
         return [t for t in self.transitions if current.get((t.timestamp, t.grid_id)) == t.revision]
+
+
+def _legacy_delivery(evaluation: dict[str, Any], key: str) -> dict[str, Any]:
+    return {
+        "hour": evaluation["hour"],
+        "grid_id": evaluation["grid_id"],
+        "key": key,
+        "channel": ChannelName.ANY.value,
+        "attempted_at": evaluation["hour"],
+        "ok": True,
+        "detail": "recorded as notified",
+    }
 
 
 def exit_state_relpath(symbol: str, day: date | datetime) -> Path:

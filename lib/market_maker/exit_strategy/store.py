@@ -2,7 +2,7 @@
 
 Day files are read once per run and cached; writing an evaluation updates
 its day's file (the state at the end of the day, the transitions, the
-evaluations, the delivery attempts and ``last_notification``). An hour's
+evaluations and the delivery attempts, the one record of what was notified). An hour's
 recorded evaluation is never rewritten: a rerun with the same inputs and
 outcome changes nothing, a rerun under different inputs appends a new
 revision that says what changed.
@@ -23,7 +23,7 @@ from market_maker.exit_strategy.engine import Evaluation
 from market_maker.exit_strategy.model import (
     EXIT_STATES_DIR,
     NOTIFICATION_KEYS,
-    REFUSAL_KEY,
+    ChannelName,
     DeliveryRecord,
     EvaluationRecord,
     ExitStateFile,
@@ -34,7 +34,7 @@ from market_maker.store.file_kinds import FileKind, under
 
 LOOKBACK_DAYS = 7  # how far back a run looks for the state a grid was left in
 # Legacy (1.0) files recorded only that an hour was notified, not on which channel.
-ANY_CHANNEL = "*"
+ANY_CHANNEL = ChannelName.ANY
 
 
 @dataclass
@@ -43,9 +43,6 @@ class Prior:
 
     state: ExitState = ExitState.NORMAL
     records: list[EvaluationRecord] = field(default_factory=list)  # most recent first
-    last_notification: dict[str, datetime | None] = field(
-        default_factory=lambda: dict.fromkeys(NOTIFICATION_KEYS)
-    )
     existing: EvaluationRecord | None = None  # this hour's latest record from an earlier run
     # channel -> key -> hour of the last alert delivered on it before this hour
     delivered: dict[str, dict[str, datetime]] = field(default_factory=dict)
@@ -102,7 +99,6 @@ class ExitStateStore:
                     records.append(record)
                 elif record.grid_id == grid_id and record.hour == hour:
                     out.existing = record
-            attempts += _legacy_attempts(file, grid_id, hour)
             attempts += [d for d in file.deliveries if d.grid_id == grid_id and d.hour <= hour]
             for r in file.receipts:
                 if r.grid_id == grid_id and r.hour <= hour:
@@ -120,9 +116,7 @@ class ExitStateStore:
         self,
         symbol: str,
         evaluation: Evaluation,
-        notified: ExitState | None,
         *,
-        refusal_notified: bool = False,
         inputs: str | None = None,
         deliveries: list[DeliveryRecord] | None = None,
         receipts: list[ReceiptRecord] | None = None,
@@ -131,14 +125,11 @@ class ExitStateStore:
         the receipts' outcomes learned (each receipt's final outcome is recorded once)."""
         day = evaluation.hour.date()
         current = self.day(symbol, day)
-        carried = self._carried_notifications(symbol, day)
         evaluations = list(current.evaluations) if current else []
         transitions = list(current.transitions) if current else []
         latest = {(e.hour, e.grid_id): e for e in evaluations}
         existing = latest.get((evaluation.hour, evaluation.grid_id))
-        record = evaluation.record(notified, refusal_notified=refusal_notified).model_copy(
-            update={"inputs": inputs}
-        )
+        record = evaluation.record().model_copy(update={"inputs": inputs})
         if existing is None:
             evaluations.append(record)
             if evaluation.transition is not None:
@@ -158,24 +149,12 @@ class ExitStateStore:
         all_receipts = list(current.receipts) if current else []
         known = {r.receipt for r in all_receipts}
         all_receipts += [r for r in receipts or [] if r.receipt not in known]
-        last = dict(current.last_notification) if current else carried
-        for key in NOTIFICATION_KEYS:
-            last.setdefault(key, carried.get(key))
-        primary = [
-            d.key for d in deliveries or [] if d.ok and d.channel != "webhook"
-        ]  # what the operator's phone (or the log, without keys) received
-        for key in primary:
-            if key in NOTIFICATION_KEYS:
-                previous = last.get(key)
-                if previous is None or previous < evaluation.hour:
-                    last[key] = evaluation.hour
         updated = ExitStateFile(
             symbol=symbol,
             grid_id=evaluation.grid_id,
             date=day,
             state=ExitState.NORMAL,
             transitions=transitions,
-            last_notification=last,
             evaluations=evaluations,
             deliveries=all_deliveries,
             receipts=all_receipts,
@@ -189,58 +168,21 @@ class ExitStateStore:
         self._days[(symbol, day)] = updated
         return path
 
-    def _carried_notifications(self, symbol: str, day: date) -> dict[str, datetime | None]:
-        """``last_notification`` as the most recent earlier day file left it."""
-        for back in range(1, LOOKBACK_DAYS + 1):
-            file = self.day(symbol, day - timedelta(days=back))
-            if file is not None:
-                return dict(file.last_notification)
-        return dict.fromkeys(NOTIFICATION_KEYS)
-
 
 def dumps(file: ExitStateFile) -> bytes:
     return dump(file.model_dump(mode="json"))
 
 
-def _legacy_attempts(file: ExitStateFile, grid_id: str, hour: datetime) -> list[DeliveryRecord]:
-    """Evaluations recorded as notified before deliveries were recorded (channel unknown)."""
-    attempted = {d.hour for d in file.deliveries if d.grid_id == grid_id}
-    out = []
-    for record in file.evaluations:
-        if record.grid_id != grid_id or record.hour > hour or record.hour in attempted:
-            continue
-        keys = [record.notified.value] if record.notified is not None else []
-        keys += [REFUSAL_KEY] if record.refusal_notified else []
-        out += [
-            DeliveryRecord(
-                hour=record.hour,
-                grid_id=grid_id,
-                key=key,
-                channel=ANY_CHANNEL,
-                attempted_at=record.hour,
-                ok=True,
-                detail="recorded as notified",
-            )
-            for key in keys
-        ]
-    return out
-
-
 def _read_attempts(out: Prior, attempts: list[DeliveryRecord], hour: datetime) -> None:
     """Fill the delivery fields of ``out`` from every attempt up to ``hour``, in order."""
-    notified: dict[str, datetime | None] = dict.fromkeys(NOTIFICATION_KEYS)
     for d in sorted(attempts, key=lambda d: (d.hour, d.attempted_at)):
         if d.ok and d.hour == hour:
             out.delivered_now.setdefault(d.channel, set()).add(d.key)
         elif d.ok:
             out.delivered.setdefault(d.channel, {})[d.key] = d.hour
             out.failed_since.get(d.channel, {}).pop(d.key, None)
-            if d.channel != "webhook" and d.key in notified:
-                previous = notified[d.key]
-                notified[d.key] = d.hour if previous is None else max(previous, d.hour)
         else:
             out.failed_since.setdefault(d.channel, {}).setdefault(d.key, d.hour)
-    out.last_notification = notified
 
 
 def _differs(existing: EvaluationRecord, new: EvaluationRecord) -> bool:

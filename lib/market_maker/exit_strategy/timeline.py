@@ -5,20 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from market_maker.exit_strategy.model import EvaluationRecord, TransitionRecord
+from market_maker.exit_strategy.model import DeliveryRecord, TransitionRecord
 from market_maker.exit_strategy.store import ExitStateStore
 
 
 @dataclass
 class Timeline:
     transitions: list[TransitionRecord]
-    notified: list[EvaluationRecord]
+    notified: list[DeliveryRecord]  # the exit-state alerts the operator's channel took
     hours_in_state: dict[str, int]
 
 
 def read_timeline(store: ExitStateStore, symbol: str, start: datetime, end: datetime) -> Timeline:
     transitions: list[TransitionRecord] = []
-    notified: list[EvaluationRecord] = []
+    notified: list[DeliveryRecord] = []
     hours: dict[str, int] = {}
     day = start.date()
     while day <= end.date():
@@ -30,6 +30,5 @@ def read_timeline(store: ExitStateStore, symbol: str, start: datetime, end: date
         for e in file.evaluations:
             if start <= e.hour <= end:
                 hours[e.state.value] = hours.get(e.state.value, 0) + 1
-                if e.notified is not None:
-                    notified.append(e)
+        notified += [d for d in file.notified() if start <= d.hour <= end]
     return Timeline(transitions, notified, hours)

@@ -15,7 +15,6 @@ from market_maker.decisions.store import DecisionStore
 from market_maker.grids.book import GridBook
 from market_maker.lifecycle.service import Balance, SetupEvaluator
 from market_maker.lifecycle.setup import evaluate_setup
-from market_maker.notifications.notifier import Notifier
 from market_maker.regime import files
 from market_maker.regime.gate_records import GATES
 from market_maker.regime.model import METRICS_DIR, metrics_file_period, metrics_relpath
@@ -69,7 +68,7 @@ def setup_lines(
             recorded.capital,
         )
     else:
-        evaluator = SetupEvaluator(root, settings, Notifier(settings.notifications), balance)
+        evaluator = SetupEvaluator(root, settings, balance)
         result = evaluate_setup(metrics, evaluator.context(metrics, book), settings.lifecycle)
         lines.append(f"not recorded (evaluated now): {result.recommendation}")
         checks, grid, mode, capital = result.checks, result.grid, result.mode, result.capital

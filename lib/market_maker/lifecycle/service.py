@@ -1,10 +1,11 @@
-"""The hourly setup evaluation for a symbol with no grid running: the GRID_SETUP record and,
-for a CREATE_GRID, a (never urgent) notification asking for the operator's approval."""
+"""The hourly setup evaluation for a symbol with no grid running: the GRID_SETUP record (the
+approval a CREATE_GRID asks for is sent by :mod:`market_maker.alerts.setup_alerts`), and the
+grid file an approved setup or promotion becomes."""
 
 from __future__ import annotations
 
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -24,8 +25,6 @@ from market_maker.decisions.store import DecisionStore, ImmutableRecordError
 from market_maker.grids.book import GridBook, add_grid_config, set_running
 from market_maker.grids.model import SCHEMA_WITH_SETUP, GridConfig
 from market_maker.lifecycle.setup import Context, capital_of, design_grid, evaluate_setup
-from market_maker.notifications.message import Notification, trim
-from market_maker.notifications.notifier import Delivery, Notifier
 from market_maker.regime import files
 from market_maker.regime.model import MetricsFile, Verdict, metrics_relpath
 
@@ -48,7 +47,6 @@ class SetupOutcome:
     decision: SetupDecision
     path: Path
     written: bool
-    deliveries: list[Delivery] = field(default_factory=list)
 
     def line(self) -> str:
         d = self.decision
@@ -82,12 +80,11 @@ def quote_of(symbol: str) -> str:
 
 
 class SetupEvaluator:
-    def __init__(self, root: Path, settings: Settings, notifier: Notifier, balance: Balance):
+    def __init__(self, root: Path, settings: Settings, balance: Balance):
         self.root = root
         self.settings = settings
         self._n = settings.snapshots.period_minutes
         self._period = timedelta(minutes=self._n)
-        self.notifier = notifier
         self.balance = balance
         self.decisions = DecisionStore(root)
         self._previous: dict[str, MetricsFile] = {}
@@ -155,19 +152,6 @@ class SetupEvaluator:
         path = inside(self.root, metrics_relpath(symbol, hour - HOUR, self._n))
         return files.read(path) if path.exists() else None
 
-    def announce_promotion(self, decision: Decision, written: bool) -> list[Delivery]:
-        """Tell the operator once, the first hour a promotion is proposed."""
-        if decision.promotion is None or not written:
-            return []
-        earlier = inside(
-            self.root, decision_relpath(decision.symbol, decision.issued_at - self._period)
-        )
-        if earlier.exists():
-            before = self.decisions.read(earlier)
-            if isinstance(before, Decision) and before.promotion is not None:
-                return []
-        return self.notifier.send(promotion_notification(decision))
-
     def context(self, metrics: MetricsFile, book: GridBook) -> Context:
         at = metrics.hour + self._period
         closed_at, how = self._last_closed_setup(metrics.symbol, at)
@@ -187,14 +171,6 @@ class SetupEvaluator:
             setup_closed_at=closed_at,
             setup_closed_how=how,
         )
-
-    def evaluate(self, metrics: MetricsFile, book: GridBook, *, code_version: str) -> SetupOutcome:
-        """Decide, notify a new CREATE_GRID and record, in one call (replays)."""
-        decided = self.decide(metrics, book, code_version=code_version)
-        deliveries = self.notify(decided)
-        outcome = self.record(decided)
-        outcome.deliveries = deliveries
-        return outcome
 
     def decide(self, metrics: MetricsFile, book: GridBook, *, code_version: str) -> SetupDecided:
         """The hour's GRID_SETUP decision, from stored files only; an earlier run's record of
@@ -231,13 +207,6 @@ class SetupEvaluator:
             decision = stored
         return SetupDecided(decision, stored is not None)
 
-    def notify(self, decided: SetupDecided) -> list[Delivery]:
-        """Ask for the operator's approval of a new CREATE_GRID (once: not on a rerun)."""
-        d = decided.decision
-        if decided.recorded or d.recommendation != "CREATE_GRID":
-            return []
-        return self.notifier.send(setup_notification(d))
-
     def record(self, decided: SetupDecided) -> SetupOutcome:
         d = decided.decision
         path, written = self.decisions.path(d), False
@@ -272,56 +241,6 @@ class SetupEvaluator:
             if closed[0] <= at and (latest[0] is None or closed[0] > latest[0]):
                 latest = closed
         return latest
-
-
-def setup_notification(d: SetupDecision) -> Notification:
-    """CREATE_GRID: never urgent (priority 0); placing capital waits for the operator."""
-    assert d.grid is not None and d.capital is not None and d.expires_at is not None
-    g = d.grid
-    base = d.symbol.split("-")[0]
-    lines = [
-        f"{d.symbol} {d.price:,.2f}: the market ranges ({d.verdict}, confidence "
-        f"{d.confidence:.2f}). Proposed {d.mode} grid:",
-        f"{g.lower_price:,.2f}-{g.upper_price:,.2f}, {g.levels} levels {g.spacing} "
-        f"({g.spacing_pct:.2f} % apart), {g.amount_per_grid:g} {base} a level, "
-        f"{100 * g.profit_per_grid_net:.2f} % a pair after fees.",
-        f"Capital: {d.capital.used or 0:,.2f} of {d.capital.unlocked:,.2f} unlocked "
-        f"(reserve {d.capital.reserve:,.2f}).",
-        f"Approve before {d.expires_at:%H:%M} UTC: market-maker decision act --id {d.id} "
-        "--action executed (or declined).",
-    ]
-    return Notification(
-        kind="grid_setup",
-        title=f"{d.symbol} setup: CREATE_GRID ({d.mode})",
-        message=trim("\n".join(lines)),
-        priority=0,
-        timestamp=int(d.hour.timestamp()),
-        symbol=d.symbol,
-        state="CREATE_GRID",
-        context={"decision": d.id},
-    )
-
-
-def promotion_notification(d: Decision) -> Notification:
-    """A probationary grid's promotion is ready: never urgent, approval needed."""
-    assert d.promotion is not None
-    g = d.promotion
-    message = (
-        f"{d.symbol}: grid {d.grid.grid_id} has run a day in a confirmed range. A full grid "
-        f"{g.lower_price:,.2f}-{g.upper_price:,.2f}, {g.levels} levels ({g.spacing_pct:.2f} % "
-        f"apart, {g.amount_per_grid:g} a level) can replace it: market-maker decision act "
-        f"--id {d.id} --action executed."
-    )
-    return Notification(
-        kind="grid_promotion",
-        title=f"{d.symbol} {d.grid.grid_id}: promotion ready",
-        message=trim(message),
-        priority=0,
-        timestamp=int(d.hour.timestamp()),
-        symbol=d.symbol,
-        state="PROMOTE_GRID",
-        context={"decision": d.id},
-    )
 
 
 def configured_balance(settings: Settings) -> Balance:

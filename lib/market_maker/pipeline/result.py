@@ -11,12 +11,14 @@ from pydantic import Field
 from market_maker.base.errors import RunFailed
 from market_maker.base.timeutil import format_utc
 from market_maker.base.types import FrozenModel, UtcDatetime
-from market_maker.exit_strategy.report import outcome_markdown
-from market_maker.exit_strategy.service import ExitOutcome
-from market_maker.pipeline.steps import HourResult
+from market_maker.pipeline.exit_report import outcome_markdown
+from market_maker.pipeline.outcomes import ExitOutcome, HourResult
+from market_maker.pipeline.steps import STEPS as STEP_LIST
+from market_maker.pipeline.steps import StepName
 
-Step = Literal["collect", "analyse", "decide", "notify", "record", "replay"]
-STEPS: tuple[Step, ...] = ("collect", "analyse", "decide", "notify", "record")
+# A step of the hourly chain, or a replayed day (its steps run as plain calls).
+Step = StepName | Literal["replay"]
+STEPS: tuple[StepName, ...] = tuple(s.name for s in STEP_LIST)
 
 
 class StepRun(FrozenModel):

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market_maker.alerts.policy import should_notify
 from market_maker.config.models import RateLimits
 from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.model import NOTIFIED_STATES
-from market_maker.notifications.policy import should_notify
 
 T0 = datetime(2023, 8, 14, tzinfo=UTC)
 LIMITS = RateLimits()

@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from market_maker.config.models import NotificationSettings, PushoverSettings
-from tests.notifications.pushover_server import TOKEN, USER_KEY, FakePushover
+from tests.alerts.pushover_server import TOKEN, USER_KEY, FakePushover
 
 
 @pytest.fixture

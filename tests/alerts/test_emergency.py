@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market_maker.alerts import emergency
+from market_maker.alerts.message import exit_notification
+from market_maker.alerts.notifier import Notifier
+from market_maker.alerts.pushover import NotificationRejected, PushoverClient
 from market_maker.base import redaction
 from market_maker.config.models import NotificationSettings, PushoverSettings
 from market_maker.decisions.states import RECOMMENDATION, ExitState
 from market_maker.exit_strategy.model import DeliveryRecord, ExitStateFile, ReceiptRecord
-from market_maker.notifications import emergency
-from market_maker.notifications.message import exit_notification
-from market_maker.notifications.notifier import Notifier
-from market_maker.notifications.pushover import NotificationRejected, PushoverClient
-from tests.notifications.pushover_server import (
+from tests.alerts.pushover_server import (
     RECEIPTS_PREFIX,
     TOKEN,
     USER_KEY,
@@ -280,10 +280,33 @@ def test_older_exit_state_files_still_read_and_their_receipts_are_recovered() ->
         ],
     }
     file = ExitStateFile.model_validate(legacy)
-    assert file.schema_version == "1.2" and file.receipts == []
+    assert file.schema_version == "1.3" and file.receipts == []
     assert file.deliveries[0].receipt == "k" * 30 and file.deliveries[0].priority is None
     one_oh = ExitStateFile.model_validate({**legacy, "schema_version": "1.0", "deliveries": []})
-    assert one_oh.schema_version == "1.2"
+    assert one_oh.schema_version == "1.3"
+    # A 1.0 file noted only that an hour was notified: that note reads as a delivery on an
+    # unknown channel (so it is never sent again), and the note itself is not kept.
+    noted = {
+        "hour": "2023-08-17T01:00:00Z",
+        "grid_id": "eth-grid-1",
+        "state": KEY,
+        "target": KEY,
+        "warning": True,
+        "conditions": [],
+        "notified": KEY,
+        "refusal_notified": True,
+    }
+    last = {"WARNING": None, "LATEST_ACCEPTABLE_EXIT": None, KEY: "2023-08-17T01:00:00Z"}
+    one_oh = ExitStateFile.model_validate(
+        {**legacy, "schema_version": "1.0", "deliveries": [], "evaluations": [noted]}
+        | {"last_notification": last}
+    )
+    assert [(d.key, d.channel, d.ok) for d in one_oh.deliveries] == [
+        (KEY, "*", True),
+        ("ANALYSIS_REFUSED", "*", True),
+    ]
+    assert one_oh.last_notified(KEY) == datetime(2023, 8, 17, 1, tzinfo=UTC)
+    assert "notified" not in one_oh.model_dump()["evaluations"][0]
 
 
 @settings(max_examples=100, deadline=None)
@@ -353,7 +376,8 @@ def poll(settings, notification_settings, pushover, tmp_path, after: ExitState, 
     """An emergency sent for real, then the evaluator's poll at the next hour."""
     from types import SimpleNamespace
 
-    from market_maker.exit_strategy.service import ExitDecided, ExitEvaluator
+    from market_maker.alerts.exit_alerts import ExitAlerts
+    from market_maker.exit_strategy.evaluator import ExitDecided
     from market_maker.exit_strategy.store import Prior
 
     notifier = Notifier(notification_settings)
@@ -361,11 +385,12 @@ def poll(settings, notification_settings, pushover, tmp_path, after: ExitState, 
     if ack:
         pushover.acknowledge(delivery.receipt, device="pixel-7")
     record = sent(HOUR, delivery.receipt)
-    evaluator = ExitEvaluator(tmp_path, settings, notifier)
+    evaluator = ExitAlerts(tmp_path, settings, notifier, lambda symbol, hour: None)
     later = HOUR + timedelta(hours=1)
     evaluation = SimpleNamespace(hour=later, grid_id="eth-grid-1", after=after)
     outcome = ExitDecided("ETH-USDT", later, "eth-grid-1", None, evaluation)  # type: ignore[arg-type]
-    learned = evaluator._poll_receipts(outcome, Prior(sent_receipts=[record]))
+    outcome.prior = Prior(sent_receipts=[record])
+    learned = evaluator._poll_receipts(outcome)
     return delivery.receipt, learned, evaluator, outcome, record
 
 
@@ -392,5 +417,6 @@ def test_the_evaluator_records_who_acknowledged_and_asks_again_only_after_5_s(
     polls = len([r for r in pushover.requests if r.path.startswith(RECEIPTS_PREFIX)])
     from market_maker.exit_strategy.store import Prior
 
-    evaluator._poll_receipts(outcome, Prior(sent_receipts=[record]))  # within 5 s: no request
+    outcome.prior = Prior(sent_receipts=[record])
+    evaluator._poll_receipts(outcome)  # within 5 s: no request
     assert len([r for r in pushover.requests if r.path.startswith(RECEIPTS_PREFIX)]) == polls

@@ -15,11 +15,11 @@ import requests
 from pydantic import BaseModel, ConfigDict
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
+from market_maker.alerts.message import Notification
 from market_maker.base import redaction
 from market_maker.base.errors import MarketMakerError
 from market_maker.config.models import PushoverSettings
 from market_maker.config.settings import secret_value
-from market_maker.notifications.message import Notification
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from market_maker.alerts.pushover import ReceiptStatus
 from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.model import DeliveryRecord, EvaluationRecord, ReceiptRecord
-from market_maker.notifications.pushover import ReceiptStatus
 
 
 def who(user_key: str | None) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from market_maker.base.timeutil import format_utc
-from market_maker.exit_strategy.service import ExitOutcome
+from market_maker.pipeline.outcomes import ExitOutcome
 
 
 def outcome_markdown(outcomes: list[ExitOutcome]) -> str:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from market_maker.alerts.digest import _grids, build_digest
 from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.model import EvaluationRecord
 from market_maker.exit_strategy.store import ExitStateStore
-from market_maker.notifications.digest import _grids, build_digest
 from market_maker.pipeline.steps import load_book
 from tests.period_repo import SYMBOL, PeriodRepo, open_repo, replay, with_grid
 

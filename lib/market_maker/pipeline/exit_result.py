@@ -7,8 +7,8 @@ from pydantic import Field
 
 from market_maker.base.types import FrozenModel, UtcDatetime
 from market_maker.decisions.states import ExitState
-from market_maker.exit_strategy.report import outcome_markdown
-from market_maker.exit_strategy.service import ExitOutcome
+from market_maker.pipeline.exit_report import outcome_markdown
+from market_maker.pipeline.outcomes import ExitOutcome
 
 
 class ExitEvaluationResult(FrozenModel):

@@ -18,6 +18,14 @@ from typing import Literal
 
 from pydantic import Field
 
+from market_maker.alerts.message import (
+    MAX_TITLE,
+    PRIORITY,
+    Notification,
+    trim,
+    where_in_grid,
+)
+from market_maker.alerts.notifier import Notifier
 from market_maker.base.atomic import write_atomic
 from market_maker.base.errors import DataError
 from market_maker.base.identifiers import inside
@@ -29,14 +37,6 @@ from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.model import REFUSAL_KEY, EvaluationRecord, ExitStateFile
 from market_maker.exit_strategy.store import ExitStateStore
 from market_maker.grids.book import GridBook
-from market_maker.notifications.message import (
-    MAX_TITLE,
-    PRIORITY,
-    Notification,
-    trim,
-    where_in_grid,
-)
-from market_maker.notifications.notifier import Notifier
 from market_maker.regime import files as metrics_files
 from market_maker.regime.model import MetricsFile, metrics_relpath
 from market_maker.store.file_kinds import FileKind, under

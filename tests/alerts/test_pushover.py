@@ -8,16 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from market_maker.config.models import NotificationSettings, PushoverSettings
-from market_maker.decisions.states import RECOMMENDATION, ExitState
-from market_maker.notifications.message import MAX_MESSAGE, Notification, exit_notification, trim
-from market_maker.notifications.notifier import Notifier
-from market_maker.notifications.pushover import (
+from market_maker.alerts.message import MAX_MESSAGE, Notification, exit_notification, trim
+from market_maker.alerts.notifier import Notifier
+from market_maker.alerts.pushover import (
     NotificationError,
     NotificationRejected,
     PushoverClient,
 )
-from tests.notifications.pushover_server import TOKEN, USER_KEY, FakePushover, Fault
+from market_maker.config.models import NotificationSettings, PushoverSettings
+from market_maker.decisions.states import RECOMMENDATION, ExitState
+from tests.alerts.pushover_server import TOKEN, USER_KEY, FakePushover, Fault
 
 HOUR = datetime(2023, 8, 17, 21, tzinfo=UTC)
 RUN_URL = "http://prefect.local/runs/flow-run/1234"
@@ -209,7 +209,7 @@ def test_a_server_that_keeps_failing_is_given_up_after_the_configured_attempts(
 def test_the_remaining_monthly_quota_is_read_from_the_headers(
     client: PushoverClient, pushover: FakePushover, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.DEBUG, logger="market_maker.notifications"):
+    with caplog.at_level(logging.DEBUG, logger="market_maker.alerts"):
         client.send(notification())
     assert "messages left this month: 9999" in caplog.text
 

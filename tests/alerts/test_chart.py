@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market_maker.alerts.chart import HEIGHT_PX, WIDTH_PX, ChartHour, exit_chart
+from market_maker.alerts.message import exit_notification, plain_reason, where_in_grid
+from market_maker.alerts.notifier import Notifier
+from market_maker.alerts.pushover import MAX_ATTACHMENT, PushoverClient
 from market_maker.config.models import NotificationSettings, PushoverSettings
 from market_maker.decisions.states import RECOMMENDATION, ExitState
 from market_maker.exchange import ReplayExchange
-from market_maker.notifications.chart import HEIGHT_PX, WIDTH_PX, ChartHour, exit_chart
-from market_maker.notifications.message import exit_notification, plain_reason, where_in_grid
-from market_maker.notifications.notifier import Notifier
-from market_maker.notifications.pushover import MAX_ATTACHMENT, PushoverClient
-from tests.notifications.pushover_server import FakePushover
+from tests.alerts.pushover_server import FakePushover
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 HOUR = datetime(2023, 8, 17, 21, tzinfo=UTC)  # the evening of the 17 August 2023 break
@@ -166,7 +166,7 @@ def test_the_stand_in_refuses_an_oversized_attachment_as_pushover_does(
 ) -> None:
     import requests
 
-    from tests.notifications.pushover_server import TOKEN, USER_KEY
+    from tests.alerts.pushover_server import TOKEN, USER_KEY
 
     reply = requests.post(
         pushover.messages_url,

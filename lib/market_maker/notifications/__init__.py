@@ -1,1 +1,0 @@
-"""Operator notifications: Pushover, an optional webhook, rate limits, message templates."""
