@@ -13,7 +13,7 @@ from pathlib import Path
 
 from git import Repo
 
-from flows.run_names import short_hour
+from flows._run_names import short_hour
 from market_maker.config import Settings
 from market_maker.exchange import ReplayExchange
 from market_maker.store.git_store import _is_local_path

@@ -18,7 +18,7 @@ from flows._common import (
     resolve_hour,
 )
 from flows._hooks import FAILURE_HOOKS
-from flows.run_names import run_name
+from flows._run_names import run_name
 from market_maker.collection import HourOutcome, written_paths
 from market_maker.collection_result import CollectionResult, SnapshotOutcome
 from market_maker.errors import RunFailed
