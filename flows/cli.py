@@ -230,7 +230,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_regimes(args: argparse.Namespace) -> int:
-    from flows.regimes import query_regimes
+    from market_maker.operator.regimes import query_regimes
 
     output = query_regimes(
         symbol=args.symbol,
@@ -316,15 +316,15 @@ def print_pipeline(result: PipelineResult, *, verbose: bool) -> None:
 def cmd_grid(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from flows import grid_admin
+    from market_maker.operator import grids
 
     if args.grid_action == "add":
-        print(grid_admin.grid_add(Path(args.file)))
+        print(grids.grid_add(Path(args.file)))
     elif args.grid_action == "list":
-        print(grid_admin.grid_list(args.at or datetime.now(UTC)))
+        print(grids.grid_list(args.at or datetime.now(UTC)))
     else:
         print(
-            grid_admin.grid_set(
+            grids.grid_set(
                 args.id,
                 enabled=args.grid_action == "enable",
                 at=args.at or datetime.now(UTC).replace(microsecond=0),
@@ -454,7 +454,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_decision(args: argparse.Namespace) -> int:
-    from flows.decision_admin import decision_act
+    from market_maker.operator.decisions import decision_act
 
     at = args.at or datetime.now(UTC).replace(microsecond=0)
     print(decision_act(args.id, args.action, at, args.note))
