@@ -3,7 +3,7 @@
 Flows run against the Prefect server in ``PREFECT_API_URL`` when it is set, else against
 the local server on 127.0.0.1:4200, started in the background by the first command that
 needs it and reused (``MARKET_MAKER_PREFECT_SERVER=ephemeral``: Prefect's temporary server
-per command). See flows/local_server.py.
+per command). See local_prefect/server.py.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def _prepare_environment(args: argparse.Namespace) -> None:
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 
-# Commands that run flows: they talk to a Prefect server (see flows/local_server.py).
+# Commands that run flows: they talk to a Prefect server (see local_prefect/server.py).
 FLOW_COMMANDS = frozenset(
     {
         "demo",
@@ -122,7 +122,7 @@ def _choose_prefect_server(command: str) -> None:
     Prefect is imported; ``PREFECT_API_URL`` from the environment always wins."""
     if command not in FLOW_COMMANDS or os.environ.get("PREFECT_API_URL"):
         return
-    from flows import local_server
+    from local_prefect import server as local_server
 
     if local_server.mode() == "ephemeral":
         return
@@ -509,7 +509,7 @@ def cmd_exit_signal_study(args: argparse.Namespace) -> int:
 
 
 def cmd_server(args: argparse.Namespace) -> int:
-    from flows import local_server
+    from local_prefect import server as local_server
 
     if args.action == "start":
         url, started = local_server.ensure()

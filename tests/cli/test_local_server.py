@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from git import Repo
 
-from flows.local_server import server_is_healthy
+from local_prefect.server import server_is_healthy
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
