@@ -151,7 +151,7 @@ def _settings():
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from flows.demo import run_demo
+    from demo.story import run_demo
 
     return run_demo(_settings())
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.story import _alert_groups, _timeline_lines, logs_to
 from flows.cli import main
-from flows.demo import _alert_groups, _timeline_lines, logs_to
 from market_maker.exit_strategy.model import EvaluationRecord, TransitionRecord
 from market_maker.exit_strategy.states import ExitState
 
