@@ -4,8 +4,8 @@
 #   docker build --build-arg MARKET_MAKER_CODE_VERSION="0.1.0+g$(git rev-parse --short=12 HEAD)" \
 #     -t registry.example.com/market-maker:0.1.0 .
 #
-# Layout: the project is installed (market_maker, flows, tasks, local_prefect, demo) into
-# /opt/venv, and /opt/market-maker holds flows/, config/ and data/ as in the repository.
+# Layout: the project is installed (market_maker, flows, tasks, cli, local_prefect, demo)
+# into /opt/venv, and /opt/market-maker holds flows/, config/ and data/ as in the repository.
 # prefect.yaml's pull step sets the working directory there, so `prefect flow-run execute`
 # finds every entrypoint (flows/*.py) and the configuration (config/, MARKET_MAKER_CONFIG
 # relative to it).
@@ -25,6 +25,7 @@ COPY pyproject.toml README.md ./
 COPY lib/ lib/
 COPY flows/ flows/
 COPY tasks/ tasks/
+COPY cli/ cli/
 COPY local_prefect/ local_prefect/
 COPY demo/ demo/
 # Runtime dependencies only (no [dev] extra); a regular, not editable, install.

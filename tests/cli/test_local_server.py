@@ -46,7 +46,7 @@ class Cli:
 
     def __call__(self, *argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "flows.cli", *argv],
+            [sys.executable, "-m", "cli.main", *argv],
             cwd=PROJECT_ROOT,
             env=self.env,
             capture_output=True,

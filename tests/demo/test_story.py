@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from demo.story import _alert_groups, _timeline_lines, logs_to
-from flows.cli import main
 from market_maker.exit_strategy.model import EvaluationRecord, TransitionRecord
 from market_maker.exit_strategy.states import ExitState
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from git import Repo
 
-from flows.cli import main
+from cli.main import main
 from market_maker.candles import Interval
 from market_maker.snapshots import SnapshotReader
 from market_maker.timeutil import hours_between

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from git import Repo
 
+from cli.main import main
 from flows.backtest import backtest_sweep
-from flows.cli import main
 from flows.hourly_pipeline import hourly_pipeline
 from market_maker.backtest.feed import Feed
 from market_maker.backtest.page import read_report, write_report

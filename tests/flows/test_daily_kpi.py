@@ -16,8 +16,8 @@ import pytest
 import yaml
 from git import Repo
 
+from cli.main import main
 from flows.backfill import backfill
-from flows.cli import main
 from flows.daily_kpi import daily_kpi
 from flows.hourly_pipeline import hourly_pipeline
 from market_maker.data_files import DataFileValidator
