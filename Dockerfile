@@ -4,10 +4,11 @@
 #   docker build --build-arg MARKET_MAKER_CODE_VERSION="0.1.0+g$(git rev-parse --short=12 HEAD)" \
 #     -t registry.example.com/market-maker:0.1.0 .
 #
-# Layout: the project is installed (market_maker, flows, tasks) into /opt/venv, and
-# /opt/market-maker holds flows/, config/ and data/ as in the repository. prefect.yaml's
-# pull step sets the working directory there, so `prefect flow-run execute` finds every
-# entrypoint (flows/*.py) and the configuration (config/, MARKET_MAKER_CONFIG relative to it).
+# Layout: the project is installed (market_maker, flows, tasks, cli, local_prefect, demo)
+# into /opt/venv, and /opt/market-maker holds flows/, config/ and data/ as in the repository.
+# prefect.yaml's pull step sets the working directory there, so `prefect flow-run execute`
+# finds every entrypoint (flows/*.py) and the configuration (config/, MARKET_MAKER_CONFIG
+# relative to it).
 # See docs/operations.md (this file was written without a Docker engine and not built there).
 
 # Pin the patch release; pin the digest too (python:3.11.14-slim-bookworm@sha256:...) when
@@ -24,6 +25,9 @@ COPY pyproject.toml README.md ./
 COPY lib/ lib/
 COPY flows/ flows/
 COPY tasks/ tasks/
+COPY cli/ cli/
+COPY local_prefect/ local_prefect/
+COPY demo/ demo/
 # Runtime dependencies only (no [dev] extra); a regular, not editable, install.
 RUN pip install .
 
@@ -57,7 +61,7 @@ USER 10001:10001
 
 # Fail the build, not the first flow run: every entrypoint of prefect.yaml loads, and the
 # production configuration is valid.
-RUN python -c "from flows.serve import load_flows; load_flows()" \
+RUN python -c "import pathlib, local_prefect.serve as s; s.load_flows(pathlib.Path('prefect.yaml'))" \
     && MARKET_MAKER_CONFIG=config/production.yaml market-maker config show > /dev/null
 
 ENTRYPOINT ["/usr/bin/tini", "--"]

@@ -42,7 +42,7 @@ format: $(STAMP)
 # every deployment of prefect.yaml served in-process. The server the market-maker commands
 # started is reused (and left running); one started here stops with Ctrl-C.
 serve: $(STAMP)
-	$(BIN)/python -m flows.serve
+	$(BIN)/python -m local_prefect.serve
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/backfill_validation.py

@@ -78,8 +78,8 @@ def main() -> None:
 
 def hourly_replay(data_file: Path, count: int) -> float:
     """Seconds per hour of the hourly pipeline flow over ``count`` hours with a grid running."""
-    from flows.grid_admin import grid_add
     from flows.hourly_pipeline import hourly_pipeline
+    from market_maker.operator.grids import grid_add
 
     start = datetime(2023, 3, 6, tzinfo=UTC)
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,7 +23,7 @@ from flows._common import (
     open_context,
 )
 from flows._hooks import FAILURE_HOOKS
-from flows.run_names import run_name
+from flows._run_names import run_name
 from market_maker.base.hour_span import HourSpan
 from market_maker.pipeline.backfill import BackfillReport, BackfillResult, plan_chunks
 from market_maker.pipeline.collection import written_paths

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from flows._common import data_repository_lock, flow_timeout, logger, open_context
 from flows._hooks import FAILURE_HOOKS
-from flows.run_names import run_name
+from flows._run_names import run_name
 from market_maker.backtest.page import write_report
 from market_maker.backtest.parameters import BacktestParameters
 from market_maker.backtest.results import BacktestReport

@@ -17,7 +17,7 @@ from flows._common import (
     open_context,
 )
 from flows._hooks import FAILURE_HOOKS
-from flows.run_names import run_name
+from flows._run_names import run_name
 from market_maker.base.errors import ParameterError
 from market_maker.base.timeutil import utc
 from market_maker.dashboard.render import write_dashboard

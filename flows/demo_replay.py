@@ -22,7 +22,7 @@ from flows._common import (
     logger,
     open_context,
 )
-from flows.run_names import run_name
+from flows._run_names import run_name
 from market_maker.base.timeutil import periods_between
 from market_maker.lifecycle.operator import OperatorAction, SimulatedOperator
 from market_maker.pipeline.outcomes import HourResult

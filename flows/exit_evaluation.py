@@ -20,7 +20,7 @@ from flows._common import (
     resolve_hour,
 )
 from flows._hooks import FAILURE_HOOKS
-from flows.run_names import run_name
+from flows._run_names import run_name
 from market_maker.pipeline.exit_result import ExitEvaluationResult
 from market_maker.pipeline.steps import exit_evaluator, hour_alerts, hour_services, load_book
 from tasks.exit import evaluate_exit_task

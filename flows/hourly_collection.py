@@ -18,7 +18,7 @@ from flows._common import (
     resolve_hour,
 )
 from flows._hooks import FAILURE_HOOKS
-from flows.run_names import run_name
+from flows._run_names import run_name
 from market_maker.base.errors import RunFailed
 from market_maker.base.timeutil import format_utc
 from market_maker.pipeline.collection import HourOutcome, written_paths

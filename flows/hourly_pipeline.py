@@ -29,7 +29,7 @@ from flows._common import (
     open_context,
 )
 from flows._hooks import FAILURE_HOOKS
-from flows.run_names import run_name
+from flows._run_names import run_name
 from market_maker.alerts.hour_alerts import HourAlerts
 from market_maker.base.errors import DeliveryFailed
 from market_maker.context import RunContext

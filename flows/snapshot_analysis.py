@@ -16,7 +16,7 @@ from flows._common import (
     open_context,
 )
 from flows._hooks import FAILURE_HOOKS
-from flows.run_names import run_name
+from flows._run_names import run_name
 from market_maker.regime.analysis_result import AnalysisResult, hour_line, verdict_of
 from market_maker.regime.model import MetricsFile
 from market_maker.regime.report import metrics_markdown, range_markdown

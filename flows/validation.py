@@ -7,7 +7,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows._common import HourParam, SymbolParam, flow_timeout, open_context
 from flows._hooks import FAILURE_HOOKS
-from flows.run_names import run_name
+from flows._run_names import run_name
 from market_maker.base.errors import DataError
 from market_maker.base.hour_span import HourSpan
 from market_maker.snapshots.validation_result import ValidationResult

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.cli import main
+from cli.main import main
 from market_maker.backtest.break_fit import HORIZON, Samples, fit, samples
 from market_maker.backtest.exit_study import PRIORITY, count_alerts, study, tables
 from market_maker.backtest.feed import Feed

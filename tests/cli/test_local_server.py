@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from git import Repo
 
-from flows.local_server import server_is_healthy
+from local_prefect.server import server_is_healthy
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ class Cli:
 
     def __call__(self, *argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "flows.cli", *argv],
+            [sys.executable, "-m", "cli.main", *argv],
             cwd=PROJECT_ROOT,
             env=self.env,
             capture_output=True,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.serve import PERIOD_DEPLOYMENT, check_cadence, read_deployment_configs
+from local_prefect.serve import PERIOD_DEPLOYMENT, check_cadence, read_deployment_configs
 from market_maker.base.timeutil import cron_period, period_cron
 from market_maker.config import load_settings
 from tests.deployments.files import PROJECT_ROOT, deployment_config

@@ -161,7 +161,7 @@ def test_deploy_refuses_to_register_without_an_image(monkeypatch: pytest.MonkeyP
 def test_every_flow_in_a_deployment_is_served_locally_the_same_way(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from flows.serve import build_deployments
+    from local_prefect.serve import build_deployments
 
     monkeypatch.chdir(PROJECT_ROOT)  # entrypoints are relative to the working directory
     served = {d.name: d for d in build_deployments()}

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from git import Repo
 
-from flows.cli import main
+from cli.main import main
 from flows.hourly_pipeline import hourly_pipeline
 from tests.alerts.pushover_server import TOKEN, USER_KEY, FakePushover
 from tests.grid_files import grid_data

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from git import Repo
 
-from flows.cli import main
+from cli.main import main
 from market_maker.base.candles import Interval
 from market_maker.base.timeutil import hours_between
 from market_maker.snapshots import SnapshotReader

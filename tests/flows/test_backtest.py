@@ -11,9 +11,8 @@ import pytest
 import yaml
 from git import Repo
 
+from cli.main import main
 from flows.backtest import backtest_sweep
-from flows.cli import main
-from flows.grid_admin import grid_add
 from flows.hourly_pipeline import hourly_pipeline
 from market_maker.backtest.feed import Feed
 from market_maker.backtest.page import read_report, write_report
@@ -27,6 +26,7 @@ from market_maker.decisions.states import RECOMMENDATION
 from market_maker.decisions.store import DecisionStore
 from market_maker.exchange.replay import load_recorded_minutes
 from market_maker.grids.model import GridConfig
+from market_maker.operator.grids import grid_add
 from tests.conftest import SAMPLE_FILE
 from tests.grid_files import grid_data
 

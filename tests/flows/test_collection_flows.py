@@ -9,8 +9,8 @@ import pytest
 from git import Repo
 from prefect.exceptions import ParameterTypeError
 
+from cli.main import main
 from flows.backfill import backfill
-from flows.cli import main
 from flows.hourly_collection import hourly_collection
 from flows.validation import validate_snapshots
 from market_maker.base.errors import DataError, ParameterError
@@ -91,7 +91,7 @@ def test_an_hour_not_on_the_hour_is_rejected_as_a_parameter(settings: Settings) 
 def test_the_command_names_the_parameter_that_starts_no_period_in_one_line(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from flows.cli import main
+    from cli.main import main
 
     assert main(["collect", "--symbol", SYMBOL, "--hour", "2023-07-10T12:07Z"]) == 1
     last = capsys.readouterr().err.strip().splitlines()[-1]

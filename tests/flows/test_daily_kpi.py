@@ -16,10 +16,9 @@ import pytest
 import yaml
 from git import Repo
 
+from cli.main import main
 from flows.backfill import backfill
-from flows.cli import main
 from flows.daily_kpi import daily_kpi
-from flows.grid_admin import grid_add, grid_set
 from flows.hourly_pipeline import hourly_pipeline
 from market_maker.base.errors import DataError, ParameterError
 from market_maker.data_files import data_file_validator
@@ -27,6 +26,7 @@ from market_maker.decisions.model import EvaluationData, decision_id
 from market_maker.decisions.store import DecisionStore
 from market_maker.kpis.model import Kpi, read_kpi_file
 from market_maker.kpis.run_result import KpiRunResult
+from market_maker.operator.grids import grid_add, grid_set
 from market_maker.snapshots import SnapshotReader
 from market_maker.snapshots.validation import Limits
 from tests.browser import Browser, chromium

@@ -17,8 +17,8 @@ import pytest
 import yaml
 from git import Repo
 
+from cli.main import main
 from flows.backfill import backfill
-from flows.cli import main
 from flows.exit_evaluation import exit_evaluation
 from flows.hourly_collection import hourly_collection
 from flows.hourly_pipeline import hourly_pipeline

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from git import Repo
 
+from cli.main import main
 from flows.backfill import backfill
-from flows.cli import main
 from flows.hourly_pipeline import hourly_pipeline
 from market_maker.decisions.model import SetupDecision
 from market_maker.decisions.store import DecisionStore

@@ -11,7 +11,7 @@ from git import Repo
 from prefect import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from flows.cli import main
+from cli.main import main
 from flows.maintenance import maintenance
 from market_maker.base.errors import RunFailed
 from market_maker.config import Settings

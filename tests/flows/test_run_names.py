@@ -12,8 +12,8 @@ from prefect import get_client
 from prefect.flow_engine import run_flow
 from prefect.states import Scheduled
 
+from flows._run_names import describe, run_name, short_hour, span
 from flows.hourly_collection import hourly_collection
-from flows.run_names import describe, run_name, short_hour, span
 from tests.alerts.pushover_server import FakePushover
 from tests.flows.conftest import repo_with_grid
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from git import Repo
 
+from cli.main import main
 from flows.backfill import backfill
-from flows.cli import main
 from flows.snapshot_analysis import snapshot_analysis
 from market_maker.config import Settings
 from market_maker.regime import files

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from git import Repo
 
-from flows.cli import main
+from cli.main import main
 from market_maker.base.errors import DataError
 from market_maker.grids.book import GridBook, add_grid, grid_path, parse_grid, set_running
 from tests.grid_files import grid_data

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from flows.cli import main
+from cli.main import main
 from tests.prefect_server import harness
 
 CONSOLE_LOGGERS = ("", "prefect", "prefect.flow_runs", "prefect.task_runs", "market_maker")

@@ -262,7 +262,7 @@ def test_a_failing_collect_in_a_real_process_prints_no_traceback(
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
 
     done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "collect", "--symbol", "ETH-USDT", "--hour", HOUR],
+        [sys.executable, "-m", "cli.main", "collect", "--symbol", "ETH-USDT", "--hour", HOUR],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,

@@ -21,11 +21,11 @@ from git import Repo
 
 from flows.backfill import backfill
 from flows.exit_evaluation import exit_evaluation
-from flows.grid_admin import grid_add
 from flows.hourly_pipeline import hourly_pipeline
 from market_maker.base.errors import DataError
 from market_maker.decisions.store import DecisionStore
 from market_maker.exit_strategy.store import read_day_file
+from market_maker.operator.grids import grid_add
 from market_maker.regime import files as metrics_files
 from tests.alerts.pushover_server import TOKEN, USER_KEY, FakePushover
 from tests.grid_files import grid_data

@@ -17,7 +17,7 @@ import yaml
 from git import Repo
 
 from flows.backfill import backfill
-from flows.serve import PREFECT_YAML, flow_timeout_of, read_deployment_configs
+from local_prefect.serve import PREFECT_YAML, flow_timeout_of, read_deployment_configs
 from market_maker.store import GitDataStore
 from tests.exchange.kucoin_server import FakeKuCoin, Fault
 from tests.reliability.writers import PROJECT_ROOT, run, zygote

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from git import Repo
 
-from flows.cli import main
+from cli.main import main
 from market_maker.decisions.model import decision_id_relpath
 from market_maker.decisions.store import DecisionStore
 from tests.decisions.test_decision_store import decision as a_decision

@@ -34,7 +34,7 @@ def test_two_symbol_groups_run_side_by_side_and_both_cycles_land(
     for name, env in groups.items():
         symbol = env["MARKET_MAKER_REPLAY__SYMBOL"]
         processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "run-hourly", "--hour", HOUR, "--symbol", symbol],
+            [sys.executable, "-m", "cli.main", "run-hourly", "--hour", HOUR, "--symbol", symbol],
             cwd=PROJECT_ROOT,
             env={
                 **writer_env,

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from git import Repo
 
+from cli.main import main
 from flows.backfill import backfill
-from flows.cli import main
 from market_maker.config import load_settings
 from market_maker.context import RunContext
 from market_maker.decisions.model import decision_relpath

@@ -20,9 +20,9 @@ import threading
 
 if __name__ == "__main__":
     import flows.backfill
-    import flows.grid_admin
     import flows.hourly_pipeline  # noqa: F401
-    from flows.cli import main
+    import market_maker.operator.grids  # noqa: F401
+    from cli.main import main
 
     assert threading.active_count() == 1, "a thread at fork time would be unsafe"
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)

@@ -133,7 +133,7 @@ def run(env: dict[str, str], argv: list[str], data: dict[str, str] | None = None
     """One writer, in a process of its own (its environment set before any import)."""
     started = time.monotonic()
     process = subprocess.run(
-        [sys.executable, "-m", "flows.cli", *argv],
+        [sys.executable, "-m", "cli.main", *argv],
         cwd=PROJECT_ROOT,
         env={**env, **(data or {})},
         capture_output=True,

@@ -203,7 +203,7 @@ class Run:
 def run(step: Step) -> Run:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", *step.args],
+        [sys.executable, "-m", "cli.main", *step.args],
         cwd=PROJECT_ROOT,
         env=step.env,
         capture_output=True,
@@ -611,7 +611,7 @@ def describe(r: Run) -> str:
 
 def test_every_command_of_the_cli_is_run(ws: Workspace) -> None:
     help_text = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "--help"],
+        [sys.executable, "-m", "cli.main", "--help"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

@@ -30,7 +30,7 @@ CODE_VERSION_ENV = "MARKET_MAKER_CODE_VERSION"
 OTHER_ENV = {"MARKET_MAKER_IMAGE", "MARKET_MAKER_SHARED_DATA"}
 # A deployment's time limit, read by the flows at import (see prefect.yaml).
 FLOW_TIMEOUT_ENV = "MARKET_MAKER_FLOW_TIMEOUT_SECONDS"
-# Which Prefect server the command line uses (read before the settings; flows/local_server.py).
+# Which Prefect server the command line uses (read before the settings; local_prefect/server.py).
 SERVER_ENV = {"MARKET_MAKER_PREFECT_SERVER", "MARKET_MAKER_PREFECT_SERVER_PORT"}
 META_ENV = {
     CONFIG_FILE_ENV,

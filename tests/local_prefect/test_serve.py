@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows.serve import build_deployments
+from local_prefect.serve import build_deployments
 from tests.deployments.files import deployment_configs
 
 

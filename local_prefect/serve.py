@@ -1,6 +1,6 @@
 """Serve every deployment of ``prefect.yaml`` in-process, against a local Prefect server.
 
-``make serve`` runs ``python -m flows.serve``: it starts ``prefect server start`` in the
+``make serve`` runs ``python -m local_prefect.serve``: it starts ``prefect server start`` in the
 background (database under ``$PREFECT_HOME``, ``var/prefect`` from the Makefile) unless
 ``PREFECT_API_URL`` names a server or one already answers on the port, then builds each
 deployment of ``prefect.yaml`` with ``flow.to_deployment(...)`` (same names, schedules,
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from flows.local_server import (
+from local_prefect.server import (
     api_url,
     server_is_healthy,
     start_process,
@@ -183,7 +183,7 @@ def serve(path: Path = PREFECT_YAML) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m flows.serve",
+        prog="python -m local_prefect.serve",
         description="Serve every deployment of prefect.yaml against a local Prefect server.",
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help="server address (127.0.0.1)")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flows.grid_admin import writing
 from market_maker.base.timeutil import format_utc
 from market_maker.decisions.model import SetupDecision
 from market_maker.decisions.store import DecisionStore
 from market_maker.lifecycle.service import grid_from_promotion, grid_from_setup, place_approved
+from market_maker.operator.grids import writing
 
 
 def decision_act(decision_id: str, action: str, at: datetime, note: str | None) -> str:

@@ -7,9 +7,7 @@ operator state: the next hourly run picks the change up without a redeploy.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,24 +15,11 @@ from market_maker.base.errors import DataError
 from market_maker.base.timeutil import format_utc
 from market_maker.config import load_settings
 from market_maker.context import RunContext
-from market_maker.data_files import validator_for
 from market_maker.decisions.store import DecisionStore
 from market_maker.grids.book import GridBook, add_grid, parse_grid, set_running
+from market_maker.operator.writing import writing
 
 log = logging.getLogger("market_maker.grid_admin")
-
-
-@contextlib.contextmanager
-def writing(command: str) -> Iterator[RunContext]:
-    """Lock, repair what an interrupted run left, rebase onto the remote; then all or nothing:
-    either the command's commit holds every file it wrote, or the working copy is as before."""
-    ctx = RunContext.open(load_settings())
-    with ctx.store.locked(f"market-maker {command}"):
-        for line in ctx.store.reconcile(validator_for(ctx)).lines():
-            log.warning("data repository: %s", line)
-        ctx.store.sync()
-        with ctx.store.transaction():
-            yield ctx
 
 
 def grid_add(source: Path) -> str:

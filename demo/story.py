@@ -13,7 +13,7 @@ from pathlib import Path
 
 from git import Repo
 
-from flows.run_names import short_hour
+from flows._run_names import short_hour
 from market_maker.base.timeutil import HOUR, floor_hour, last_closed_hour
 from market_maker.config import Settings
 from market_maker.exchange import ReplayExchange
@@ -224,13 +224,8 @@ def _lifecycle_replay(
 def lifecycle_lines(root: Path, symbol: str, start: datetime, end: datetime) -> list[str]:
     """Each grid's life from the records: its setup and approval, its stop and the exit
     decision behind it, then the restart gates passing one by one."""
-    from market_maker.base.identifiers import inside
-    from market_maker.decisions.model import SetupDecision
     from market_maker.decisions.store import DecisionStore
     from market_maker.grids.book import GridBook
-    from market_maker.regime import files
-    from market_maker.regime.gate_records import GATES
-    from market_maker.regime.model import metrics_relpath
 
     store = DecisionStore(root)
     book = GridBook.load(root, fee_rate=0.0)
@@ -240,54 +235,79 @@ def lifecycle_lines(root: Path, symbol: str, start: datetime, end: datetime) -> 
         key=lambda g: g.history[0].at,
     )
     for grid in grids:
-        setup = store.read(store.find(grid.setup_decision or ""))
-        placed = grid.history[0].at
-        if isinstance(setup, SetupDecision) and setup.grid is not None:
-            lines.append(
-                f"{short_hour(setup.hour)}  CREATE_GRID {setup.mode} "
-                f"{setup.grid.lower_price:,.2f}-{setup.grid.upper_price:,.2f} x{setup.grid.levels} "
-                f"({setup.verdict} {setup.confidence:.2f}) -> approved, running from "
-                f"{placed:%m-%d %H:%M}"
-            )
-        elif setup.promotion is not None:  # a probationary grid's promotion
-            lines.append(
-                f"{short_hour(setup.hour)}  PROMOTE {setup.grid.grid_id} to a full grid "
-                f"{setup.promotion.lower_price:,.2f}-{setup.promotion.upper_price:,.2f} "
-                f"x{setup.promotion.levels} after 24 RANGE_OK hours -> approved, running from "
-                f"{placed:%m-%d %H:%M}"
-            )
-        stops = [e for e in grid.history if e.action == "disabled"]
-        if not stops:
-            lines.append(f"{'':16}still running at {short_hour(end)}")
-            continue
-        stop = stops[0]
-        reason = stop.reason or ""
-        if reason.startswith("promoted"):
-            lines.append(f"{'':16}replaced {stop.at:%m-%d %H:%M} by its promotion")
-            continue
-        why = ""
-        if "(dec-" in reason:
-            decision = store.read(store.find(reason.rsplit("(", 1)[1].rstrip(")")))
-            why = (decision.reasons[0] if decision.reasons else "").split(";")[0][:80]
-        lines.append(f"{'':16}stopped {stop.at:%m-%d %H:%M} at MANDATORY_EXIT: {why}")
-        passed: dict[str, datetime] = {}
-        hour = stop.at.replace(minute=0, second=0) + timedelta(hours=1)
-        while hour <= end and len(passed) < len(GATES):
-            path = inside(root, metrics_relpath(symbol, hour))
-            gates = files.read(path).gate_evaluation if path.exists() else None
-            if gates is None:
-                break
-            for g in GATES:
-                record = gates.record(g)
-                if record.status == "passed" and record.at is not None:
-                    passed.setdefault(g.value, record.at)
-            hour += timedelta(hours=1)
-        if passed:
-            lines.append(
-                f"{'':16}restart gates: "
-                + ", ".join(f"{name} {when:%m-%d %H}h" for name, when in passed.items())
-            )
+        lines += _setup_lines(store, grid)
+        lines += _stop_lines(root, store, grid, symbol, end)
     return lines
+
+
+def _setup_lines(store, grid) -> list[str]:
+    """The recommendation that placed ``grid`` (a setup, or a probationary grid's promotion)
+    and when it ran from."""
+    from market_maker.decisions.model import SetupDecision
+
+    setup = store.read(store.find(grid.setup_decision or ""))
+    placed = grid.history[0].at
+    if isinstance(setup, SetupDecision) and setup.grid is not None:
+        return [
+            f"{short_hour(setup.hour)}  CREATE_GRID {setup.mode} "
+            f"{setup.grid.lower_price:,.2f}-{setup.grid.upper_price:,.2f} x{setup.grid.levels} "
+            f"({setup.verdict} {setup.confidence:.2f}) -> approved, running from "
+            f"{placed:%m-%d %H:%M}"
+        ]
+    if setup.promotion is not None:  # a probationary grid's promotion
+        return [
+            f"{short_hour(setup.hour)}  PROMOTE {setup.grid.grid_id} to a full grid "
+            f"{setup.promotion.lower_price:,.2f}-{setup.promotion.upper_price:,.2f} "
+            f"x{setup.promotion.levels} after 24 RANGE_OK hours -> approved, running from "
+            f"{placed:%m-%d %H:%M}"
+        ]
+    return []
+
+
+def _stop_lines(root: Path, store, grid, symbol: str, end: datetime) -> list[str]:
+    """How ``grid`` ended: still running, replaced by its promotion, or stopped at
+    MANDATORY_EXIT (with the exit decision's first reason) and the restart gates after."""
+    stops = [e for e in grid.history if e.action == "disabled"]
+    if not stops:
+        return [f"{'':16}still running at {short_hour(end)}"]
+    stop = stops[0]
+    reason = stop.reason or ""
+    if reason.startswith("promoted"):
+        return [f"{'':16}replaced {stop.at:%m-%d %H:%M} by its promotion"]
+    why = ""
+    if "(dec-" in reason:
+        decision = store.read(store.find(reason.rsplit("(", 1)[1].rstrip(")")))
+        why = (decision.reasons[0] if decision.reasons else "").split(";")[0][:80]
+    lines = [f"{'':16}stopped {stop.at:%m-%d %H:%M} at MANDATORY_EXIT: {why}"]
+    passed = _gates_passed(root, symbol, stop.at, end)
+    if passed:
+        lines.append(
+            f"{'':16}restart gates: "
+            + ", ".join(f"{name} {when:%m-%d %H}h" for name, when in passed.items())
+        )
+    return lines
+
+
+def _gates_passed(root: Path, symbol: str, stopped: datetime, end: datetime) -> dict[str, datetime]:
+    """When each restart gate first passed after a stop, from the hours' metrics files."""
+    from market_maker.base.identifiers import inside
+    from market_maker.lifecycle.gates import GATES
+    from market_maker.regime import files
+    from market_maker.regime.model import metrics_relpath
+
+    passed: dict[str, datetime] = {}
+    hour = stopped.replace(minute=0, second=0) + timedelta(hours=1)
+    while hour <= end and len(passed) < len(GATES):
+        path = inside(root, metrics_relpath(symbol, hour))
+        gates = files.read(path).gate_evaluation if path.exists() else None
+        if gates is None:
+            break
+        for g in GATES:
+            record = gates.record(g)
+            if record.status == "passed" and record.at is not None:
+                passed.setdefault(g.value, record.at)
+        hour += timedelta(hours=1)
+    return passed
 
 
 def _setup_alerts(root: Path, symbol: str, start: datetime, end: datetime) -> list[datetime]:

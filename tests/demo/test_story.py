@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
-from flows.demo import _alert_groups, _timeline_lines, logs_to
+from cli.main import main
+from demo.story import _alert_groups, _timeline_lines, logs_to
 from market_maker.exit_strategy.model import DeliveryRecord, TransitionRecord
 
 T0 = datetime(2023, 8, 1, tzinfo=UTC)

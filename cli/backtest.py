@@ -1,0 +1,113 @@
+"""Replays over recordings: backtest, backtest-sweep, exit-study, exit-signal-study."""
+
+from __future__ import annotations
+
+import argparse
+
+from market_maker.base.errors import ParameterError
+from market_maker.config import load_settings
+
+
+def _backtest_values(args: argparse.Namespace) -> dict:
+    """The backtest parameters given on the command line (unset ones keep their defaults)."""
+    import yaml
+
+    fields = (
+        "data_file", "symbol", "start", "end", "placement", "half_width_pct", "levels",
+        "spacing", "cadence_hours", "max_life_hours", "act_on", "delay_minutes", "fee_rate",
+        "exit_fee_rate", "capital", "stop_loss_pct", "adx_threshold", "name",
+    )  # fmt: skip
+    values = {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}
+    if args.allow_gaps:
+        values["allow_gaps"] = True
+    overrides = {}
+    for item in args.set or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ParameterError(f"--set {item!r}: expected KEY=VALUE")
+        overrides[key] = yaml.safe_load(raw)
+    if overrides:
+        values["overrides"] = overrides
+    return values
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Replay the decision logic over a recording; print the figures and the report's path."""
+    from flows.backtest import backtest
+    from market_maker.backtest.page import read_report
+    from market_maker.backtest.parameters import parse_parameters
+    from market_maker.backtest.report import report_lines
+
+    params = parse_parameters(_backtest_values(args))
+    result = backtest(parameters=params)
+    report = read_report(result.report)
+    print("\n".join(report_lines(report)))
+    print(f"report: {result.report}")
+    print(f"page  : {result.page}")
+    return 0
+
+
+def cmd_backtest_sweep(args: argparse.Namespace) -> int:
+    """Backtests over every combination of --vary values, ranked on the test period."""
+    import yaml
+
+    from flows.backtest import backtest_sweep
+    from market_maker.backtest.parameters import parse_parameters
+
+    base = parse_parameters(_backtest_values(args))
+    values = {}
+    for item in args.vary:
+        key, sep, raw = item.partition("=")
+        if not sep or not raw:
+            raise ParameterError(f"--vary {item!r}: expected KEY=V1,V2,...")
+        values[key] = [yaml.safe_load(v) for v in raw.split(",")]
+    result = backtest_sweep(base=base, values=values, split=args.split, rank_by=args.rank_by)
+    print(result.table, end="")
+    return 0
+
+
+def cmd_exit_study(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from market_maker.base.timeutil import floor_hour, from_seconds
+    from market_maker.exchange.replay import load_recorded_minutes
+    from market_maker.exit_strategy.study import run_study
+
+    minutes = load_recorded_minutes(Path(args.data_file))
+    start = args.start or floor_hour(from_seconds(int(minutes.t[0])))
+    end = args.end or floor_hour(from_seconds(int(minutes.t[-1])))
+    result = run_study(
+        minutes,
+        load_settings(),
+        start,
+        end,
+        width_pct=args.width_pct,
+        levels=args.levels,
+        max_days=args.max_days,
+        horizon_hours=args.horizon_hours,
+    )
+    for key, value in result.summary().items():
+        shown = f"{value:.3f}" if isinstance(value, float) else value
+        print(f"{key:34s} {shown}")
+    return 0
+
+
+def cmd_exit_signal_study(args: argparse.Namespace) -> int:
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from market_maker.backtest.exit_study_report import render
+
+    out = Path(args.out)
+    if not out.parent.is_dir():  # checked before the ten minutes of runs, not after
+        raise ParameterError(f"--out: folder {out.parent} does not exist")
+    page, directions = render(args.data_file, load_settings(), print)
+    for d in directions:
+        print(f"tuned on {d.train}, reported on {d.test}: chosen {d.chosen}")
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(page + "\n")
+    os.replace(tmp, out)
+    print(f"wrote {out}")
+    return 0
