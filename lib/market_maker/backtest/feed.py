@@ -3,16 +3,15 @@
 Nothing here is stored as truth: it is derived from the recording for the run
 and thrown away after it. The analysis is the live path's own
 (:func:`~market_maker.regime.analysis.analyze_frames`) over every hour at once;
-:meth:`Feed.observation` gives the exit engine exactly what
-:meth:`Observation.build` gives it from the hour's metrics file, without
-materialising the file.
+each hour is read through the same view as a metrics file
+(:class:`~market_maker.regime.analysis.BatchHour`), and the exit engine's observation
+comes from the live builder (:meth:`Observation.build`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 
@@ -21,7 +20,7 @@ from market_maker.base.timeutil import HOUR, from_seconds, hours_between, to_sec
 from market_maker.config.regime import RegimeSettings
 from market_maker.exit_strategy.observation import Observation
 from market_maker.grids.model import GridConfig
-from market_maker.regime.analysis import Frames, RegimeBatch, analyze_frames
+from market_maker.regime.analysis import BatchHour, Frames, RegimeBatch, analyze_frames
 from market_maker.regime.classifier import verdict
 from market_maker.regime.confidence import GridView, combine, grid_penalties
 
@@ -36,7 +35,6 @@ class Feed:
     batch: RegimeBatch
     start: datetime
     end: datetime
-    _fields: list[dict[str, Any]]
 
     @classmethod
     def build(
@@ -54,7 +52,7 @@ class Feed:
         frames = Frames(aggregate(minutes, Interval.HOUR), aggregate(minutes, Interval.FOUR_HOURS))
         hours = list(hours_between(start - HOUR, end - HOUR))
         batch = analyze_frames(symbol, frames, hours, cfg)
-        return cls(symbol, minutes, frames.h1, batch, start, end, _observation_fields(batch))
+        return cls(symbol, minutes, frames.h1, batch, start, end)
 
     @property
     def hours(self) -> np.ndarray:
@@ -64,14 +62,20 @@ class Feed:
     def index(self, hour: datetime) -> int:
         return self.batch.index(hour)
 
+    def view(self, i: int) -> BatchHour:
+        """Hour ``i`` as the decisions read it, with no grid in force."""
+        return self.batch.view(i)
+
+    def previous(self, i: int) -> BatchHour | None:
+        """The hour before ``i``, when it was analysed."""
+        b = self.batch
+        return b.view(i - 1) if i > 0 and b.hours[i - 1] == b.hours[i] - 3600 else None
+
     def observation(self, i: int, grid: GridConfig) -> Observation:
-        """What the exit engine sees at hour ``i`` for ``grid``: equal to
-        ``Observation.build(record(i), grid, record(i - 1))`` of the hour analysed, as the
-        live path does, with ``grid`` in force (its penalties lower the confidence)."""
-        fields = dict(self._fields[i])
-        if fields["confidence"] is not None:
-            fields["confidence"] = self._confidence_with(i, grid)
-        return Observation(grid=grid, **fields)
+        """What the exit engine sees at hour ``i`` for ``grid``, built as the live path builds
+        it, with ``grid`` in force (its penalties lower the confidence)."""
+        here = self.batch.view(i, confidence=self._confidence_with(i, grid))
+        return Observation.build(here, grid, self.previous(i))
 
     def _confidence_with(self, i: int, grid: GridConfig) -> float:
         b = self.batch
@@ -95,44 +99,3 @@ class Feed:
         """The 1h ADX of every hour (NaN where it could not be computed)."""
         m = self.batch.h1.metrics["adx"]
         return np.where([e is None for e in m.errors], m.values, np.nan)
-
-
-def _observation_fields(batch: RegimeBatch) -> list[dict[str, Any]]:
-    h1 = batch.h1.metrics
-    adx, er, bw, slope = (
-        h1["adx"],
-        h1["efficiency_ratio"],
-        h1["bollinger_bandwidth"],
-        h1["normalized_slope"],
-    )
-
-    def value(m: Any, i: int) -> float | None:
-        return None if m.errors[i] is not None else float(m.values[i])
-
-    expansion = bw.details.get("expansion")
-    out: list[dict[str, Any]] = []
-    for i, t in enumerate(batch.hours.tolist()):
-        code = int(batch.final[i])
-        refused = code < 0
-        hour = from_seconds(t)
-        previous_present = i > 0 and batch.hours[i - 1] == t - 3600
-        exp = float(expansion[i]) if expansion is not None else float("nan")
-        out.append(
-            {
-                "hour": hour,
-                "price": float(batch.price[i]),
-                "verdict": verdict(code),
-                "verdict_1h": verdict(int(batch.h1.codes[i])),
-                "verdict_4h": verdict(int(batch.h4.codes[i])),
-                "previous_verdict": verdict(int(batch.previous[i])),
-                "confidence": None if refused else float(batch.confidence[i]),
-                "adx": value(adx, i),
-                "adx_previous": value(adx, i - 1) if previous_present else None,
-                "efficiency_ratio": value(er, i),
-                "bandwidth": value(bw, i),
-                "bandwidth_expansion": exp if np.isfinite(exp) else None,
-                "normalized_slope": value(slope, i),
-                "refused": verdict(code) is None,
-            }
-        )
-    return out

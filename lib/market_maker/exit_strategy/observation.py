@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from market_maker.grids.model import GridConfig
-from market_maker.regime.model import MetricsFile, Verdict
+from market_maker.regime.model import AnalysedHour, Verdict
 
 
 @dataclass(frozen=True)
@@ -31,27 +31,26 @@ class Observation:
 
     @classmethod
     def build(
-        cls, metrics: MetricsFile, grid: GridConfig, previous: MetricsFile | None
+        cls, analysed: AnalysedHour, grid: GridConfig, previous: AnalysedHour | None
     ) -> Observation:
-        m = metrics.metrics
-        bandwidth = m["bollinger_bandwidth"]
-        prev_adx = previous.metrics["adx"].value if previous is not None else None
+        """The one builder, live (from the hour's metrics file) and in the backtest (from
+        the analysis of every hour at once); ``previous``: the hour before, if analysed."""
         return cls(
-            hour=metrics.hour,
+            hour=analysed.hour,
             grid=grid,
-            price=metrics.price,
-            verdict=metrics.verdict,
-            verdict_1h=metrics.verdict_1h,
-            verdict_4h=metrics.confirmation_4h.verdict,
-            previous_verdict=metrics.history.previous_verdict,
-            confidence=metrics.confidence,
-            adx=m["adx"].value,
-            adx_previous=prev_adx,
-            efficiency_ratio=m["efficiency_ratio"].value,
-            bandwidth=bandwidth.value,
-            bandwidth_expansion=bandwidth.details.get("expansion"),
-            normalized_slope=m["normalized_slope"].value,
-            refused=metrics.verdict is None,
+            price=analysed.price,
+            verdict=analysed.verdict,
+            verdict_1h=analysed.verdict_1h,
+            verdict_4h=analysed.verdict_4h,
+            previous_verdict=analysed.previous_verdict,
+            confidence=analysed.confidence,
+            adx=analysed.value("adx"),
+            adx_previous=previous.value("adx") if previous is not None else None,
+            efficiency_ratio=analysed.value("efficiency_ratio"),
+            bandwidth=analysed.value("bollinger_bandwidth"),
+            bandwidth_expansion=analysed.detail("bollinger_bandwidth", "expansion"),
+            normalized_slope=analysed.value("normalized_slope"),
+            refused=analysed.verdict is None,
         )
 
     @property

@@ -16,7 +16,7 @@ from market_maker.base.types import FrozenModel, UtcPeriodStart
 from market_maker.config.lifecycle import GateSettings
 from market_maker.grids.book import GridBook
 from market_maker.regime.gate_records import GATES, Gate, GateEvaluation, GateRecord
-from market_maker.regime.model import MetricsFile, schema_for
+from market_maker.regime.model import AnalysedHour, MetricsFile, schema_for
 
 
 class GateInputs(FrozenModel):
@@ -111,23 +111,17 @@ def step(
     return GateEvaluation(since_stop=since_stop, **records)
 
 
-def _value(metrics: MetricsFile | None, name: str) -> float | None:
-    if metrics is None:
-        return None
-    record = metrics.metrics.get(name)  # type: ignore[call-overload]
-    return record.value if record is not None else None
-
-
-def inputs_of(metrics: MetricsFile, previous: MetricsFile | None) -> GateInputs:
+def inputs_of(metrics: AnalysedHour, previous: AnalysedHour | None) -> GateInputs:
+    """What the gates read of an hour's analysis (its metrics file, or the backtest's)."""
     return GateInputs(
         hour=metrics.hour,
         verdict=str(metrics.verdict) if metrics.verdict else None,
-        adx=_value(metrics, "adx"),
-        adx_previous=_value(previous, "adx"),
-        normalized_slope=_value(metrics, "normalized_slope"),
-        ou_half_life=_value(metrics, "ou_half_life"),
-        autocorrelation=_value(metrics, "autocorrelation"),
-        bollinger_bandwidth=_value(metrics, "bollinger_bandwidth"),
+        adx=metrics.value("adx"),
+        adx_previous=previous.value("adx") if previous is not None else None,
+        normalized_slope=metrics.value("normalized_slope"),
+        ou_half_life=metrics.value("ou_half_life"),
+        autocorrelation=metrics.value("autocorrelation"),
+        bollinger_bandwidth=metrics.value("bollinger_bandwidth"),
     )
 
 

@@ -1,7 +1,8 @@
 """The setup evaluation: whether to place a grid this hour, and with which parameters.
 
-Pure: from the hour's metrics file, the restart gates, the cooldowns and the capital it
-returns CREATE_GRID with complete parameters, or NO_SETUP with every condition that failed.
+Pure: from the hour's analysis (its metrics file live, the backtest's analysis in a replay),
+the restart gates, the cooldowns and the capital it returns CREATE_GRID with complete
+parameters, or NO_SETUP with every condition that failed. Each condition is a named check.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from market_maker.decisions.model import (
     SetupRecommendation,
 )
 from market_maker.regime.gate_records import GATES, GateEvaluation
-from market_maker.regime.model import MetricsFile, Verdict
+from market_maker.regime.model import AnalysedHour, Verdict
 
 
 class SetupEvaluation(FrozenModel):
@@ -86,20 +87,15 @@ def check_fees_allow_a_grid(fee_rate: float, cfg: LifecycleSettings) -> None:
         )
 
 
-def _metric(metrics: MetricsFile, name: str) -> float | None:
-    record = metrics.metrics.get(name)  # type: ignore[call-overload]
-    return record.value if record is not None else None
-
-
 def design_grid(
-    metrics: MetricsFile, mode: SetupMode, used: float, fee_rate: float, cfg: LifecycleSettings
+    metrics: AnalysedHour, mode: SetupMode, used: float, fee_rate: float, cfg: LifecycleSettings
 ) -> tuple[ProposedGrid | None, str]:
     """Levels and sizes inside the discovered range; (None, why) when no grid fits."""
     s = cfg.setup
     assert metrics.range is not None
     lower, upper, price = metrics.range.lower, metrics.range.upper, metrics.price
     floor = s.fee_cover * 2 * fee_rate
-    bandwidth = _metric(metrics, "bollinger_bandwidth") or 0.0
+    bandwidth = metrics.value("bollinger_bandwidth") or 0.0
     target = max(floor, s.volatility_spacing * bandwidth / 4)
     if mode == "probationary":
         target *= s.probationary_spacing_factor
@@ -141,92 +137,27 @@ def design_grid(
     )
 
 
-def evaluate_setup(metrics: MetricsFile, ctx: Context, cfg: LifecycleSettings) -> SetupEvaluation:
+def evaluate_setup(metrics: AnalysedHour, ctx: Context, cfg: LifecycleSettings) -> SetupEvaluation:
     """CREATE_GRID with its parameters, or NO_SETUP naming every condition that failed."""
-    s = cfg.setup
     check_fees_allow_a_grid(ctx.fee_rate, cfg)
     capital = capital_of(ctx, cfg)
-    checks: list[Check] = []
-
-    def check(name: str, passed: bool, detail: str) -> None:
-        checks.append(Check(name=name, passed=passed, detail=detail))
-
-    if ctx.stopped_at is not None:
-        since = ctx.at - ctx.stopped_at
-        need = timedelta(minutes=cfg.cooldowns.after_stop_minutes)
-        check(
-            "cooldown_after_stop",
-            since >= need,
-            f"grid stopped {_minutes(since)} ago (cooldown {_minutes(need)})",
-        )
-        gates = ctx.gates
-        passed = gates is not None and gates.all_passed
-        state = ", ".join(f"{g.value} {gates.record(g).status}" for g in GATES) if gates else "none"
-        check("restart_gates", passed, f"after the stop: {state}")
-    if ctx.setup_closed_at is not None:
-        since = ctx.at - ctx.setup_closed_at
-        need = timedelta(minutes=cfg.cooldowns.after_setup_minutes)
-        check(
-            "cooldown_after_setup",
-            since >= need,
-            f"a setup was {ctx.setup_closed_how or 'closed'} {_minutes(since)} ago "
-            f"(cooldown {_minutes(need)})",
-        )
-    verdict, confidence = metrics.verdict, metrics.confidence
-    ranging = verdict in (Verdict.RANGE_OK, Verdict.RANGE_WEAK)
-    check("verdict", ranging, f"{verdict or 'refused'} (a grid needs RANGE_OK or RANGE_WEAK)")
-    mode: SetupMode | None = None
-    if confidence is not None and confidence >= s.full_confidence:
-        mode = "full"
-    elif confidence is not None and confidence >= s.min_confidence:
-        mode = "probationary"
-    band = (
-        f"full from {s.full_confidence:.2f}"
-        if mode == "full"
-        else f"probationary {s.min_confidence:.2f}-{s.full_confidence:.2f}"
-        if mode
-        else f"below {s.min_confidence:.2f}: no setup"
-    )
-    conf_text = f"{confidence:.2f}" if confidence is not None else "none"
-    check("confidence", mode is not None, f"{conf_text} ({band})")
-    r = metrics.range
-    if r is None:
-        check("range", False, "range discovery found no range (too little history)")
-    else:
-        inside = r.lower < metrics.price < r.upper
-        wide = s.min_width_pct <= r.width_pct <= s.max_width_pct
-        check(
-            "range",
-            inside and wide,
-            f"{r.lower:,.2f}-{r.upper:,.2f} ({r.width_pct:.1f} % wide, allowed "
-            f"{s.min_width_pct:g}-{s.max_width_pct:g} %), price {metrics.price:,.2f} "
-            f"{'inside' if inside else 'outside'}",
-        )
+    mode = _mode(metrics.confidence, cfg)
     wanted = cfg.capital.grid_allocation_quote * (
-        s.probationary_allocation if mode == "probationary" else 1.0
+        cfg.setup.probationary_allocation if mode == "probationary" else 1.0
     )
     used = min(wanted, max(capital.unlocked, 0.0))
-    if capital.unlocked <= 0:
-        check(
-            "capital",
-            False,
-            f"nothing unlocked: balance {capital.total:,.2f} - reserve {capital.reserve:,.2f} - "
-            f"allocated {capital.allocated:,.2f}",
-        )
-    elif used < wanted:
-        check(
-            "capital",
-            True,
-            f"the reserve binds: {used:,.2f} of the {wanted:,.2f} wanted (balance "
-            f"{capital.total:,.2f} - reserve {capital.reserve:,.2f} - allocated "
-            f"{capital.allocated:,.2f})",
-        )
-    else:
-        check("capital", True, f"{used:,.2f} of {capital.unlocked:,.2f} unlocked")
+    checks = [
+        *_after_stop(ctx, cfg),
+        *_after_setup(ctx, cfg),
+        _verdict(metrics),
+        _confidence(metrics.confidence, mode, cfg),
+        _range(metrics, cfg),
+        _capital(capital, used, wanted),
+    ]
     grid = None
     if all(c.passed for c in checks) and mode is not None:
         grid, detail = design_grid(metrics, mode, used, ctx.fee_rate, cfg)
-        check("grid", grid is not None, detail)
+        checks.append(Check(name="grid", passed=grid is not None, detail=detail))
     ok = grid is not None and all(c.passed for c in checks)
     return SetupEvaluation(
         recommendation="CREATE_GRID" if ok else "NO_SETUP",
@@ -237,6 +168,113 @@ def evaluate_setup(metrics: MetricsFile, ctx: Context, cfg: LifecycleSettings) -
             {g.value: ctx.gates.record(g).status for g in GATES} if ctx.gates is not None else None
         ),
         checks=checks,
+    )
+
+
+def _mode(confidence: float | None, cfg: LifecycleSettings) -> SetupMode | None:
+    """The grid the confidence allows: full, probationary, or none."""
+    s = cfg.setup
+    if confidence is not None and confidence >= s.full_confidence:
+        return "full"
+    if confidence is not None and confidence >= s.min_confidence:
+        return "probationary"
+    return None
+
+
+def _after_stop(ctx: Context, cfg: LifecycleSettings) -> list[Check]:
+    """After a stop: the cooldown, then the restart gates."""
+    if ctx.stopped_at is None:
+        return []
+    since = ctx.at - ctx.stopped_at
+    need = timedelta(minutes=cfg.cooldowns.after_stop_minutes)
+    gates = ctx.gates
+    state = ", ".join(f"{g.value} {gates.record(g).status}" for g in GATES) if gates else "none"
+    return [
+        Check(
+            name="cooldown_after_stop",
+            passed=since >= need,
+            detail=f"grid stopped {_minutes(since)} ago (cooldown {_minutes(need)})",
+        ),
+        Check(
+            name="restart_gates",
+            passed=gates is not None and gates.all_passed,
+            detail=f"after the stop: {state}",
+        ),
+    ]
+
+
+def _after_setup(ctx: Context, cfg: LifecycleSettings) -> list[Check]:
+    """After a setup declined or left to expire: its cooldown."""
+    if ctx.setup_closed_at is None:
+        return []
+    since = ctx.at - ctx.setup_closed_at
+    need = timedelta(minutes=cfg.cooldowns.after_setup_minutes)
+    return [
+        Check(
+            name="cooldown_after_setup",
+            passed=since >= need,
+            detail=f"a setup was {ctx.setup_closed_how or 'closed'} {_minutes(since)} ago "
+            f"(cooldown {_minutes(need)})",
+        )
+    ]
+
+
+def _verdict(metrics: AnalysedHour) -> Check:
+    ranging = metrics.verdict in (Verdict.RANGE_OK, Verdict.RANGE_WEAK)
+    return Check(
+        name="verdict",
+        passed=ranging,
+        detail=f"{metrics.verdict or 'refused'} (a grid needs RANGE_OK or RANGE_WEAK)",
+    )
+
+
+def _confidence(confidence: float | None, mode: SetupMode | None, cfg: LifecycleSettings) -> Check:
+    s = cfg.setup
+    if mode == "full":
+        band = f"full from {s.full_confidence:.2f}"
+    elif mode:
+        band = f"probationary {s.min_confidence:.2f}-{s.full_confidence:.2f}"
+    else:
+        band = f"below {s.min_confidence:.2f}: no setup"
+    text = f"{confidence:.2f}" if confidence is not None else "none"
+    return Check(name="confidence", passed=mode is not None, detail=f"{text} ({band})")
+
+
+def _range(metrics: AnalysedHour, cfg: LifecycleSettings) -> Check:
+    s, r = cfg.setup, metrics.range
+    if r is None:
+        return Check(
+            name="range", passed=False, detail="range discovery found no range (too little history)"
+        )
+    inside = r.lower < metrics.price < r.upper
+    wide = s.min_width_pct <= r.width_pct <= s.max_width_pct
+    return Check(
+        name="range",
+        passed=inside and wide,
+        detail=f"{r.lower:,.2f}-{r.upper:,.2f} ({r.width_pct:.1f} % wide, allowed "
+        f"{s.min_width_pct:g}-{s.max_width_pct:g} %), price {metrics.price:,.2f} "
+        f"{'inside' if inside else 'outside'}",
+    )
+
+
+def _capital(capital: CapitalRecord, used: float, wanted: float) -> Check:
+    if capital.unlocked <= 0:
+        return Check(
+            name="capital",
+            passed=False,
+            detail=f"nothing unlocked: balance {capital.total:,.2f} - reserve "
+            f"{capital.reserve:,.2f} - allocated {capital.allocated:,.2f}",
+        )
+    if used < wanted:
+        return Check(
+            name="capital",
+            passed=True,
+            detail=f"the reserve binds: {used:,.2f} of the {wanted:,.2f} wanted (balance "
+            f"{capital.total:,.2f} - reserve {capital.reserve:,.2f} - allocated "
+            f"{capital.allocated:,.2f})",
+        )
+    return Check(
+        name="capital", passed=True, detail=f"{used:,.2f} of {capital.unlocked:,.2f} unlocked"
     )
 
 

@@ -42,6 +42,7 @@ from market_maker.regime.confidence import (
     missing_metrics,
     short_history,
 )
+from market_maker.regime.gate_records import GateEvaluation
 from market_maker.regime.metrics import VOTE_NAMES, MetricBatch, compute_timeframe, windows
 from market_maker.regime.model import (
     ConfirmationRecord,
@@ -50,6 +51,7 @@ from market_maker.regime.model import (
     MetricsFile,
     PenaltyRecord,
     RangeRecord,
+    Verdict,
     schema_for,
 )
 from market_maker.regime.range_discovery import METHOD, discover
@@ -176,6 +178,13 @@ class RegimeBatch:
             code_version=code_version,
         )
 
+    def view(self, i: int, *, confidence: float | None = None) -> BatchHour:
+        """Hour ``i`` as the decisions read it (``confidence``: instead of the analysis' own,
+        e.g. with the penalties of a grid in force)."""
+        refused = int(self.final[i]) < 0
+        own = None if refused else float(self.confidence[i])
+        return BatchHour(self, i, own if confidence is None or refused else confidence)
+
     def _range(self, i: int) -> RangeRecord | None:
         r = self.ranges
         if np.isnan(r["lower"][i]):
@@ -188,6 +197,59 @@ class RegimeBatch:
             window=self.cfg.range_discovery.window,
             method=METHOD,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchHour:
+    """One hour of a batch, read as its metrics file would be read
+    (:class:`~market_maker.regime.model.AnalysedHour`), without materialising the file."""
+
+    batch: RegimeBatch
+    i: int
+    confidence: float | None
+    gate_evaluation: GateEvaluation | None = None
+
+    @property
+    def symbol(self) -> str:
+        return self.batch.symbol
+
+    @property
+    def hour(self) -> datetime:
+        return from_seconds(int(self.batch.hours[self.i]))
+
+    @property
+    def price(self) -> float:
+        return float(self.batch.price[self.i])
+
+    @property
+    def verdict(self) -> Verdict | None:
+        return verdict(int(self.batch.final[self.i]))
+
+    @property
+    def verdict_1h(self) -> Verdict | None:
+        return verdict(int(self.batch.h1.codes[self.i]))
+
+    @property
+    def verdict_4h(self) -> Verdict | None:
+        return verdict(int(self.batch.h4.codes[self.i]))
+
+    @property
+    def previous_verdict(self) -> Verdict | None:
+        return verdict(int(self.batch.previous[self.i]))
+
+    @property
+    def range(self) -> RangeRecord | None:
+        return self.batch._range(self.i)
+
+    def value(self, name: MetricName) -> float | None:
+        m = self.batch.h1.metrics[name]
+        return None if m.errors[self.i] is not None else float(m.values[self.i])
+
+    def detail(self, name: MetricName, key: str) -> float | None:
+        series = self.batch.h1.metrics[name].details.get(key)
+        if series is None or not np.isfinite(series[self.i]):
+            return None
+        return float(series[self.i])
 
 
 def analyze_frames(

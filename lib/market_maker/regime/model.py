@@ -6,9 +6,10 @@ The period is an hour by default (``snapshots.period_minutes``); ``hour`` is its
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import (
     Field,
@@ -192,6 +193,57 @@ class MetricsFile(Record):
         if self.grid is not None and self.grid.lower_price >= self.grid.upper_price:
             raise ValueError("grid.lower_price must be below grid.upper_price")
         return self
+
+    @property
+    def verdict_4h(self) -> Verdict | None:
+        return self.confirmation_4h.verdict
+
+    @property
+    def previous_verdict(self) -> Verdict | None:
+        return self.history.previous_verdict
+
+    def value(self, name: MetricName) -> float | None:
+        """The 1h metric's value (None when it could not be computed)."""
+        record = self.metrics.get(name)
+        return record.value if record is not None else None
+
+    def detail(self, name: MetricName, key: str) -> float | None:
+        record = self.metrics.get(name)
+        return record.details.get(key) if record is not None else None
+
+
+class AnalysedHour(Protocol):
+    """What the decisions read of an hour's analysis: the hour's metrics file (live), or the
+    backtest's analysis of the hour (:class:`market_maker.regime.analysis.BatchHour`).
+
+    Every decision (the exit engine's observation, the restart gates, the setup evaluation)
+    is computed from this one view, so live and backtest cannot read an hour differently.
+    """
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def hour(self) -> datetime: ...
+    @property
+    def price(self) -> float: ...
+    @property
+    def verdict(self) -> Verdict | None: ...
+    @property
+    def verdict_1h(self) -> Verdict | None: ...
+    @property
+    def verdict_4h(self) -> Verdict | None: ...
+    @property
+    def previous_verdict(self) -> Verdict | None: ...
+    @property
+    def confidence(self) -> float | None: ...
+    @property
+    def range(self) -> RangeRecord | None: ...
+    @property
+    def gate_evaluation(self) -> GateEvaluation | None: ...
+
+    def value(self, name: MetricName) -> float | None: ...
+
+    def detail(self, name: MetricName, key: str) -> float | None: ...
 
 
 def metrics_relpath(symbol: str, hour, period_minutes: int = 60) -> Path:
