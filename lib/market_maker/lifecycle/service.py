@@ -24,7 +24,7 @@ from market_maker.decisions.model import (
 from market_maker.decisions.store import DecisionStore, ImmutableRecordError
 from market_maker.grids.book import GridBook, add_grid_config, set_running
 from market_maker.grids.model import SCHEMA_WITH_SETUP, GridConfig
-from market_maker.lifecycle.setup import Context, capital_of, design_grid, evaluate_setup
+from market_maker.lifecycle.setup import Context, evaluate_setup, promotion_of, setup_context
 from market_maker.regime import files
 from market_maker.regime.model import MetricsFile, Verdict, metrics_relpath
 
@@ -75,10 +75,6 @@ class SetupDecided:
     recorded: bool
 
 
-def quote_of(symbol: str) -> str:
-    return symbol.split("-")[1]
-
-
 class SetupEvaluator:
     def __init__(self, root: Path, settings: Settings, balance: Balance):
         self.root = root
@@ -117,32 +113,14 @@ class SetupEvaluator:
     ) -> ProposedGrid | None:
         """A full grid to replace a probationary one that has run ``promote_after_hours``
         RANGE_OK hours in a row (call after ``remember(metrics)``); None otherwise."""
-        cfg = self.settings.lifecycle
-        if grid.mode != "probationary" or metrics.range is None:
-            return None
-        if not grid.running_at(metrics.hour + self._period):  # replaced or stopped during the hour
-            return None
-        if (
-            self._streak.get(metrics.symbol, 0) * self._period
-            < cfg.setup.promote_after_hours * HOUR
-        ):
-            return None
-        since = grid.running_since(metrics.hour)
-        if (
-            since is None
-            or metrics.hour + self._period - since < cfg.setup.promote_after_hours * HOUR
-        ):
-            return None
-        if not metrics.range.lower < metrics.price < metrics.range.upper:
-            return None
-        ctx = self.context(metrics, book)
-        # The probationary grid's own capital comes back when it is replaced.
-        unlocked = capital_of(ctx, cfg).unlocked + grid.capital()
-        used = min(cfg.capital.grid_allocation_quote, unlocked)
-        if used <= 0:
-            return None
-        proposal, _ = design_grid(metrics, "full", used, ctx.fee_rate, cfg)
-        return proposal
+        return promotion_of(
+            metrics,
+            grid,
+            self.context(metrics, book),
+            ranging_hours=self._streak.get(metrics.symbol, 0) * self._period,
+            period=self._period,
+            cfg=self.settings.lifecycle,
+        )
 
     def previous(self, symbol: str, hour: datetime) -> MetricsFile | None:
         """The metrics of the hour before ``hour`` (None when it was never analysed)."""
@@ -153,23 +131,13 @@ class SetupEvaluator:
         return files.read(path) if path.exists() else None
 
     def context(self, metrics: MetricsFile, book: GridBook) -> Context:
-        at = metrics.hour + self._period
-        closed_at, how = self._last_closed_setup(metrics.symbol, at)
-        allocated = sum(
-            grid.capital()
-            for grid in book.grids.values()
-            if grid.running_at(metrics.hour) and quote_of(grid.symbol) == quote_of(metrics.symbol)
-        )
-        return Context(
-            at=at,
+        return setup_context(
+            metrics,
+            book,
+            period=self._period,
             fee_rate=self.settings.grids.fee_rate,
-            total_quote=self.balance.total,
-            balance_source=self.balance.source,
-            allocated_quote=round(allocated, 8),
-            stopped_at=book.last_stop(metrics.symbol, metrics.hour),
-            gates=metrics.gate_evaluation,
-            setup_closed_at=closed_at,
-            setup_closed_how=how,
+            balance=(self.balance.total, self.balance.source),
+            closed=self._last_closed_setup(metrics.symbol, metrics.hour + self._period),
         )
 
     def decide(self, metrics: MetricsFile, book: GridBook, *, code_version: str) -> SetupDecided:

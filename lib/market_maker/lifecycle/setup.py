@@ -23,6 +23,8 @@ from market_maker.decisions.model import (
     SetupMode,
     SetupRecommendation,
 )
+from market_maker.grids.book import GridBook
+from market_maker.grids.model import GridConfig
 from market_maker.regime.gate_records import GATES, GateEvaluation
 from market_maker.regime.model import AnalysedHour, Verdict
 
@@ -54,6 +56,68 @@ class Context:
     gates: GateEvaluation | None = None  # after that stop
     setup_closed_at: datetime | None = None  # last setup declined (action) or expired
     setup_closed_how: str | None = None
+
+
+def setup_context(
+    metrics: AnalysedHour,
+    book: GridBook,
+    *,
+    period: timedelta,
+    fee_rate: float,
+    balance: tuple[float, str],
+    closed: tuple[datetime | None, str | None] = (None, None),
+) -> Context:
+    """The setup's context at the hour: capital of the grids running in the symbol's quote,
+    the symbol's last stop and the gates after it; ``balance``: (total quote, its source);
+    ``closed``: the last setup declined or left to expire (when, how)."""
+    quote = metrics.symbol.split("-")[1]
+    allocated = sum(
+        grid.capital()
+        for grid in book.grids.values()
+        if grid.running_at(metrics.hour) and grid.symbol.split("-")[1] == quote
+    )
+    return Context(
+        at=metrics.hour + period,
+        fee_rate=fee_rate,
+        total_quote=balance[0],
+        balance_source=balance[1],
+        allocated_quote=round(allocated, 8),
+        stopped_at=book.last_stop(metrics.symbol, metrics.hour),
+        gates=metrics.gate_evaluation,
+        setup_closed_at=closed[0],
+        setup_closed_how=closed[1],
+    )
+
+
+def promotion_of(
+    metrics: AnalysedHour,
+    grid: GridConfig,
+    ctx: Context,
+    *,
+    ranging_hours: timedelta,
+    period: timedelta,
+    cfg: LifecycleSettings,
+) -> ProposedGrid | None:
+    """A full grid to replace the probationary ``grid`` that has run ``promote_after_hours``
+    in a confirmed range (``ranging_hours``: RANGE_OK in a row up to this hour); None
+    otherwise."""
+    if grid.mode != "probationary" or metrics.range is None:
+        return None
+    if not grid.running_at(metrics.hour + period):  # replaced or stopped during the hour
+        return None
+    need = timedelta(hours=cfg.setup.promote_after_hours)
+    since = grid.running_since(metrics.hour)
+    if ranging_hours < need or since is None or metrics.hour + period - since < need:
+        return None
+    if not metrics.range.lower < metrics.price < metrics.range.upper:
+        return None
+    # The probationary grid's own capital comes back when it is replaced.
+    unlocked = capital_of(ctx, cfg).unlocked + grid.capital()
+    used = min(cfg.capital.grid_allocation_quote, unlocked)
+    if used <= 0:
+        return None
+    proposal, _ = design_grid(metrics, "full", used, ctx.fee_rate, cfg)
+    return proposal
 
 
 def capital_of(ctx: Context, cfg: LifecycleSettings) -> CapitalRecord:
