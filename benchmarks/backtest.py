@@ -26,7 +26,8 @@ from pathlib import Path
 import yaml
 
 from market_maker.backtest.parameters import parse_parameters
-from market_maker.backtest.run import figures, run_backtest
+from market_maker.backtest.run import run_backtest
+from market_maker.backtest.scoring import figures
 from market_maker.config import load_settings
 from market_maker.exchange.replay import load_recorded_minutes
 

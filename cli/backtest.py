@@ -14,7 +14,7 @@ def _backtest_values(args: argparse.Namespace) -> dict:
 
     fields = (
         "data_file", "symbol", "start", "end", "placement", "half_width_pct", "levels",
-        "spacing", "cadence_hours", "max_life_hours", "act_on", "delay_minutes", "fee_rate",
+        "spacing", "cadence_hours", "act_on", "delay_minutes", "fee_rate",
         "exit_fee_rate", "capital", "stop_loss_pct", "adx_threshold", "name",
     )  # fmt: skip
     values = {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}

@@ -245,7 +245,6 @@ def _backtest_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--levels", type=int, help="grid levels, bounds included (20)")
     p.add_argument("--spacing", choices=["arithmetic", "geometric"])
     p.add_argument("--cadence-hours", type=int, help="protocol: a grid this often (168)")
-    p.add_argument("--max-life-hours", type=int, help="system: longest grid life (336)")
     p.add_argument("--act-on", choices=["LATEST_ACCEPTABLE_EXIT", "MANDATORY_EXIT"])
     p.add_argument("--delay-minutes", type=int, help="operator delay (15)")
     p.add_argument("--fee-rate", type=float, help="maker fee per fill (0.001)")

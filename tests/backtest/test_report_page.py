@@ -23,7 +23,8 @@ from market_maker.backtest.page import (
 )
 from market_maker.backtest.parameters import parse_parameters
 from market_maker.backtest.results import BacktestReport, DataHealth
-from market_maker.backtest.run import figures, grid_figures, headline, run_backtest, series
+from market_maker.backtest.run import run_backtest
+from market_maker.backtest.scoring import figures, grid_figures, headline, series
 from market_maker.base.errors import DataError
 from market_maker.config.loader import load_settings
 from market_maker.exchange.replay import load_recorded_minutes

@@ -54,12 +54,19 @@ def test_the_cli_writes_a_report_and_a_rerun_writes_nothing(
     args = ["backtest", "--start", START, "--end", END, "--data-file", str(SAMPLE_FILE)]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "vs no_exit" in out and "vs static_stop" in out and "vs adx_rule" in out
+    for baseline in ("no_exit", "static_stop", "adx_rule", "system_stop_order", "no_trading"):
+        assert f"vs {baseline}" in out
     report_path = Path(out.split("report: ")[1].split()[0])
     report = read_report(report_path)
     assert report_path.parent.parent == repo_env / "backtests"
     assert (report_path.parent / "report.html").exists()
-    assert set(report.variants) == {"system", "no_exit", "static_stop", "adx_rule"}
+    assert set(report.variants) == {
+        "system",
+        "system_stop_order",
+        "no_exit",
+        "static_stop",
+        "adx_rule",
+    }
     assert report.hours and report.grids and report.preflight.ok
     # Every figure is traceable: the KPI counts are the events behind them.
     fer = report.kpi("system", "FER")

@@ -1,13 +1,18 @@
 """A spot grid traded on 1-minute candles: fills, fees, inventory, profit, equity.
 
-The grid starts with quote only. Its ``levels`` prices (arithmetic or
-geometric) form ``levels - 1`` slots; slot ``k`` buys at level ``k`` and sells
-what it bought at level ``k + 1``, with ``capital / (levels - 1)`` quote each.
-Slots are independent, so each is simulated on its own:
+Its ``levels`` prices (arithmetic or geometric) form ``levels - 1`` slots; slot
+``k`` buys at level ``k`` and sells what it bought at level ``k + 1``, either the
+same base amount each (``amount``, as an exchange's grid does) or
+``capital / (levels - 1)`` quote each. Slots are independent, so each is
+simulated on its own:
 
 - a slot whose buy level is below the price when the grid starts is armed at
-  once; any other is armed by the first candle that *closes* above its buy level
-  (a limit buy must sit below the price when placed);
+  once;
+- a slot above it either starts holding base bought at the opening price with
+  the taker fee (``start_with_base``: how an exchange's spot grid, and the
+  system's CREATE_GRID, place it, so that the levels above the price can sell),
+  or, starting with quote only, is armed by the first candle that *closes* above
+  its buy level (a limit buy must sit below the price when placed);
 - an armed slot buys at its level in the first candle whose low reaches it;
 - a holding slot sells at the level above in the first *later* candle whose
   high reaches it, and is armed again from the candle after.
@@ -59,10 +64,27 @@ class GridFills:
     maker_fee: float
     taker_fee: float
     capital: float
+    # Per slot: the price its first lot was bought at when the grid started holding it
+    # (the opening price, taker fee), NaN for a slot that bought at its level.
+    start_cost: np.ndarray | None = None
 
     @property
     def fills(self) -> int:
         return len(self.buy_at) + len(self.sell_at)
+
+    def _lot_costs(self, slot: np.ndarray, nth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(price, fee rate) each lot was bought at: slot ``slot``'s ``nth`` purchase."""
+        price = self.levels[slot].astype(float)
+        fee = np.full(len(slot), self.maker_fee)
+        if self.start_cost is not None and len(slot):
+            initial = (nth == 0) & np.isfinite(self.start_cost[slot])
+            price = np.where(initial, self.start_cost[slot], price)
+            fee = np.where(initial, self.taker_fee, fee)
+        return price, fee
+
+    def _sell_costs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The cost of the lot each sale sells (the n-th sale of a slot sells its n-th buy)."""
+        return self._lot_costs(self.sell_slot, _nth(self.sell_slot))
 
     @property
     def pairs(self) -> int:
@@ -71,8 +93,9 @@ class GridFills:
     def pair_profit(self) -> np.ndarray:
         """Net profit of each completed buy/sell pair, in sell order."""
         k = self.sell_slot
-        buy, sell, qty = self.levels[k], self.levels[k + 1], self.quantity[k]
-        return qty * (sell - buy) - self.maker_fee * qty * (buy + sell)
+        buy, buy_fee = self._sell_costs()
+        sell, qty = self.levels[k + 1], self.quantity[k]
+        return qty * (sell - buy) - qty * (buy_fee * buy + self.maker_fee * sell)
 
     @property
     def realized(self) -> float:
@@ -94,16 +117,19 @@ class GridFills:
     def unrealized(self) -> float:
         """What selling the held base at the stop price gains or loses, fees included."""
         held = self.held_slots()
-        qty, cost = self.quantity[held], self.levels[held]
+        bought = np.bincount(self.buy_slot, minlength=len(self.quantity))[held] - 1
+        cost, fee = self._lot_costs(held, bought)
+        qty = self.quantity[held]
         proceeds = qty * self.stop_price * (1 - self.taker_fee)
-        return float((proceeds - qty * cost * (1 + self.maker_fee)).sum())
+        return float((proceeds - qty * cost * (1 + fee)).sum())
 
     @property
     def fees(self) -> float:
-        buys = self.quantity[self.buy_slot] * self.levels[self.buy_slot]
+        price, fee = self._lot_costs(self.buy_slot, _nth(self.buy_slot))
+        buys = (fee * self.quantity[self.buy_slot] * price).sum()
         sells = self.quantity[self.sell_slot] * self.levels[self.sell_slot + 1]
         liquidation = self.inventory * self.stop_price
-        return float(self.maker_fee * (buys.sum() + sells.sum()) + self.taker_fee * liquidation)
+        return float(buys + self.maker_fee * sells.sum() + self.taker_fee * liquidation)
 
     @property
     def pnl(self) -> float:
@@ -111,8 +137,16 @@ class GridFills:
 
     def pnl_at(self, index: np.ndarray, closes: np.ndarray) -> np.ndarray:
         """Profit and loss (marked to ``closes``) after each candle ``index`` of the life;
-        after the stop it stays at the final figure."""
+        nothing before the start, and after the stop the final figure."""
         index = np.asarray(index, dtype=np.int64)
+        out = np.zeros(len(index))
+        life = (index >= self.start) & (index < self.stop - 1)
+        if np.any(life):
+            out[life] = self._marked(index[life], np.asarray(closes)[life])
+        out[index >= self.stop - 1] = self.pnl  # candle stop - 1 closes when the stop sells
+        return out
+
+    def _marked(self, index: np.ndarray, closes: np.ndarray) -> np.ndarray:
         out = np.zeros(len(index))
         profits = self.pair_profit()
         order = np.argsort(self.sell_at, kind="stable")
@@ -127,10 +161,9 @@ class GridFills:
             sale[: len(sells)] = sells
             j = np.searchsorted(buys, index, side="right") - 1
             held = (j >= 0) & (sale[np.maximum(j, 0)] > index)
-            qty, cost = self.quantity[k], self.levels[k]
-            out += np.where(held, qty * (closes - cost) - self.maker_fee * qty * cost, 0.0)
-        done = index >= self.stop - 1  # candle stop - 1 closes when the stop sells
-        out[done] = self.pnl
+            cost, fee = self._lot_costs(np.full(len(index), k), np.maximum(j, 0))
+            qty = self.quantity[k]
+            out += np.where(held, qty * (closes - cost) - fee * qty * cost, 0.0)
         return out
 
 
@@ -144,9 +177,13 @@ def simulate(
     capital: float,
     maker_fee: float,
     taker_fee: float,
+    amount: float | None = None,
+    start_with_base: bool = False,
 ) -> GridFills:
     """Trade the grid on candles ``start`` .. ``stop - 1``; sell what it holds at ``stop_price``
-    (default: the open of candle ``stop``, else the last close)."""
+    (default: the open of candle ``stop``, else the last close). ``amount``: base per level
+    (default: ``capital`` spread as equal quote); ``start_with_base``: the levels above the
+    opening price start holding base bought there."""
     if not 0 <= start < stop <= len(minutes):
         raise ValueError(f"grid life {start}..{stop} outside the {len(minutes)} candles")
     if stop_price is None:
@@ -155,8 +192,11 @@ def simulate(
     high = minutes.high[start:stop]
     close = minutes.close[start:stop]
     slots = len(levels) - 1
-    quantity = capital / slots / levels[:-1]
+    quantity = np.full(slots, amount) if amount is not None else capital / slots / levels[:-1]
     first_open = float(minutes.open[start])
+    start_cost = (
+        np.where(levels[:-1] >= first_open, first_open, np.nan) if start_with_base else None
+    )
     buy_slot: list[np.ndarray] = []
     buy_at: list[np.ndarray] = []
     sell_slot: list[np.ndarray] = []
@@ -167,7 +207,8 @@ def simulate(
         if not len(can_buy):
             continue
         can_sell = np.flatnonzero(high >= sell_level)
-        if buy_level < first_open:
+        if buy_level < first_open or start_with_base:
+            # Bought at the start when above the price: its first "buy" is candle 0's open.
             armed = 0
         else:
             above = np.flatnonzero(close > buy_level)
@@ -192,7 +233,17 @@ def simulate(
         maker_fee=maker_fee,
         taker_fee=taker_fee,
         capital=capital,
+        start_cost=start_cost,
     )
+
+
+def _nth(slots: np.ndarray) -> np.ndarray:
+    """For rows grouped by slot, each row's rank within its slot (0 for the first)."""
+    if not len(slots):
+        return np.zeros(0, dtype=np.int64)
+    starts = np.r_[0, np.flatnonzero(np.diff(slots)) + 1]
+    counts = np.diff(np.r_[starts, len(slots)])
+    return np.arange(len(slots)) - np.repeat(starts, counts)
 
 
 def _alternate(

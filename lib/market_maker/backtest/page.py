@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from market_maker.backtest.parameters import RUN_NAME, BacktestParameters
-from market_maker.backtest.results import BACKTESTS_DIR, VARIANTS, BacktestReport
+from market_maker.backtest.results import BACKTESTS_DIR, BASELINES, VARIANTS, BacktestReport
 from market_maker.base.atomic import write_atomic
 from market_maker.base.errors import DataError
 from market_maker.base.identifiers import inside
@@ -263,7 +263,7 @@ def _parameters(p: BacktestParameters) -> str:
             f"protocol: a grid at the price ± {p.half_width_pct:g} % every {p.cadence_hours} h"
         )
     else:
-        placement = f"system: at RANGE_OK hours, each living at most {p.max_life_hours} h"
+        placement = "system: the live lifecycle's own setups, probation and stops"
     items = [
         f"placement {placement}",
         f"{p.levels} {p.spacing} levels, {p.capital:,.0f} USDT per grid",
@@ -283,7 +283,7 @@ def _parameters(p: BacktestParameters) -> str:
 def _headline(report: BacktestReport) -> str:
     rows = [
         [
-            f"<b>{_esc(h.baseline)}</b><br><small>{_esc(VARIANTS[h.baseline])}</small>",
+            f"<b>{_esc(h.baseline)}</b><br><small>{_esc(BASELINES[h.baseline])}</small>",
             _usd(h.pnl_system),
             _usd(h.pnl_baseline),
             _usd(h.pnl_difference, signed=True),

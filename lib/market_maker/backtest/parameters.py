@@ -34,19 +34,20 @@ class BacktestParameters(FrozenModel):
     placement: Literal["protocol", "system"] = Field(
         "protocol",
         description="protocol: a grid centred on the price every `cadence_hours`, whatever the "
-        "regime (comparable scoring). system: at the first RANGE_OK hour with no grid running, "
-        "bounds from range discovery.",
+        "regime (comparable scoring). system: the live lifecycle replayed: the system's own "
+        "setups (bounds, levels and capital from the setup evaluation), approved by the "
+        "operator after delay_minutes, their probation and promotion, the restart gates and "
+        "cooldowns after each stop.",
     )
     half_width_pct: float = Field(
         4.0, gt=0, lt=50, description="protocol: grid bounds at the price ± this percentage."
     )
-    levels: int = Field(20, ge=3, le=500, description="Grid price levels, bounds included.")
-    spacing: Spacing = Field("arithmetic", description="Level spacing.")
+    levels: int = Field(
+        20, ge=3, le=500, description="protocol: grid price levels, bounds included."
+    )
+    spacing: Spacing = Field("arithmetic", description="protocol: level spacing.")
     cadence_hours: int = Field(
         168, ge=1, le=24 * 90, description="protocol: a new grid this often; each lives as long."
-    )
-    max_life_hours: int = Field(
-        336, ge=1, le=24 * 365, description="system: a grid not stopped earlier ends after this."
     )
     act_on: ActOn = Field(
         "LATEST_ACCEPTABLE_EXIT",
@@ -83,6 +84,15 @@ class BacktestParameters(FrozenModel):
         description="Settings to change for this run, by dotted path under regime., "
         "exit_strategy. or kpis. (e.g. exit_strategy.deescalation.WARNING: 4).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_max_life(cls, data: Any) -> Any:
+        # Reports written before the system placement became the live lifecycle carry
+        # max_life_hours (the live system gives a grid no age limit): read, not used.
+        if isinstance(data, dict) and "max_life_hours" in data:
+            data = {k: v for k, v in data.items() if k != "max_life_hours"}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> BacktestParameters:

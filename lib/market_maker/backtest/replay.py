@@ -1,10 +1,13 @@
-"""The decision logic replayed hour by hour: grid placement and the exit engine.
+"""Where the backtest's grids come from, and the exit engine over each.
 
-The exit engine is the live one (:func:`market_maker.exit_strategy.engine.evaluate`),
-fed hour by hour with the analysis of closed candles only and with this grid's
-earlier evaluations, exactly as the hourly pipeline feeds it from the exit-state
-files. A grid is evaluated for every hour it runs at the start of (as live: a
-grid stopped at 10:15 is still evaluated for 10:00).
+``system`` placement is the live lifecycle replayed (:mod:`market_maker.backtest.lifecycle`):
+the system's own setups, approved by the operator, their probation, promotion and stops.
+``protocol`` placement puts a grid centred on the price at a fixed cadence, whatever the
+regime, and steps the live exit engine over each
+(:func:`market_maker.exit_strategy.engine.evaluate`), fed hour by hour with the analysis of
+closed candles only and with the grid's earlier evaluations, as the hourly pipeline feeds it
+from the exit-state files. A grid is evaluated for every hour it runs at the start of (as
+live: a grid stopped at 10:15 is still evaluated for 10:00).
 """
 
 from __future__ import annotations
@@ -16,18 +19,16 @@ import numpy as np
 
 from market_maker.backtest.feed import Feed
 from market_maker.backtest.grid_sim import level_prices
+from market_maker.backtest.lifecycle import PRIOR_KEPT, LifecycleReplay, Operator
 from market_maker.backtest.parameters import BacktestParameters
-from market_maker.base.timeutil import HOUR, floor_hour, from_seconds
+from market_maker.base.timeutil import HOUR, floor_hour
+from market_maker.config import Settings
 from market_maker.config.exit_strategy import ExitStrategySettings
 from market_maker.decisions.model import decision_id
 from market_maker.decisions.states import RECOMMENDATION, ExitState
 from market_maker.exit_strategy.engine import Evaluation, evaluate
 from market_maker.exit_strategy.model import EvaluationRecord
 from market_maker.grids.model import GridConfig, HistoryEntry
-from market_maker.regime.model import Verdict
-
-# Persistence and calm read a grid's recent evaluations; no rule looks further back than this.
-PRIOR_KEPT = 240
 
 
 @dataclass
@@ -38,6 +39,7 @@ class ExitTrack:
     evaluations: list[Evaluation] = field(default_factory=list)
     acted_hour: datetime | None = None  # the evaluation the operator acted on
     stop_at: datetime | None = None  # when the operator stopped the grid
+    promoted: bool = False  # its end was its promotion (replaced by a full grid), not a stop
 
     def decision_id(self, hour: datetime) -> str:
         return decision_id(self.grid.symbol, hour + HOUR)
@@ -45,13 +47,17 @@ class ExitTrack:
 
 @dataclass(frozen=True)
 class PlacedGrid:
-    """A grid the replay placed: when, where, why, and until when it may live."""
+    """A grid the replay placed: when, where, why, and until when it may live (the next
+    grid's placement, or the end of the period). ``amount``: base per level, as the setup
+    sized it (None: ``capital`` spread as equal quote over the levels)."""
 
     grid: GridConfig
     levels: np.ndarray
     placed_at: datetime
     life_end: datetime
     reason: str
+    capital: float
+    amount: float | None = None
 
 
 def step_exits(
@@ -116,40 +122,54 @@ def place_protocol(feed: Feed, p: BacktestParameters) -> list[PlacedGrid]:
             levels = level_prices(price - half, price + half, p.levels, p.spacing)
             n += 1
             grid = grid_config(f"bt-{n:04d}", feed.symbol, levels, p.capital, at)
-            out.append(PlacedGrid(grid, levels, at, life_end, f"protocol: every {cadence}"))
+            out.append(
+                PlacedGrid(grid, levels, at, life_end, f"protocol: every {cadence}", p.capital)
+            )
         at = life_end
     return out
 
 
-def next_system_grid(
-    feed: Feed, p: BacktestParameters, after: datetime, n: int
-) -> PlacedGrid | None:
-    """The first grid the system would set up from the analysis of an hour closing at or after
-    ``after``: a RANGE_OK hour whose discovered range holds the price and whose spacing covers
-    the round-trip fee; the operator places it ``delay_minutes`` after the hour closes."""
-    delay = timedelta(minutes=p.delay_minutes)
-    b = feed.batch
-    first = int(np.searchsorted(b.hours, int((after - HOUR).timestamp()), side="left"))
-    lower, upper = b.ranges["lower"], b.ranges["upper"]
-    for i in range(max(first, 1), len(b.hours)):
-        if feed.verdict(i) != Verdict.RANGE_OK or np.isnan(lower[i]):
-            continue
-        price = feed.price(i)
-        if not lower[i] < price < upper[i]:
-            continue
-        levels = level_prices(float(lower[i]), float(upper[i]), p.levels, p.spacing)
-        if np.min(np.diff(levels) / levels[:-1]) <= 2 * p.fee_rate:
-            continue
-        hour = from_seconds(int(b.hours[i]))
-        placed = hour + HOUR + delay
-        if placed >= feed.end:
-            return None
-        life_end = min(placed + timedelta(hours=p.max_life_hours), feed.end)
-        grid = grid_config(f"bt-{n:04d}", feed.symbol, levels, p.capital, placed)
-        return PlacedGrid(
-            grid, levels, placed, life_end, f"system: RANGE_OK at {hour:%Y-%m-%dT%HZ}"
+def place_system(
+    feed: Feed, p: BacktestParameters, settings: Settings
+) -> tuple[list[PlacedGrid], list[ExitTrack]]:
+    """The grids the live lifecycle places over the period, each with its exit evaluations
+    and the operator's stop (or its promotion); a grid lives until the next one is placed."""
+    operator = Operator(timedelta(minutes=p.delay_minutes), ExitState(p.act_on))
+    settings = scaled_capital(settings, p.capital)
+    balance = (settings.lifecycle.capital.total_quote, "backtest: capital per grid")
+    lifecycle = LifecycleReplay(feed, settings, operator, balance).run()
+    grids, tracks = [], []
+    # A grid approved after the recording ends never trades in it.
+    lives = [life for life in lifecycle.lives if life.placed_at < feed.end]
+    for k, life in enumerate(lives):
+        after = lives[k + 1] if k + 1 < len(lives) else None
+        g = life.grid
+        horizon = after.placed_at if after is not None else feed.end
+        levels = level_prices(g.lower_price, g.upper_price, g.levels, g.spacing_kind)
+        why = f"system: {g.mode} grid on {life.decision}"
+        grids.append(
+            PlacedGrid(g, levels, life.placed_at, horizon, why, g.capital(), g.amount_per_grid)
         )
-    return None
+        track = ExitTrack(g, life.evaluations, life.acted_hour, life.ended_at)
+        track.promoted = life.promoted
+        tracks.append(track)
+    return grids, tracks
+
+
+def scaled_capital(settings: Settings, capital: float) -> Settings:
+    """The lifecycle's capital scaled so a full grid gets ``capital`` (the balance and the
+    reserve keep their proportions to it)."""
+    c = settings.lifecycle.capital
+    factor = capital / c.grid_allocation_quote
+    scaled = c.model_copy(
+        update={
+            "total_quote": c.total_quote * factor,
+            "reserve_quote": c.reserve_quote * factor,
+            "grid_allocation_quote": capital,
+        }
+    )
+    lifecycle = settings.lifecycle.model_copy(update={"capital": scaled})
+    return settings.model_copy(update={"lifecycle": lifecycle})
 
 
 def first_evaluated_hour(placed_at: datetime) -> datetime:

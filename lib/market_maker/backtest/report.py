@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from market_maker.backtest.results import VARIANTS, BacktestReport
+from market_maker.backtest.results import BASELINES, BacktestReport
 from market_maker.backtest.sweep import SweepResult
 from market_maker.kpis.model import Kpi
 from market_maker.kpis.report import cell
@@ -29,19 +29,24 @@ def headline_rows(report: BacktestReport) -> list[dict[str, str]]:
 def report_lines(report: BacktestReport) -> list[str]:
     """The CLI's summary: the difference the system makes, each policy's figures."""
     p = report.parameters
+    grids = (
+        f"protocol grids (±{p.half_width_pct:g} %, {p.levels} levels, every {p.cadence_hours} h)"
+        if p.placement == "protocol"
+        else "the system's own grids (the live lifecycle: setups, probation, promotions)"
+    )
     out = [
         f"backtest {report.name}: {report.symbol} {p.start:%Y-%m-%d %H:%MZ} .. "
-        f"{p.end:%Y-%m-%d %H:%MZ}, {p.placement} grids (±{p.half_width_pct:g} %, {p.levels} "
-        f"levels), operator acts on {p.act_on} after {p.delay_minutes} min, fee {p.fee_rate:g}",
+        f"{p.end:%Y-%m-%d %H:%MZ}, {grids}, operator acts on {p.act_on} after "
+        f"{p.delay_minutes} min, fee {p.fee_rate:g}",
         f"grids: {len(report.grids)}, evaluated hours: {len(report.hours)}",
         "",
-        f"{'policy':<12} {'PnL':>11} {'realized':>10} {'fees':>9} {'fills':>6} "
+        f"{'policy':<18} {'PnL':>11} {'realized':>10} {'fees':>9} {'fills':>6} "
         f"{'max DD':>9} {'in mkt':>6}  " + "  ".join(f"{k.value:<14}" for k in Kpi),
     ]
     for name, v in report.variants.items():
         kpis = "  ".join(f"{cell(k, v.kpis[k]):<14}" for k in Kpi)
         out.append(
-            f"{name:<12} {v.pnl:>11,.2f} {v.realized:>10,.2f} {v.fees:>9,.2f} {v.fills:>6} "
+            f"{name:<18} {v.pnl:>11,.2f} {v.realized:>10,.2f} {v.fees:>9,.2f} {v.fills:>6} "
             f"{v.max_drawdown:>9,.2f} {v.time_in_market:>6.0%}  {kpis}"
         )
     out.append("")
@@ -53,7 +58,7 @@ def report_lines(report: BacktestReport) -> list[str]:
             else "MEC -"
         )
         out.append(
-            f"  vs {h.baseline:<12} PnL {h.pnl_system:>11,.2f} vs {h.pnl_baseline:>11,.2f}: "
+            f"  vs {h.baseline:<18} PnL {h.pnl_system:>11,.2f} vs {h.pnl_baseline:>11,.2f}: "
             f"{h.pnl_difference:>+11,.2f}   {mec}"
         )
     if report.preflight.findings:
@@ -83,7 +88,7 @@ def report_markdown(report: BacktestReport) -> str:
     lines += ["|---|---|---|---|---|---|"]
     for h in report.headline:
         lines.append(
-            f"| {h.baseline} ({VARIANTS[h.baseline]}) | {h.pnl_system:,.2f} | "
+            f"| {h.baseline} ({BASELINES[h.baseline]}) | {h.pnl_system:,.2f} | "
             f"{h.pnl_baseline:,.2f} | {h.pnl_difference:+,.2f} | {_usd(h.mec_system)} | "
             f"{_usd(h.mec_baseline)} |"
         )

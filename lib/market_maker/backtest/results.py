@@ -13,12 +13,20 @@ from market_maker.kpis.model import Kpi, KpiValue
 
 SCHEMA_VERSION = "1.0"
 BACKTESTS_DIR = "backtests"
-VariantName = Literal["system", "no_exit", "static_stop", "adx_rule"]
+VariantName = Literal["system", "system_stop_order", "no_exit", "static_stop", "adx_rule"]
 VARIANTS: dict[str, str] = {
     "system": "stopped as the system recommends (act_on, after delay_minutes)",
-    "no_exit": "held to the end of its life",
+    "system_stop_order": "the system's exits, with a stop order at the grid's bounds from setup",
+    "no_exit": "held until the next grid (or the end of the period)",
     "static_stop": "stopped by a stop order at the grid's bounds (the range break)",
     "adx_rule": "stopped when ADX(14) on 1h rises above adx_threshold (after delay_minutes)",
+}
+# The baselines the system is held against, on the very same grids; not trading at all is
+# the last (it earns nothing).
+BaselineName = Literal["system_stop_order", "no_exit", "static_stop", "adx_rule", "no_trading"]
+BASELINES: dict[str, str] = {
+    **{k: v for k, v in VARIANTS.items() if k != "system"},
+    "no_trading": "no grid at all: nothing earned, nothing lost",
 }
 
 
@@ -52,7 +60,7 @@ class VariantFigures(FrozenModel):
 class Headline(FrozenModel):
     """The difference the system makes against one baseline."""
 
-    baseline: VariantName
+    baseline: BaselineName
     pnl_system: float
     pnl_baseline: float
     pnl_difference: float = Field(description="System minus baseline: what following it earns.")

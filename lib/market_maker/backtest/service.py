@@ -18,15 +18,8 @@ from market_maker.backtest.preflight import (
     require_ok,
 )
 from market_maker.backtest.results import BacktestReport, DataHealth
-from market_maker.backtest.run import (
-    BacktestRun,
-    Progress,
-    figures,
-    grid_figures,
-    headline,
-    run_backtest,
-    series,
-)
+from market_maker.backtest.run import BacktestRun, Progress, run_backtest
+from market_maker.backtest.scoring import figures, grid_figures, headline, series
 from market_maker.base.candles import CandleSeries
 from market_maker.config import Settings
 

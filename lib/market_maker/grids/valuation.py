@@ -67,10 +67,18 @@ class GridShape:
             out[i] = total
         return out
 
+    def holdings_values(self, prices: np.ndarray) -> np.ndarray:
+        """:meth:`holdings_value` at each of ``prices``."""
+        levels = self.prices
+        at_or_below = np.searchsorted(levels, prices, side="right")
+        quote = self.amount * np.r_[0.0, np.cumsum(levels)][at_or_below]
+        base = self.amount * (len(levels) - at_or_below)
+        return base * prices + quote
+
     def pnl(self, closes: np.ndarray, fee_rate: float) -> np.ndarray:
         """Profit and loss after each close, relative to the grid's value at the first."""
         if not len(closes):
             return np.zeros(0)
-        start = self.holdings_value(float(closes[0]))
-        held = np.array([self.holdings_value(float(c)) for c in closes]) - start
-        return held + self.realized_profit(closes, fee_rate)
+        closes = np.asarray(closes, dtype=float)
+        held = self.holdings_values(closes)
+        return held - held[0] + self.realized_profit(closes, fee_rate)

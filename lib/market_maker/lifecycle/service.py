@@ -222,12 +222,24 @@ def configured_balance(settings: Settings) -> Balance:
 def _grid_file(
     decision: Decision | SetupDecision, g: ProposedGrid, mode: str, at: datetime, why: str
 ) -> GridConfig:
+    return approved_grid(decision.symbol, decision.id, decision.issued_at, g, mode, at, why)
+
+
+def approved_grid(
+    symbol: str,
+    decision_id: str,
+    issued_at: datetime,
+    g: ProposedGrid,
+    mode: str,
+    at: datetime,
+    why: str,
+) -> GridConfig:
     """The grid file of a proposal approved at ``at``, named after the decision's issue."""
     return GridConfig.model_validate(
         {
             "schema_version": SCHEMA_WITH_SETUP,
-            "id": f"{decision.symbol.lower()}-{decision.issued_at:%Y%m%d-%H%M}",
-            "symbol": decision.symbol,
+            "id": f"{symbol.lower()}-{issued_at:%Y%m%d-%H%M}",
+            "symbol": symbol,
             "lower_price": g.lower_price,
             "upper_price": g.upper_price,
             "levels": g.levels,
@@ -235,7 +247,7 @@ def _grid_file(
             "profit_per_grid": g.profit_per_grid,
             "spacing": g.spacing,
             "mode": mode,
-            "setup_decision": decision.id,
+            "setup_decision": decision_id,
             "history": [{"enabled": format_utc(at), "reason": why}],
         }
     )

@@ -183,7 +183,8 @@ class RegimeBatch:
         e.g. with the penalties of a grid in force)."""
         refused = int(self.final[i]) < 0
         own = None if refused else float(self.confidence[i])
-        return BatchHour(self, i, own if confidence is None or refused else confidence)
+        hour = from_seconds(int(self.hours[i]))
+        return BatchHour(self, i, hour, own if confidence is None or refused else confidence)
 
     def _range(self, i: int) -> RangeRecord | None:
         r = self.ranges
@@ -206,16 +207,13 @@ class BatchHour:
 
     batch: RegimeBatch
     i: int
+    hour: datetime
     confidence: float | None
     gate_evaluation: GateEvaluation | None = None
 
     @property
     def symbol(self) -> str:
         return self.batch.symbol
-
-    @property
-    def hour(self) -> datetime:
-        return from_seconds(int(self.batch.hours[self.i]))
 
     @property
     def price(self) -> float:
