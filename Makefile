@@ -10,7 +10,7 @@ export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: demo test lint format serve bench clean
+.PHONY: demo test lint format serve bench clean image-lock
 
 $(STAMP): pyproject.toml
 	mkdir -p "$(PREFECT_HOME)"
@@ -46,6 +46,18 @@ serve: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/backfill_validation.py
+
+# The image installs deployments/image/requirements.txt, never what resolves on the day.
+# After changing pyproject.toml's dependencies: `make image-lock` (keeps every other pin);
+# to move to newer releases: `make image-lock LOCK_FLAGS=--upgrade` (or
+# LOCK_FLAGS="--upgrade-package numpy"). Needs uv (pip install uv).
+UV ?= uv
+LOCK_FLAGS ?=
+image-lock:
+	$(UV) pip compile pyproject.toml deployments/image/build-requirements.in \
+		--universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make image-lock" $(LOCK_FLAGS) \
+		--output-file deployments/image/requirements.txt
 
 clean:
 	# The local Prefect server the commands started keeps its database under var/: stop it first.
