@@ -4,28 +4,61 @@
 #   docker build --build-arg MARKET_MAKER_CODE_VERSION="0.1.0+g$(git rev-parse --short=12 HEAD)" \
 #     -t registry.example.com/market-maker:0.1.0 .
 #
-# Layout: the project is installed (market_maker, flows, tasks) into /opt/venv, and
-# /opt/market-maker holds flows/, config/ and data/ as in the repository. prefect.yaml's
-# pull step sets the working directory there, so `prefect flow-run execute` finds every
-# entrypoint (flows/*.py) and the configuration (config/, MARKET_MAKER_CONFIG relative to it).
-# See docs/operations.md (this file was written without a Docker engine and not built there).
+# Layout: the project is installed (market_maker, flows, tasks) into /opt/venv from the lock
+# deployments/image/requirements.txt, and /opt/market-maker holds flows/, config/ and data/ as
+# in the repository. prefect.yaml's pull step sets the working directory there, so
+# `prefect flow-run execute` finds every entrypoint (flows/*.py) and the configuration
+# (config/, MARKET_MAKER_CONFIG relative to it). See docs/operations.md, section 1.
 
 # Pin the patch release; pin the digest too (python:3.11.14-slim-bookworm@sha256:...) when
-# your registry policy asks for it.
+# your registry policy asks for it. Any Debian-based Python 3.11 with `python` on PATH and
+# the venv module will do (deployments/image/local-base.sh makes one without a registry).
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
+# Your own package index, as pip reads it (only this stage sees them; the image keeps none):
+#   --build-arg PIP_INDEX_URL=https://pypi.example.com/simple [--build-arg PIP_TRUSTED_HOST=...]
+# An index that needs credentials, or a CA of your own, as BuildKit secrets (never in a layer):
+#   --secret id=pip_conf,src=pip.conf    a pip.conf (index-url with credentials, ...)
+#   --secret id=pip_ca,src=ca-bundle.pem the CA bundle pip verifies the index with
+ARG PIP_INDEX_URL=
+ARG PIP_EXTRA_INDEX_URL=
+ARG PIP_TRUSTED_HOST=
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1
+    PIP_NO_CACHE_DIR=1 \
+    PIP_NO_INPUT=1
 RUN python -m venv /opt/venv
-ENV PATH=/opt/venv/bin:${PATH}
+# Every dependency and the build backend, at the versions and hashes of the lock; wheels only,
+# so the build needs no compiler and installs the same files every time. --no-deps: the lock
+# is complete by construction (pip's own resolver would refetch a package a dependency names
+# with extras, sqlalchemy[asyncio]); `pip check` below proves it is consistent.
+COPY deployments/image/requirements.txt /tmp/requirements.txt
+RUN --mount=type=secret,id=pip_conf --mount=type=secret,id=pip_ca \
+    set -eu; \
+    [ -n "${PIP_INDEX_URL:-}" ] || unset PIP_INDEX_URL; \
+    [ -n "${PIP_EXTRA_INDEX_URL:-}" ] || unset PIP_EXTRA_INDEX_URL; \
+    [ -n "${PIP_TRUSTED_HOST:-}" ] || unset PIP_TRUSTED_HOST; \
+    if [ -s /run/secrets/pip_conf ]; then export PIP_CONFIG_FILE=/run/secrets/pip_conf; fi; \
+    if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi; \
+    /opt/venv/bin/pip install --require-hashes --only-binary=:all: --no-deps --progress-bar off \
+        -r /tmp/requirements.txt
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY lib/ lib/
 COPY flows/ flows/
 COPY tasks/ tasks/
-# Runtime dependencies only (no [dev] extra); a regular, not editable, install.
-RUN pip install .
+# The project itself: a regular (not editable) install, built offline with the locked
+# setuptools; its runtime dependencies only (no [dev] extra), already installed above.
+# Then what the runtime does not need: the build backend, pip itself, the packages' own
+# test suites (numpy's, scipy's, matplotlib's: about 55 MB). Byte code is kept: the root
+# filesystem is read-only in the pod, and without it every flow run would compile Prefect.
+RUN /opt/venv/bin/pip install --no-index --no-deps --no-build-isolation . \
+    && /opt/venv/bin/pip check \
+    && /opt/venv/bin/pip uninstall --yes --quiet setuptools \
+    && /opt/venv/bin/python -m pip uninstall --yes --quiet pip \
+    && site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') \
+    && find "$site/numpy" "$site/scipy" "$site/matplotlib" -type d -name tests -prune \
+        -exec rm -rf {} +
 
 FROM ${PYTHON_IMAGE} AS runtime
 # git and ssh: the flows clone, pull and push the data repository.
