@@ -8,7 +8,9 @@
 # deployments/image/requirements.txt, and /opt/market-maker holds flows/, config/ and data/ as
 # in the repository. prefect.yaml's pull step sets the working directory there, so
 # `prefect flow-run execute` finds every entrypoint (flows/*.py) and the configuration
-# (config/, MARKET_MAKER_CONFIG relative to it). See docs/operations.md, section 1.
+# (config/, MARKET_MAKER_CONFIG relative to it). What the embedded default writes (var/ of the
+# project: the data repository, its bare remote, demo.log) goes to /var/lib/market-maker, the
+# one writable path a read-only container needs besides /tmp (docs/operations.md, section 1).
 
 # Pin the patch release; pin the digest too (python:3.11.14-slim-bookworm@sha256:...) when
 # your registry policy asks for it. Any Debian-based Python 3.11 with `python` on PATH and
@@ -65,19 +67,29 @@ FROM ${PYTHON_IMAGE} AS runtime
 # tini: PID 1 that forwards signals and reaps git's and ssh's children.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends git openssh-client tini \
-    && rm -rf /var/lib/apt/lists/*
-# The uid/gid the work pool's securityContext runs as (runAsUser/fsGroup 10001).
+    && apt-get clean \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old \
+        /var/log/apt /var/log/dpkg.log
+# The uid/gid the work pool's securityContext runs as (runAsUser/fsGroup 10001). The state
+# directory belongs to it, and to group 0 for a platform that runs images under another uid
+# with gid 0.
 RUN groupadd --gid 10001 market-maker \
-    && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/market-maker \
-        --shell /usr/sbin/nologin market-maker
+    && useradd --uid 10001 --gid 10001 --no-log-init --create-home \
+        --home-dir /home/market-maker --shell /usr/sbin/nologin market-maker \
+    && install -d -o 10001 -g 0 -m 0775 /var/lib/market-maker
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /opt/market-maker
 COPY flows/ flows/
 COPY config/ config/
 COPY data/ data/
 COPY prefect.yaml ./
+# The embedded default's paths (var/data-repo, var/data-remote.git, var/demo.log) are relative
+# to this directory, which stays read-only: var/ points to the state directory.
+RUN ln -s /var/lib/market-maker var
 
 ARG MARKET_MAKER_CODE_VERSION=0.1.0+unknown
+# PREFECT_HOME and MPLCONFIGDIR under /tmp: the pod mounts an emptyDir there; each uid
+# creates its own on first use (nothing of them is in the image).
 ENV PATH=/opt/venv/bin:${PATH} \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -89,9 +101,14 @@ ENV PATH=/opt/venv/bin:${PATH} \
 USER 10001:10001
 
 # Fail the build, not the first flow run: every entrypoint of prefect.yaml loads, and the
-# production configuration is valid.
-RUN python -c "from flows.serve import load_flows; load_flows()" \
-    && MARKET_MAKER_CONFIG=config/production.yaml market-maker config show > /dev/null
+# production configuration is valid. Prefect's home for the check is a throwaway directory,
+# and the build fails if the check leaves anything in /tmp or the state directory.
+RUN export PREFECT_HOME="$(mktemp -d)" MPLCONFIGDIR="$(mktemp -d)" \
+    && python -c "from flows.serve import load_flows; load_flows()" \
+    && MARKET_MAKER_CONFIG=config/production.yaml market-maker config show > /dev/null \
+    && rm -rf "$PREFECT_HOME" "$MPLCONFIGDIR" \
+    && leftovers="$(find /tmp /var/lib/market-maker -mindepth 1)" \
+    && { [ -z "$leftovers" ] || { echo "the build check left: $leftovers" >&2; exit 1; }; }
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["market-maker", "--help"]
