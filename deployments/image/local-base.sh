@@ -69,7 +69,7 @@ find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -dele
 find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
 rm -rf "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/lintian \
     "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/debconf/*-old \
-    "$rootfs"/var/log/* "$rootfs"/dev/* "$rootfs"/proc/* "$rootfs"/sys/* "$rootfs"/tmp/* \
+    "${rootfs:?}"/var/log/* "${rootfs:?}"/dev/* "${rootfs:?}"/proc/* "${rootfs:?}"/sys/* "${rootfs:?}"/tmp/* \
     "$rootfs"/root/.cache
 find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias \
     -exec rm -rf {} +
