@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # The image the Kubernetes work pool runs (flow runs) and the Prefect worker runs in.
 #
+#   make image                      # docker, else buildah, else podman; see docs/operations.md
 #   docker build --build-arg MARKET_MAKER_CODE_VERSION="0.1.0+g$(git rev-parse --short=12 HEAD)" \
 #     -t registry.example.com/market-maker:0.1.0 .
 #
