@@ -10,7 +10,7 @@ export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: demo test lint format serve bench clean
+.PHONY: demo test lint format serve bench clean image image-test image-lock
 
 $(STAMP): pyproject.toml
 	mkdir -p "$(PREFECT_HOME)"
@@ -46,6 +46,31 @@ serve: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/backfill_validation.py
+
+# The container image (Dockerfile; docs/operations.md, section 1): built with Docker where a
+# Docker engine answers, else buildah, else podman. PYTHON_IMAGE overrides the base, e.g.
+# `make image PYTHON_IMAGE=localhost/python:3.11-bookworm-local` (deployments/image/local-base.sh
+# makes that one where no registry can be reached); IMAGE names the result.
+IMAGE ?= market-maker:dev
+image:
+	IMAGE="$(IMAGE)" PYTHON_IMAGE="$(PYTHON_IMAGE)" deployments/image/image.sh build
+
+# Build it, then run `market-maker demo` inside it as a pod would: read-only root filesystem,
+# uid 10001, tmpfs on /tmp and /var/lib/market-maker. Fails when the demo fails.
+image-test: image
+	IMAGE="$(IMAGE)" deployments/image/image.sh test
+
+# The image installs deployments/image/requirements.txt, never what resolves on the day.
+# After changing pyproject.toml's dependencies: `make image-lock` (keeps every other pin);
+# to move to newer releases: `make image-lock LOCK_FLAGS=--upgrade` (or
+# LOCK_FLAGS="--upgrade-package numpy"). Needs uv (pip install uv).
+UV ?= uv
+LOCK_FLAGS ?=
+image-lock:
+	$(UV) pip compile pyproject.toml deployments/image/build-requirements.in \
+		--universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make image-lock" $(LOCK_FLAGS) \
+		--output-file deployments/image/requirements.txt
 
 clean:
 	# The local Prefect server the commands started keeps its database under var/: stop it first.
