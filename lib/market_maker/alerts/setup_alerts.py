@@ -9,6 +9,7 @@ from pathlib import Path
 from market_maker.alerts.message import Notification, trim
 from market_maker.alerts.notifier import Delivery, Notifier
 from market_maker.base.identifiers import inside
+from market_maker.base.prices import format_price
 from market_maker.config import Settings
 from market_maker.decisions.model import Decision, SetupDecision, decision_relpath
 from market_maker.decisions.store import DecisionStore
@@ -49,9 +50,10 @@ def setup_notification(d: SetupDecision) -> Notification:
     g = d.grid
     base = d.symbol.split("-")[0]
     lines = [
-        f"{d.symbol} {d.price:,.2f}: the market ranges ({d.verdict}, confidence "
+        f"{d.symbol} {format_price(d.price)}: the market ranges ({d.verdict}, confidence "
         f"{d.confidence:.2f}). Proposed {d.mode} grid:",
-        f"{g.lower_price:,.2f}-{g.upper_price:,.2f}, {g.levels} levels {g.spacing} "
+        f"{format_price(g.lower_price)}-{format_price(g.upper_price)}, {g.levels} levels "
+        f"{g.spacing} "
         f"({g.spacing_pct:.2f} % apart), {g.amount_per_grid:g} {base} a level, "
         f"{100 * g.profit_per_grid_net:.2f} % a pair after fees.",
         f"Capital: {d.capital.used or 0:,.2f} of {d.capital.unlocked:,.2f} unlocked "
@@ -77,7 +79,8 @@ def promotion_notification(d: Decision) -> Notification:
     g = d.promotion
     message = (
         f"{d.symbol}: grid {d.grid.grid_id} has run a day in a confirmed range. A full grid "
-        f"{g.lower_price:,.2f}-{g.upper_price:,.2f}, {g.levels} levels ({g.spacing_pct:.2f} % "
+        f"{format_price(g.lower_price)}-{format_price(g.upper_price)}, {g.levels} levels "
+        f"({g.spacing_pct:.2f} % "
         f"apart, {g.amount_per_grid:g} a level) can replace it: market-maker decision act "
         f"--id {d.id} --action executed."
     )

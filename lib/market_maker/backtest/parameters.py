@@ -17,7 +17,7 @@ from market_maker.decisions.states import ExitState
 ActOn = Literal["LATEST_ACCEPTABLE_EXIT", "MANDATORY_EXIT"]
 RUN_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 # Settings a sweep may vary: the decision logic's sections, by dotted path.
-OVERRIDABLE = ("regime.", "exit_strategy.", "kpis.")
+OVERRIDABLE = ("regime.", "exit_strategy.", "lifecycle.", "kpis.")
 
 
 class BacktestParameters(FrozenModel):

@@ -79,9 +79,12 @@ def run_backtest(
     minutes: CandleSeries,
     progress: Progress | None = None,
     feed: Feed | None = None,
+    *,
+    kpis: bool = True,
 ) -> BacktestRun:
     """Replay ``params`` over ``minutes`` (already through preflight); ``feed``: the analysis
-    of the same minutes, period and regime settings, when a sweep already built it."""
+    of the same minutes, period and regime settings, when a sweep already built it;
+    ``kpis=False``: money only (a study's search), no KPI records."""
     say = progress or (lambda share, text: None)
     if feed is None:
         feed = Feed.build(params.symbol, minutes, params.start, params.end, settings.regime)
@@ -93,6 +96,24 @@ def run_backtest(
         for name, stop in policy_stops(feed, placed, track, params).items():
             variants[name].stops.append(stop)
             variants[name].fills.append(_simulate(feed, placed, stop, params))
+    if kpis:
+        _score(feed, params, settings, grids, tracks, variants)
+    say(0.85, "simulated grids and scored the KPIs")
+    hour_s = np.arange(to_seconds(params.start), to_seconds(params.end), 3600, dtype=np.int64)
+    hour_index = np.searchsorted(feed.minutes.t, hour_s + 3600, side="left") - 1
+    curves = {name: pnl_curve(v, hour_index, feed) for name, v in variants.items()}
+    return BacktestRun(params, settings, feed, grids, tracks, variants, hour_index, curves)
+
+
+def _score(
+    feed: Feed,
+    params: BacktestParameters,
+    settings: Settings,
+    grids: list[PlacedGrid],
+    tracks: list[ExitTrack],
+    variants: dict[str, VariantRun],
+) -> None:
+    """Each policy's KPI events, by the daily batch's own KPI code."""
     kpi_records(feed, grids, tracks, variants)
     rules = Rules.of(settings.kpis, params.fee_rate)
     history_prices = HourlyPrices(feed.h1.t, feed.h1.high, feed.h1.low, feed.h1.close)
@@ -104,11 +125,6 @@ def run_backtest(
         history = SymbolHistory(params.symbol, history_prices, lives, v.states, v.decisions)
         history.actions = v.actions
         v.events = find_events(history, params.end, rules)
-    say(0.85, "simulated grids and scored the KPIs")
-    hour_s = np.arange(to_seconds(params.start), to_seconds(params.end), 3600, dtype=np.int64)
-    hour_index = np.searchsorted(feed.minutes.t, hour_s + 3600, side="left") - 1
-    curves = {name: pnl_curve(v, hour_index, feed) for name, v in variants.items()}
-    return BacktestRun(params, settings, feed, grids, tracks, variants, hour_index, curves)
 
 
 def _place_and_replay(

@@ -30,6 +30,12 @@ class LatestExitSettings(Section):
         lt=0.5,
         description="TREND toward an edge with price this close to it (hard); 0 turns it off.",
     )
+    adx_above: float | None = Field(
+        None,
+        gt=0,
+        lt=100,
+        description="1h ADX(14) above this stops the grid at once (hard); None turns it off.",
+    )
 
 
 class MandatoryExitSettings(Section):

@@ -13,6 +13,32 @@ Section = FrozenModel
 
 
 class SetupSettings(Section):
+    enabled: bool = Field(
+        True,
+        description="False: the system recommends no grid at all (every hour NO_SETUP, saying "
+        "so); the strategy study decides it (docs/strategy.md).",
+    )
+    verdicts: list[Literal["RANGE_OK", "RANGE_WEAK"]] = Field(
+        default_factory=lambda: ["RANGE_OK", "RANGE_WEAK"],
+        min_length=1,
+        description="The regime verdicts a grid may be set up under.",
+    )
+    max_autocorrelation: float | None = Field(
+        None,
+        ge=-1,
+        le=1,
+        description="Lag-1 autocorrelation of hourly returns at most this (None: any): price "
+        "that reverts from hour to hour is what a grid earns on.",
+    )
+    min_pairs_per_day: NonNegativeFloat = Field(
+        0.0,
+        description="Expected buy/sell pairs a day at the proposed spacing, (daily volatility / "
+        "spacing)^2 for a random walk, at least this.",
+    )
+    range_margin: NonNegativeFloat = Field(
+        0.0,
+        description="Widen the discovered band by this many daily volatilities on each side.",
+    )
     min_confidence: float = Field(0.60, ge=0, le=1, description="Below: no setup.")
     full_confidence: float = Field(0.80, ge=0, le=1, description="At or above: a full grid.")
     probationary_allocation: float = Field(

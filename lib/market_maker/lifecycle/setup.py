@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pydantic import Field
 
 from market_maker.base.errors import ConfigurationError
+from market_maker.base.prices import format_price, round_price
 from market_maker.base.types import FrozenModel
 from market_maker.config.lifecycle import LifecycleSettings
 from market_maker.decisions.model import (
@@ -26,7 +27,7 @@ from market_maker.decisions.model import (
 from market_maker.grids.book import GridBook
 from market_maker.grids.model import GridConfig
 from market_maker.regime.gate_records import GATES, GateEvaluation
-from market_maker.regime.model import AnalysedHour, Verdict
+from market_maker.regime.model import AnalysedHour
 
 
 class SetupEvaluation(FrozenModel):
@@ -151,6 +152,20 @@ def check_fees_allow_a_grid(fee_rate: float, cfg: LifecycleSettings) -> None:
         )
 
 
+def daily_volatility(metrics: AnalysedHour) -> float:
+    """The hour's volatility of a day: sqrt(24) x the standard deviation of hourly log
+    returns over the slope's window (0 when it could not be computed)."""
+    hourly = metrics.detail("normalized_slope", "volatility")
+    return math.sqrt(24) * hourly if hourly is not None else 0.0
+
+
+def expected_pairs(metrics: AnalysedHour, grid: ProposedGrid) -> float:
+    """Buy/sell pairs a day a random walk with the hour's volatility completes at the grid's
+    spacing: (daily volatility / spacing)^2."""
+    step = grid.spacing_pct / 100
+    return (daily_volatility(metrics) / step) ** 2 if step > 0 else 0.0
+
+
 def design_grid(
     metrics: AnalysedHour, mode: SetupMode, used: float, fee_rate: float, cfg: LifecycleSettings
 ) -> tuple[ProposedGrid | None, str]:
@@ -158,6 +173,9 @@ def design_grid(
     s = cfg.setup
     assert metrics.range is not None
     lower, upper, price = metrics.range.lower, metrics.range.upper, metrics.price
+    if s.range_margin > 0:
+        margin = s.range_margin * daily_volatility(metrics)
+        lower, upper = lower * (1 - margin), upper * (1 + margin)
     floor = s.fee_cover * 2 * fee_rate
     bandwidth = metrics.value("bollinger_bandwidth") or 0.0
     target = max(floor, s.volatility_spacing * bandwidth / 4)
@@ -175,7 +193,8 @@ def design_grid(
         prices = [lower * ratio**i for i in range(levels)]
     if levels < s.min_levels:
         return None, (
-            f"only {levels} level(s) fit {lower:,.2f}-{upper:,.2f} at the {100 * target:.2f} % "
+            f"only {levels} level(s) fit {format_price(lower)}-{format_price(upper)} at the "
+            f"{100 * target:.2f} % "
             f"spacing the fees and volatility need (at least {s.min_levels})"
         )
     # Capital at the start: quote for every buy level at or below price, base for every
@@ -185,8 +204,8 @@ def design_grid(
     if amount <= 0:
         return None, f"{used:,.2f} quote is too little for {levels} levels"
     grid = ProposedGrid(
-        lower_price=round(lower, 2),
-        upper_price=round(upper, 2),
+        lower_price=round_price(lower),
+        upper_price=round_price(upper),
         levels=levels,
         spacing=s.spacing,
         spacing_pct=round(100 * step_pct, 4),
@@ -195,7 +214,8 @@ def design_grid(
         profit_per_grid_net=round(step_pct - 2 * fee_rate, 6),
     )
     return grid, (
-        f"{levels} levels {grid.lower_price:,.2f}-{grid.upper_price:,.2f} ({s.spacing}, "
+        f"{levels} levels {format_price(grid.lower_price)}-{format_price(grid.upper_price)} "
+        f"({s.spacing}, "
         f"{grid.spacing_pct:.2f} % apart, {100 * grid.profit_per_grid_net:.2f} % a pair after "
         f"fees), {amount:g} a level"
     )
@@ -211,10 +231,12 @@ def evaluate_setup(metrics: AnalysedHour, ctx: Context, cfg: LifecycleSettings) 
     )
     used = min(wanted, max(capital.unlocked, 0.0))
     checks = [
+        *_strategy(cfg),
         *_after_stop(ctx, cfg),
         *_after_setup(ctx, cfg),
-        _verdict(metrics),
+        _verdict(metrics, cfg),
         _confidence(metrics.confidence, mode, cfg),
+        *_autocorrelation(metrics, cfg),
         _range(metrics, cfg),
         _capital(capital, used, wanted),
     ]
@@ -222,6 +244,8 @@ def evaluate_setup(metrics: AnalysedHour, ctx: Context, cfg: LifecycleSettings) 
     if all(c.passed for c in checks) and mode is not None:
         grid, detail = design_grid(metrics, mode, used, ctx.fee_rate, cfg)
         checks.append(Check(name="grid", passed=grid is not None, detail=detail))
+        if grid is not None and cfg.setup.min_pairs_per_day > 0:
+            checks.append(_pairs(metrics, grid, cfg))
     ok = grid is not None and all(c.passed for c in checks)
     return SetupEvaluation(
         recommendation="CREATE_GRID" if ok else "NO_SETUP",
@@ -283,12 +307,56 @@ def _after_setup(ctx: Context, cfg: LifecycleSettings) -> list[Check]:
     ]
 
 
-def _verdict(metrics: AnalysedHour) -> Check:
-    ranging = metrics.verdict in (Verdict.RANGE_OK, Verdict.RANGE_WEAK)
+def _strategy(cfg: LifecycleSettings) -> list[Check]:
+    """The strategy study found no grid that pays: say so first, every hour."""
+    if cfg.setup.enabled:
+        return []
+    return [
+        Check(
+            name="strategy",
+            passed=False,
+            detail="no grid recommended: out of sample no placement paid after fees "
+            "(lifecycle.setup.enabled: false; docs/strategy.md)",
+        )
+    ]
+
+
+def _verdict(metrics: AnalysedHour, cfg: LifecycleSettings) -> Check:
+    allowed = cfg.setup.verdicts
     return Check(
         name="verdict",
-        passed=ranging,
-        detail=f"{metrics.verdict or 'refused'} (a grid needs RANGE_OK or RANGE_WEAK)",
+        passed=metrics.verdict is not None and metrics.verdict in allowed,
+        detail=f"{metrics.verdict or 'refused'} (a grid needs {' or '.join(allowed)})",
+    )
+
+
+def _autocorrelation(metrics: AnalysedHour, cfg: LifecycleSettings) -> list[Check]:
+    limit = cfg.setup.max_autocorrelation
+    if limit is None:
+        return []
+    value = metrics.value("autocorrelation")
+    text = f"{value:+.2f}" if value is not None else "not computable"
+    return [
+        Check(
+            name="autocorrelation",
+            passed=value is not None and value <= limit,
+            detail=f"lag-1 autocorrelation of hourly returns {text} (at most {limit:+g})",
+        )
+    ]
+
+
+def _pairs(
+    metrics: AnalysedHour, grid: ProposedGrid, fee_rate: float, cfg: LifecycleSettings
+) -> Check:
+    need = cfg.setup.min_pairs_per_day
+    pairs = expected_pairs(metrics, grid)
+    net = grid.profit_per_grid_net
+    return Check(
+        name="expected_pairs",
+        passed=pairs >= need,
+        detail=f"{pairs:.1f} buy/sell pairs a day expected at {grid.spacing_pct:.2f} % spacing "
+        f"(daily volatility {100 * daily_volatility(metrics):.2f} %; at least {need:g}), "
+        f"{100 * net:.2f} % a pair after fees",
     )
 
 
@@ -315,8 +383,8 @@ def _range(metrics: AnalysedHour, cfg: LifecycleSettings) -> Check:
     return Check(
         name="range",
         passed=inside and wide,
-        detail=f"{r.lower:,.2f}-{r.upper:,.2f} ({r.width_pct:.1f} % wide, allowed "
-        f"{s.min_width_pct:g}-{s.max_width_pct:g} %), price {metrics.price:,.2f} "
+        detail=f"{format_price(r.lower)}-{format_price(r.upper)} ({r.width_pct:.1f} % wide, "
+        f"allowed {s.min_width_pct:g}-{s.max_width_pct:g} %), price {format_price(metrics.price)} "
         f"{'inside' if inside else 'outside'}",
     )
 

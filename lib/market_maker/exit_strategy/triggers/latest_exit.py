@@ -52,6 +52,15 @@ def trend_near_edge(o: Observation, cfg: LatestExitSettings) -> Condition:
     )
 
 
+def adx_high(o: Observation, cfg: LatestExitSettings) -> Condition:
+    """The trend line crossed: ADX above ``adx_above`` (hard)."""
+    line = cfg.adx_above
+    assert line is not None
+    met = o.adx is not None and o.adx > line
+    value = f"{o.adx:.1f}" if o.adx is not None else "not computable"
+    return Condition("adx_high", met, f"ADX {value} (above {line:g} stops the grid)", hard=True)
+
+
 def break_likely(o: Observation, cfg: BreakRiskSettings) -> Condition:
     """A close outside the grid within 24 h is likely enough to stop now, ahead of it."""
     return break_risk_condition(
@@ -72,6 +81,8 @@ def evaluate(
         warning_persisted(o, warning_streak, outer_band, cfg, period),
         trend_near_edge(o, cfg),
     ]
+    if cfg.adx_above is not None:
+        out.append(adx_high(o, cfg))
     if risk is not None and risk.enabled:
         out.append(break_likely(o, risk))
     return out
