@@ -1,4 +1,5 @@
-"""Replays over recordings: backtest, backtest-sweep, exit-study, exit-signal-study."""
+"""Replays over recordings: backtest, backtest-sweep, exit-study, exit-signal-study,
+strategy-study."""
 
 from __future__ import annotations
 
@@ -110,4 +111,56 @@ def cmd_exit_signal_study(args: argparse.Namespace) -> int:
         f.write(page + "\n")
     os.replace(tmp, out)
     print(f"wrote {out}")
+    return 0
+
+
+def cmd_strategy_study(args: argparse.Namespace) -> int:
+    import os
+    import tempfile
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+    from pathlib import Path
+
+    from market_maker.backtest.walk_forward import load_study, search
+    from market_maker.backtest.walk_forward_detail import final_choice, split_reports
+    from market_maker.backtest.walk_forward_page import policy_text, render
+
+    settings = load_settings()
+    study_file = Path(args.study)
+    if not study_file.is_file():
+        raise ParameterError(f"--study: {study_file} does not exist")
+    data_dir = Path(args.data_dir or os.environ.get("MARKET_MAKER_SHARED_DATA", "../shared/data"))
+    if not data_dir.is_dir():
+        raise ParameterError(f"--data-dir: folder {data_dir} does not exist")
+    out = Path(args.out)
+    if not out.parent.is_dir():  # checked before the minutes of runs, not after
+        raise ParameterError(f"--out: folder {out.parent} does not exist")
+    if args.processes < 1:
+        raise ParameterError("--processes: at least 1")
+    study = load_study(study_file)
+    started = time.perf_counter()
+    with ProcessPoolExecutor(args.processes) as pool:
+
+        def mapper(fn, jobs):
+            return list(pool.map(fn, jobs)) if args.processes > 1 else [fn(j) for j in jobs]
+
+        print(f"searching {len(study.candidates())} candidates on both halves ...")
+        results = search(study, settings, data_dir, mapper)
+        print(f"  {time.perf_counter() - started:.0f} s; reporting each split out of sample ...")
+        reports = split_reports(study, settings, data_dir, results, mapper)
+    final, ranking = final_choice(study, results)
+    seconds = time.perf_counter() - started
+    page = render(study, reports, final, ranking, seconds)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(page)
+    os.replace(tmp, out)
+    for r in reports:
+        t = r.targets
+        print(
+            f"tuned on {r.tuned_on}: {policy_text(r.choice.overrides)}; out of sample PnL "
+            f"{t['pnl']:,.0f}, cells beating every baseline {t['cells_beating_every_baseline']}"
+        )
+    print(f"shipped: {policy_text(final.overrides)} (J {final.j:,.0f} over both halves)")
+    print(f"wrote {out} in {seconds / 60:.1f} min")
     return 0

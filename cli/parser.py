@@ -11,7 +11,13 @@ import argparse
 from collections.abc import Callable
 from datetime import date, datetime
 
-from cli.backtest import cmd_backtest, cmd_backtest_sweep, cmd_exit_signal_study, cmd_exit_study
+from cli.backtest import (
+    cmd_backtest,
+    cmd_backtest_sweep,
+    cmd_exit_signal_study,
+    cmd_exit_study,
+    cmd_strategy_study,
+)
 from cli.config import cmd_config
 from cli.data import cmd_backfill, cmd_collect, cmd_maintenance, cmd_validate
 from cli.demo import DEMO_HELP, cmd_demo
@@ -224,6 +230,18 @@ def _study_commands(add: Add) -> None:
     )
     p.add_argument("--data-file", required=True, help="the 2022-2023 1-minute recording")
     p.add_argument("--out", default="exit-signal-study.md", help="markdown page to write")
+
+    p = add(
+        "strategy-study",
+        cmd_strategy_study,
+        "Choose the setup and exit policy walk-forward across symbols by money: every "
+        "candidate through the live lifecycle on one half, every cell of the other reported "
+        "(config/strategy_study.yaml; docs/strategy.md).",
+    )
+    p.add_argument("--data-dir", help="the recordings' folder (default: ../shared/data)")
+    p.add_argument("--study", default="config/strategy_study.yaml", help="the study's file")
+    p.add_argument("--out", default="strategy-study.md", help="markdown page to write")
+    p.add_argument("--processes", type=int, default=2, help="worker processes (1: in place)")
 
 
 def _kpi_command(add: Add) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from typing import Literal
 
 from prefect import flow
 
@@ -24,6 +25,7 @@ from flows._common import (
 )
 from flows._run_names import run_name
 from market_maker.base.timeutil import periods_between
+from market_maker.decisions.states import ExitState
 from market_maker.lifecycle.operator import OperatorAction, SimulatedOperator
 from market_maker.pipeline.outcomes import HourResult
 from market_maker.pipeline.steps import (
@@ -39,16 +41,25 @@ from tasks.store import commit_task, push_task, sync_task
 
 @flow(name="demo-replay", flow_run_name=run_name("demo-replay"))
 def demo_replay(
-    symbol: SymbolParam, start: RequiredHour, end: RequiredHour, operator_delay_minutes: int = 10
+    symbol: SymbolParam,
+    start: RequiredHour,
+    end: RequiredHour,
+    operator_delay_minutes: int = 10,
+    stop_at: Literal["LATEST_ACCEPTABLE_EXIT", "MANDATORY_EXIT"] = "MANDATORY_EXIT",
 ) -> tuple[list[HourResult], list[OperatorAction]]:
-    """Replay ``start``..``end`` hour by hour with the simulated operator acting."""
+    """Replay ``start``..``end`` hour by hour with the simulated operator acting: it approves
+    every CREATE_GRID and promotion and stops the grid at the first recommendation at or
+    above ``stop_at``, ``operator_delay_minutes`` after each is issued."""
     log = logger()
     ctx = open_context([symbol])
     evaluator = exit_evaluator(ctx)
     alerts = hour_alerts(ctx.store.path, ctx.settings, evaluator)
     setup = setup_evaluator(ctx, symbol)
     operator = SimulatedOperator(
-        ctx.store.path, ctx.settings.grids.fee_rate, timedelta(minutes=operator_delay_minutes)
+        ctx.store.path,
+        ctx.settings.grids.fee_rate,
+        timedelta(minutes=operator_delay_minutes),
+        ExitState(stop_at),
     )
     results: list[HourResult] = []
     started = time.perf_counter()

@@ -147,3 +147,49 @@ def test_properties_on_random_paths(steps: list[float], levels: int, spacing: st
         - sum(f.quantity[k] * grid[k] for k in f.held_slots()),
         abs=1e-6,
     )
+
+
+def test_a_grid_placed_as_the_exchange_places_it_holds_base_above_the_price_from_the_start() -> (
+    None
+):
+    # Levels 90, 100, 110, 120, 0.5 base a level; opening at 105. Slots 90->100 and 100->110
+    # wait to buy below the price; slot 110->120 starts holding 0.5 base bought at 105 (the
+    # taker fee), to sell at 120.
+    minutes = candles(
+        [
+            (105.0, 106.0, 104.0, 105.0),  # nothing reaches a level
+            (105.0, 121.0, 105.0, 120.0),  # slot 2 sells its opening lot at 120
+            (120.0, 120.0, 99.0, 100.0),  # slot 1 buys at 100; slot 2 rebuys at 110
+            (100.0, 100.0, 100.0, 100.0),  # the stop sells both at this open
+        ]
+    )
+    levels = level_prices(90, 120, 4, "arithmetic")
+    maker, taker = 0.001, 0.002
+    f = simulate(
+        minutes,
+        levels,
+        start=0,
+        stop=3,
+        capital=0,
+        maker_fee=maker,
+        taker_fee=taker,
+        amount=0.5,
+        start_with_base=True,
+    )
+    assert sorted(zip(f.buy_slot.tolist(), f.buy_at.tolist(), strict=True)) == [
+        (1, 2),
+        (2, 0),
+        (2, 2),
+    ]
+    assert f.sell_slot.tolist() == [2] and f.sell_at.tolist() == [1]
+    opening_pair = 0.5 * (120 - 105) - 0.5 * (taker * 105 + maker * 120)
+    assert f.realized == pytest.approx(opening_pair)
+    # Held at the stop: slot 1's lot bought at 100, slot 2's at 110; sold at 100 (taker).
+    held = 0.5 * 100 * (1 - taker) * 2 - 0.5 * 100 * (1 + maker) - 0.5 * 110 * (1 + maker)
+    assert f.inventory == pytest.approx(1.0) and f.unrealized == pytest.approx(held)
+    buys = 0.5 * 105 * taker + 0.5 * (100 + 110) * maker
+    assert f.fees == pytest.approx(buys + 0.5 * 120 * maker + 1.0 * 100 * taker)
+    closes = minutes.close[:3]
+    marked = f.pnl_at(np.arange(4), np.r_[closes, 100.0])
+    assert marked[0] == pytest.approx(0.5 * (105 - 105) - 0.5 * taker * 105)
+    assert marked[-1] == pytest.approx(f.pnl)

@@ -328,3 +328,15 @@ def check_invariants(e: Evaluation, history: list[Evaluation]) -> None:
         assert e.transition.reasons and all(e.transition.reasons)
         assert o_price is not None and "position_in_grid" in e.transition.metrics
     assert e.record().state == e.after
+
+
+def test_an_adx_line_stops_the_grid_at_once_when_configured_and_never_otherwise() -> None:
+    latest = CFG.latest_acceptable_exit.model_copy(update={"adx_above": 25.0})
+    with_line = CFG.model_copy(update={"latest_acceptable_exit": latest})
+    assert Machine(with_line).step(adx=25.0).after == N  # at the line: not above it
+    e = Machine(with_line).step(adx=25.1)
+    assert e.after == ExitState.LATEST_ACCEPTABLE_EXIT and "adx_high" in met(e)
+    assert [c.reason for c in e.conditions_met if c.name == "adx_high"] == [
+        "ADX 25.1 (above 25 stops the grid)"
+    ]
+    assert "adx_high" not in met(Machine().step(adx=60.0))  # off by default

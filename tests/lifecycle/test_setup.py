@@ -261,3 +261,82 @@ def test_a_setup_can_be_approved_until_it_expires_an_hour_after_issue(
     else:
         with pytest.raises(DataError, match="expired at"):
             grid_from_setup(decision, at)
+
+
+def a_setup(after_stop: list[MetricsFile]) -> tuple[MetricsFile, Context]:
+    """The first hour after the stop whose setup is CREATE_GRID with the defaults."""
+    for m in after_stop:
+        c = ctx(m)
+        if evaluate_setup(m, c, CFG).recommendation == "CREATE_GRID":
+            return m, c
+    raise AssertionError("no setup after the stop")
+
+
+def with_setup(**changes: object) -> LifecycleSettings:
+    return CFG.model_copy(update={"setup": CFG.setup.model_copy(update=changes)})
+
+
+def test_with_the_strategy_off_every_hour_is_no_setup_and_says_why_first(
+    after_stop: list[MetricsFile],
+) -> None:
+    m, c = a_setup(after_stop)
+    result = evaluate_setup(m, c, with_setup(enabled=False))
+    assert result.recommendation == "NO_SETUP" and result.grid is None
+    assert result.reasons[0].startswith("strategy: no grid recommended")
+    assert "docs/strategy.md" in result.reasons[0]
+
+
+def test_the_verdicts_a_grid_may_start_under_are_configured(
+    after_stop: list[MetricsFile],
+) -> None:
+    m, c = a_setup(after_stop)
+    other = "RANGE_OK" if m.verdict == "RANGE_WEAK" else "RANGE_WEAK"
+    result = evaluate_setup(m, c, with_setup(verdicts=[other]))
+    assert result.recommendation == "NO_SETUP"
+    assert result.reasons == [f"verdict: {m.verdict} (a grid needs {other})"]
+
+
+def test_a_grid_needs_its_expected_pairs_a_day_at_its_spacing(
+    after_stop: list[MetricsFile],
+) -> None:
+    from market_maker.lifecycle.setup import daily_volatility, expected_pairs
+
+    m, c = a_setup(after_stop)
+    grid = evaluate_setup(m, c, CFG).grid
+    assert grid is not None
+    pairs = expected_pairs(m, grid)
+    # By hand: (sqrt(24) x the hour's return volatility / the spacing)^2.
+    sigma = m.metrics["normalized_slope"].details["volatility"]
+    assert daily_volatility(m) == pytest.approx(24**0.5 * sigma)
+    assert pairs == pytest.approx((24**0.5 * sigma / (grid.spacing_pct / 100)) ** 2)
+    assert evaluate_setup(m, c, with_setup(min_pairs_per_day=pairs * 0.99)).grid == grid
+    refused = evaluate_setup(m, c, with_setup(min_pairs_per_day=pairs * 1.01))
+    assert refused.recommendation == "NO_SETUP"
+    assert refused.reasons[0].startswith(f"expected_pairs: {pairs:.1f} buy/sell pairs a day")
+
+
+def test_an_autocorrelation_above_the_ceiling_refuses_the_setup(
+    after_stop: list[MetricsFile],
+) -> None:
+    m, c = a_setup(after_stop)
+    value = m.metrics["autocorrelation"].value
+    assert evaluate_setup(m, c, with_setup(max_autocorrelation=value)).grid is not None
+    refused = evaluate_setup(m, c, with_setup(max_autocorrelation=value - 0.01))
+    assert refused.reasons == [
+        f"autocorrelation: lag-1 autocorrelation of hourly returns {value:+.2f} "
+        f"(at most {value - 0.01:+g})"
+    ]
+
+
+def test_a_margin_widens_the_band_by_daily_volatilities_on_each_side(
+    after_stop: list[MetricsFile],
+) -> None:
+    from market_maker.base.prices import round_price
+    from market_maker.lifecycle.setup import daily_volatility
+
+    m, c = a_setup(after_stop)
+    wide = evaluate_setup(m, c, with_setup(range_margin=0.5)).grid
+    margin = 0.5 * daily_volatility(m)
+    assert wide is not None and m.range is not None
+    assert wide.lower_price == round_price(m.range.lower * (1 - margin))
+    assert wide.upper_price == round_price(m.range.upper * (1 + margin))

@@ -345,9 +345,7 @@ def _autocorrelation(metrics: AnalysedHour, cfg: LifecycleSettings) -> list[Chec
     ]
 
 
-def _pairs(
-    metrics: AnalysedHour, grid: ProposedGrid, fee_rate: float, cfg: LifecycleSettings
-) -> Check:
+def _pairs(metrics: AnalysedHour, grid: ProposedGrid, cfg: LifecycleSettings) -> Check:
     need = cfg.setup.min_pairs_per_day
     pairs = expected_pairs(metrics, grid)
     net = grid.profit_per_grid_net
