@@ -291,7 +291,7 @@ def _stop_lines(root: Path, store, grid, symbol: str, end: datetime) -> list[str
 def _gates_passed(root: Path, symbol: str, stopped: datetime, end: datetime) -> dict[str, datetime]:
     """When each restart gate first passed after a stop, from the hours' metrics files."""
     from market_maker.base.identifiers import inside
-    from market_maker.lifecycle.gates import GATES
+    from market_maker.regime.gate_records import GATES
     from market_maker.regime import files
     from market_maker.regime.model import metrics_relpath
 
