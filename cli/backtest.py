@@ -121,7 +121,12 @@ def cmd_strategy_study(args: argparse.Namespace) -> int:
     from concurrent.futures import ProcessPoolExecutor
     from pathlib import Path
 
-    from market_maker.backtest.walk_forward import load_study, search
+    from market_maker.backtest.walk_forward import (
+        choose,
+        load_study,
+        search,
+        settings_before_study,
+    )
     from market_maker.backtest.walk_forward_detail import final_choice, split_reports
     from market_maker.backtest.walk_forward_page import policy_text, render
 
@@ -150,17 +155,30 @@ def cmd_strategy_study(args: argparse.Namespace) -> int:
         reports = split_reports(study, settings, data_dir, results, mapper)
     final, ranking = final_choice(study, results)
     seconds = time.perf_counter() - started
-    page = render(study, reports, final, ranking, seconds)
+    before = settings_before_study(study)
+    reference = {
+        half.name: next(
+            c
+            for c in choose(study, results, [x.label for x in half.cells])[1]
+            if c.overrides == before
+        )
+        for half in study.halves
+    }
+    page = render(study, reports, final, ranking, seconds, reference)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
     with os.fdopen(fd, "w") as f:
         f.write(page)
     os.replace(tmp, out)
     for r in reports:
-        t = r.targets
-        print(
-            f"tuned on {r.tuned_on}: {policy_text(r.choice.overrides)}; out of sample PnL "
-            f"{t['pnl']:,.0f}, cells beating every baseline {t['cells_beating_every_baseline']}"
-        )
+        for label, p in (("chosen", r.chosen), ("best placing grids", r.trade_off)):
+            if p is None:
+                continue
+            t = p.targets
+            print(
+                f"tuned on {r.tuned_on}, {label}: {policy_text(p.choice.overrides)}; out of "
+                f"sample PnL {t['pnl']:,.0f}, cells beating every baseline "
+                f"{t['cells_beating_every_baseline']}"
+            )
     print(f"shipped: {policy_text(final.overrides)} (J {final.j:,.0f} over both halves)")
     print(f"wrote {out} in {seconds / 60:.1f} min")
     return 0

@@ -92,6 +92,9 @@ def run_demo(settings: Settings) -> int:
     if settings.exchange.name != "replay":
         print("the demo runs on the replay exchange: unset MARKET_MAKER_EXCHANGE__NAME")
         return 2
+    # The shipped strategy recommends no grid (docs/strategy.md). To show a grid's whole
+    # life the demo switches the setup on, in this process only, unless told otherwise.
+    os.environ.setdefault(SETUP_SWITCH, "true")
     remote = prepare_remote(settings)
     symbol = settings.replay.symbol
     first, last, latest = demo_range(settings)
@@ -168,6 +171,7 @@ def _shares(verdicts: list[str]) -> str:
 
 
 REPLAY_START = datetime(2023, 7, 25, tzinfo=UTC)
+SETUP_SWITCH = "MARKET_MAKER_LIFECYCLE__SETUP__ENABLED"
 OPERATOR_DELAY = timedelta(minutes=10)  # inside the 15 minutes a decision under TREND holds
 
 
@@ -186,6 +190,12 @@ def _lifecycle_replay(
         f"with an operator who follows it {OPERATOR_DELAY.seconds // 60} minutes after each "
         "recommendation (approves a CREATE_GRID, stops a grid at MANDATORY_EXIT) ..."
     )
+    if os.environ.get(SETUP_SWITCH) == "true":
+        print(
+            "   The shipped strategy recommends no grid: out of sample no placement paid after "
+            "fees (docs/strategy.md). To show a grid's whole life, this replay switches the "
+            f"setup on ({SETUP_SWITCH}=true)."
+        )
     started = time.perf_counter()
     with logs_to(log_file):
         results, _ = demo_replay(
@@ -291,8 +301,8 @@ def _stop_lines(root: Path, store, grid, symbol: str, end: datetime) -> list[str
 def _gates_passed(root: Path, symbol: str, stopped: datetime, end: datetime) -> dict[str, datetime]:
     """When each restart gate first passed after a stop, from the hours' metrics files."""
     from market_maker.base.identifiers import inside
-    from market_maker.regime.gate_records import GATES
     from market_maker.regime import files
+    from market_maker.regime.gate_records import GATES
     from market_maker.regime.model import metrics_relpath
 
     passed: dict[str, datetime] = {}

@@ -22,7 +22,12 @@ TWO_YEARS = SHARED_DATA / "ETHUSDT-1m-2022-2023-binance-futures.csv.gz"
 # tests run their commands against the harness or a temporary server of their own instead.
 # Subprocesses inherit this; tests of the local server set it back.
 os.environ["MARKET_MAKER_PREFECT_SERVER"] = "ephemeral"
-KEPT_VARIABLES = ("MARKET_MAKER_SHARED_DATA", "MARKET_MAKER_PREFECT_SERVER")
+# The shipped strategy recommends no grid (config/lifecycle.yaml, docs/strategy.md); the
+# tests exercise the lifecycle an operator can switch on, so they run with the setup on.
+# tests/lifecycle/test_shipped_strategy.py checks the shipped setting itself.
+SETUP_SWITCH = "MARKET_MAKER_LIFECYCLE__SETUP__ENABLED"
+os.environ[SETUP_SWITCH] = "true"
+KEPT_VARIABLES = ("MARKET_MAKER_SHARED_DATA", "MARKET_MAKER_PREFECT_SERVER", SETUP_SWITCH)
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +37,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith("MARKET_MAKER_") and name not in KEPT_VARIABLES:
             monkeypatch.delenv(name)
     monkeypatch.setenv("MARKET_MAKER_PREFECT_SERVER", "ephemeral")
+    monkeypatch.setenv(SETUP_SWITCH, "true")
 
 
 @pytest.fixture

@@ -13,16 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from market_maker.backtest.preflight import (
+from market_maker.backtest.preflight import PreflightFailed, clean, preflight, require_ok
+from market_maker.backtest.recording import (
     HEADER,
     Finding,
-    PreflightFailed,
     PreflightReport,
     RawRecording,
-    clean,
-    preflight,
     read_recording,
-    require_ok,
 )
 from market_maker.base.candles import Interval
 from market_maker.base.errors import DataError, ParameterError

@@ -10,13 +10,8 @@ from pathlib import Path
 
 from market_maker.backtest.feed import Feed
 from market_maker.backtest.parameters import BacktestParameters, apply_overrides
-from market_maker.backtest.preflight import (
-    PreflightReport,
-    clean,
-    preflight,
-    read_recording,
-    require_ok,
-)
+from market_maker.backtest.preflight import clean, preflight, require_ok
+from market_maker.backtest.recording import PreflightReport, read_recording
 from market_maker.backtest.results import BacktestReport, DataHealth
 from market_maker.backtest.run import BacktestRun, Progress, run_backtest
 from market_maker.backtest.scoring import figures, grid_figures, headline, series

@@ -27,7 +27,8 @@ from pydantic import Field
 
 from market_maker.backtest.feed import Feed
 from market_maker.backtest.parameters import BacktestParameters, apply_overrides
-from market_maker.backtest.preflight import clean, preflight, read_recording, require_ok
+from market_maker.backtest.preflight import clean, preflight, require_ok
+from market_maker.backtest.recording import read_recording
 from market_maker.backtest.run import BacktestRun, run_backtest
 from market_maker.base.candles import CandleSeries
 from market_maker.base.errors import ParameterError
@@ -94,6 +95,23 @@ class StudySettings(FrozenModel):
         keys = list(self.knobs)
         combos = itertools.product(*(self.knobs[k] for k in keys))
         return [NO_GRID, *(dict(zip(keys, values, strict=True)) for values in combos)]
+
+
+def settings_before_study(study: StudySettings) -> dict[str, Any]:
+    """The candidate that is the lifecycle as designed before the study: each knob at the
+    settings model's own default."""
+    from market_maker.config.exit_strategy import LatestExitSettings
+    from market_maker.config.lifecycle import SetupSettings
+
+    defaults = {
+        "lifecycle.setup": SetupSettings(),
+        "exit_strategy.latest_acceptable_exit": LatestExitSettings(),
+    }
+    out = {}
+    for key in study.knobs:
+        section, _, name = key.rpartition(".")
+        out[key] = getattr(defaults[section], name)
+    return out
 
 
 def load_study(path: Path) -> StudySettings:

@@ -13,6 +13,7 @@ import numpy as np
 from market_maker.backtest.results import BASELINES
 from market_maker.backtest.run import BacktestRun
 from market_maker.backtest.walk_forward import (
+    NO_GRID,
     Choice,
     Mapper,
     Money,
@@ -87,19 +88,28 @@ def _detail(label: str, placement: str, run: BacktestRun) -> CellDetail:
 
 
 @dataclass
-class SplitReport:
-    """Tuned on one half, reported on the other."""
+class PolicyReport:
+    """One candidate on the half its choice never saw."""
 
-    tuned_on: str
-    reported_on: str
-    choice: Choice
-    ranking: list[Choice]
-    oos: Choice  # the chosen candidate's figures on the report half
+    choice: Choice  # its figures on the tuning half
+    oos: Choice  # and on the report half
     cells: list[CellDetail]  # the system's own placement, per report cell
     protocol: list[CellDetail]
     curve: list[CellDetail]
     intervals: dict[str, dict[str, tuple[float, float, float]]] = field(default_factory=dict)
     targets: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SplitReport:
+    """Tuned on one half, reported on the other: the chosen policy, and the best policy that
+    places grids (the trade-off when the choice is not to trade)."""
+
+    tuned_on: str
+    reported_on: str
+    ranking: list[Choice]
+    chosen: PolicyReport
+    trade_off: PolicyReport | None
 
 
 def split_reports(
@@ -114,29 +124,46 @@ def split_reports(
     halves = study.halves
     for tuned, reported in ((halves[0], halves[1]), (halves[1], halves[0])):
         choice, ranking = choose(study, results, [c.label for c in tuned.cells])
-        labels = [c.label for c in reported.cells]
-        oos = next(c for c in choose(study, results, labels)[1] if c.index == choice.index)
+        placing = next((c for c in ranking if c.overrides != NO_GRID), None)
+        picked = [choice] + ([placing] if placing is not None and placing != choice else [])
+        _, on_report_half = choose(study, results, [c.label for c in reported.cells])
         jobs = [
-            DetailJob(cell, data_dir, study, settings, choice.overrides) for cell in reported.cells
+            DetailJob(cell, data_dir, study, settings, c.overrides)
+            for c in picked
+            for cell in reported.cells
         ]
-        details = [d for batch in mapper(detail_job, jobs) for d in batch]
-        report = SplitReport(
-            tuned.name,
-            reported.name,
-            choice,
-            ranking,
-            oos,
-            [d for d in details if d.placement == "system"],
-            [d for d in details if d.placement.startswith("protocol")],
-            [d for d in details if d.placement.startswith("curve")],
-        )
-        _intervals(report, study)
-        report.targets = targets(report)
-        reports.append(report)
+        batches = mapper(detail_job, jobs)
+        n = len(reported.cells)
+        policies = [
+            _policy_report(
+                study,
+                c,
+                next(x for x in on_report_half if x.index == c.index),
+                [d for batch in batches[k * n : (k + 1) * n] for d in batch],
+            )
+            for k, c in enumerate(picked)
+        ]
+        trade_off = policies[1] if len(policies) > 1 else None
+        reports.append(SplitReport(tuned.name, reported.name, ranking, policies[0], trade_off))
     return reports
 
 
-def _intervals(report: SplitReport, study: StudySettings) -> None:
+def _policy_report(
+    study: StudySettings, choice: Choice, oos: Choice, details: list[CellDetail]
+) -> PolicyReport:
+    policy = PolicyReport(
+        choice,
+        oos,
+        [d for d in details if d.placement == "system"],
+        [d for d in details if d.placement.startswith("protocol")],
+        [d for d in details if d.placement.startswith("curve")],
+    )
+    _intervals(policy, study)
+    policy.targets = targets(policy)
+    return policy
+
+
+def _intervals(report: PolicyReport, study: StudySettings) -> None:
     b = study.bootstrap
     rng = np.random.default_rng(b.seed)
     for cell in report.cells:
@@ -149,7 +176,7 @@ def _intervals(report: SplitReport, study: StudySettings) -> None:
     }
 
 
-def targets(report: SplitReport) -> dict[str, Any]:
+def targets(report: PolicyReport) -> dict[str, Any]:
     """The four targets, out of sample, for the system's own placement and exits."""
     cells = report.cells
     pnl = sum(c.policies["system"].pnl for c in cells)

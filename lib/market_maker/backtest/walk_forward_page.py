@@ -7,7 +7,12 @@ from typing import Any
 
 from market_maker.backtest.results import BASELINES
 from market_maker.backtest.walk_forward import Choice, StudySettings
-from market_maker.backtest.walk_forward_detail import POLICIES, CellDetail, SplitReport
+from market_maker.backtest.walk_forward_detail import (
+    POLICIES,
+    CellDetail,
+    PolicyReport,
+    SplitReport,
+)
 
 
 def policy_text(overrides: dict[str, Any]) -> str:
@@ -32,6 +37,7 @@ def render(
     final: Choice,
     ranking: list[Choice],
     seconds: float,
+    reference: dict[str, Choice] | None = None,
 ) -> str:
     out = [
         "# Strategy study: results",
@@ -42,6 +48,19 @@ def render(
         f"{study.backtest.capital:,.0f} USD grid. Study time: {seconds / 60:.1f} min.",
         "",
     ]
+    if reference:
+        out += [
+            "The lifecycle as it was configured before the study (every filter off, the "
+            "engine's exits), on each half:",
+            "",
+            "| half | J | PnL | max DD | grids |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        out += [
+            f"| {name} | {_usd(c.j)} | {_usd(c.pnl)} | {_usd(c.drawdown)} | {c.grids} |"
+            for name, c in reference.items()
+        ]
+        out.append("")
     for r in reports:
         out += _split(r, study)
     out += [
@@ -64,14 +83,14 @@ def render(
 
 
 def _split(r: SplitReport, study: StudySettings) -> list[str]:
-    c = r.choice
+    c = r.chosen
     out = [
         f"## Tuned on {r.tuned_on}, reported on {r.reported_on}",
         "",
-        f"Chosen on the tuning half: **{policy_text(c.overrides)}** (J {_usd(c.j)}, PnL "
-        f"{_usd(c.pnl)}, drawdown {_usd(c.drawdown)}, {c.grids} grids). Out of sample: J "
-        f"{_usd(r.oos.j)}, PnL {_usd(r.oos.pnl)}, drawdown {_usd(r.oos.drawdown)}, "
-        f"{r.oos.grids} grids.",
+        f"Chosen on the tuning half: **{policy_text(c.choice.overrides)}** (J "
+        f"{_usd(c.choice.j)}, PnL {_usd(c.choice.pnl)}, drawdown {_usd(c.choice.drawdown)}, "
+        f"{c.choice.grids} grids). Out of sample: J {_usd(c.oos.j)}, PnL {_usd(c.oos.pnl)}, "
+        f"drawdown {_usd(c.oos.drawdown)}, {c.oos.grids} grids.",
         "",
         "Best five on the tuning half:",
         "",
@@ -83,22 +102,37 @@ def _split(r: SplitReport, study: StudySettings) -> list[str]:
         f"{x.grids} |"
         for x in r.ranking[:5]
     ]
-    out += ["", "### Every out-of-sample cell: the system's own placement and exits", ""]
-    out += _money_table(r.cells)
+    out += [""]
+    out += _policy(c, study, "The chosen policy")
+    if r.trade_off is not None:
+        t = r.trade_off
+        out += [
+            f"The best policy that places grids on the tuning half, **"
+            f"{policy_text(t.choice.overrides)}** (J {_usd(t.choice.j)}), is the trade-off "
+            f"a trader who wants grids anyway would take. Out of sample: J {_usd(t.oos.j)}, "
+            f"PnL {_usd(t.oos.pnl)}, drawdown {_usd(t.oos.drawdown)}, {t.oos.grids} grids.",
+            "",
+        ]
+        out += _policy(t, study, "The best policy that places grids")
+    return out
+
+
+def _policy(p: PolicyReport, study: StudySettings, title: str) -> list[str]:
+    out = [f"### {title}: every out-of-sample cell, its own placement and exits", ""]
+    out += _money_table(p.cells)
     out += [
         "",
-        f"System minus each baseline, summed over grids, with a "
-        f"{study.bootstrap.interval:.0%} bootstrap interval (resampling grids, "
-        f"{study.bootstrap.draws:,} draws):",
+        f"System minus each baseline, summed over grids, with a {study.bootstrap.interval:.0%} "
+        f"bootstrap interval (resampling grids, {study.bootstrap.draws:,} draws):",
         "",
     ]
-    out += _interval_table(r)
-    out += ["", "### Protocol grids (the same exits on grids the system did not choose)", ""]
-    out += _money_table(r.protocol)
-    out += ["", "### FER against the share of breaks warned ahead (±5 % protocol grids)", ""]
-    out += _curve_table(r, study)
-    out += ["", "### Targets, out of sample", ""]
-    out += _targets(r)
+    out += _interval_table(p)
+    out += ["", f"### {title}: its exits on protocol grids (grids it did not choose)", ""]
+    out += _money_table(p.protocol)
+    out += ["", f"### {title}: FER against the share of breaks warned (±5 % protocol)", ""]
+    out += _curve_table(p, study)
+    out += ["", f"### {title}: targets, out of sample", ""]
+    out += _targets(p)
     return [*out, ""]
 
 
@@ -123,7 +157,7 @@ def _money_table(details: list[CellDetail]) -> list[str]:
     return out
 
 
-def _interval_table(r: SplitReport) -> list[str]:
+def _interval_table(r: PolicyReport) -> list[str]:
     names = list(BASELINES)
     out = [
         "| cell | " + " | ".join(f"vs {n}" for n in names) + " |",
@@ -137,7 +171,7 @@ def _interval_table(r: SplitReport) -> list[str]:
     return out
 
 
-def _curve_table(r: SplitReport, study: StudySettings) -> list[str]:
+def _curve_table(r: PolicyReport, study: StudySettings) -> list[str]:
     out = [f"| {study.fer_curve.setting} | FER | breaks warned ahead |", "|---:|---:|---:|"]
     for value in study.fer_curve.values:
         rows = [d for d in r.curve if d.placement == f"curve {value:g}"]
@@ -149,7 +183,7 @@ def _curve_table(r: SplitReport, study: StudySettings) -> list[str]:
     return out
 
 
-def _targets(r: SplitReport) -> list[str]:
+def _targets(r: PolicyReport) -> list[str]:
     t = r.targets
 
     def mark(ok: bool | None) -> str:
