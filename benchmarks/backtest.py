@@ -2,7 +2,8 @@
 
 1. Loads a year of 1-minute candles from the two-year recording, then times the
    backtest's compute (the hourly analysis of every hour, the exit engine,
-   the grid simulation under the system and three baselines, the KPIs).
+   the grid simulation under the system and its baselines, the KPIs), with protocol
+   grids and with the full lifecycle (placement system, the setup switched on).
 2. Times the hourly pipeline flow (``run-hourly``: snapshot, analysis, exit
    evaluation, decision and state files, commit) over ``--hourly-hours`` hours of
    the same recording with a running grid, in a temporary data repository, and
@@ -50,20 +51,25 @@ def main() -> None:
     print(f"load CSV ({len(minutes):,} minutes): {time.perf_counter() - t0:.2f} s")
 
     settings = load_settings()
-    params = parse_parameters({"start": START, "end": END})
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        run = run_backtest(params, settings, year)
-        figs = figures(run)
-        best = min(best, time.perf_counter() - t0)
-    hours = len(run.hour_index)
-    print(
-        f"backtest compute, one year ({hours:,} hours, {len(run.grids)} grids, "
-        f"{sum(len(t.evaluations) for t in run.tracks):,} evaluated hours, "
-        f"{figs['system'].fills:,} system fills): {best:.2f} s (best of 3; target < 3 s), "
-        f"{1000 * best / hours:.3f} ms per hour"
+    lifecycle = settings.lifecycle.model_copy(
+        update={"setup": settings.lifecycle.setup.model_copy(update={"enabled": True})}
     )
+    for placement in ("protocol", "system"):
+        params = parse_parameters({"start": START, "end": END, "placement": placement})
+        tuned = settings.model_copy(update={"lifecycle": lifecycle})
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            run = run_backtest(params, tuned, year)
+            figs = figures(run)
+            best = min(best, time.perf_counter() - t0)
+        hours = len(run.hour_index)
+        print(
+            f"backtest compute, one year, {placement} placement ({hours:,} hours, "
+            f"{len(run.grids)} grids, {sum(len(t.evaluations) for t in run.tracks):,} evaluated "
+            f"hours, {figs['system'].fills:,} system fills): {best:.2f} s (best of 3; target "
+            f"< 3 s), {1000 * best / hours:.3f} ms per hour"
+        )
 
     per_hour_flow = hourly_replay(args.data_file, args.hourly_hours)
     per_hour_backtest = best / hours

@@ -1,34 +1,23 @@
-"""The backtest and sweep flows end to end: CLI, report in the data repository, bad input,
-and parity with the live hourly pipeline."""
+"""The backtest and sweep flows end to end: CLI, report in the data repository, bad input.
+(Parity with the live hourly pipeline: tests/flows/test_lifecycle_parity.py.)"""
 
 from __future__ import annotations
 
 import gzip
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 from git import Repo
 
 from cli.main import main
 from flows.backtest import backtest_sweep
-from flows.hourly_pipeline import hourly_pipeline
-from market_maker.backtest.feed import Feed
 from market_maker.backtest.page import read_report, write_report
 from market_maker.backtest.parameters import parse_parameters
-from market_maker.backtest.replay import first_evaluated_hour, step_exits
 from market_maker.backtest.service import backtest as backtest_service
 from market_maker.backtest.service import load
 from market_maker.config import load_settings
-from market_maker.decisions.model import decision_id
-from market_maker.decisions.states import RECOMMENDATION
-from market_maker.decisions.store import DecisionStore
-from market_maker.exchange.replay import load_recorded_minutes
-from market_maker.grids.model import GridConfig
-from market_maker.operator.grids import grid_add
 from tests.conftest import SAMPLE_FILE
-from tests.grid_files import grid_data
 
 START, END = "2023-07-01T00:00:00Z", "2023-08-01T00:00:00Z"
 
@@ -131,45 +120,6 @@ def test_a_sweep_ranks_its_points_on_the_later_period(repo_env: Path) -> None:
     assert len(rows) == 4
     pnl = [float(r.split("|")[-6].strip().replace(",", "")) for r in rows]
     assert pnl == sorted(pnl, reverse=True)  # ranked by the test period's PnL
-
-
-def test_the_backtest_replays_the_live_exit_states_and_decisions_hour_by_hour(
-    repo_env: Path, tmp_path: Path
-) -> None:
-    """A month of the sample through the hourly pipeline, and through the backtest's replay:
-    the same exit state and recommendation at every hour, under the same decision id."""
-    start, end = datetime(2023, 7, 3, tzinfo=UTC), datetime(2023, 8, 2, tzinfo=UTC)
-    data = grid_data(
-        id="parity-grid",
-        lower_price=1800.0,
-        upper_price=2000.0,
-        profit_per_grid=0.006,
-        history=[{"enabled": "2023-07-03T00:00:00Z"}],
-    )
-    path = tmp_path / "grid.yaml"
-    path.write_text(yaml.safe_dump(data))
-    grid_add(path)
-    hourly_pipeline(symbols=["ETH-USDT"], start=start - timedelta(hours=1), end=end)
-
-    settings = load_settings()
-    minutes = load_recorded_minutes(SAMPLE_FILE)
-    feed = Feed.build("ETH-USDT", minutes, start, end + timedelta(hours=1), settings.regime)
-    grid = GridConfig.model_validate(data)
-    track = step_exits(
-        feed, grid, first_evaluated_hour(start), end + timedelta(hours=1), settings.exit_strategy
-    )
-    assert len(track.evaluations) == 24 * 30 + 1
-    store = DecisionStore(repo_env)
-    live_states = {}
-    for file in sorted((repo_env / "exit_states" / "ETH-USDT").glob("*.yaml")):
-        for e in yaml.safe_load(file.read_text())["evaluations"]:
-            live_states[e["hour"]] = e["state"]
-    for e in track.evaluations:
-        hour = e.hour.strftime("%Y-%m-%dT%H:%M:%SZ")
-        assert live_states[hour] == str(e.after), hour
-        decision = store.read(store.find(decision_id("ETH-USDT", e.hour + timedelta(hours=1))))
-        assert decision.exit_state == e.after, hour
-        assert decision.recommendation == RECOMMENDATION[e.after], hour
 
 
 def test_report_files_a_killed_backtest_left_are_committed_by_the_next_run(

@@ -331,6 +331,13 @@ def without_server(ws: Workspace) -> dict[str, list[Step]]:
                 ws.env("study"),
                 expect=None,
             ),
+            # The strategy study likewise: its refusal of a missing data folder, before any run.
+            Step(
+                "strategy-study",
+                ["strategy-study", "--data-dir", str(ws.base / "no-data"), "--out", "x.md"],
+                ws.env("study"),
+                expect=2,
+            ),
         ],
         "malformed": [
             Step(
