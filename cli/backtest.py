@@ -37,7 +37,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from flows.backtest import backtest
     from market_maker.backtest.page import read_report
     from market_maker.backtest.parameters import parse_parameters
-    from market_maker.backtest.report import report_lines
+    from market_maker.backtest.summary import report_lines
 
     params = parse_parameters(_backtest_values(args))
     result = backtest(parameters=params)
@@ -98,7 +98,7 @@ def cmd_exit_signal_study(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from market_maker.backtest.exit_study_report import render
+    from market_maker.backtest.exit_signals_page import render
 
     out = Path(args.out)
     if not out.parent.is_dir():  # checked before the ten minutes of runs, not after

@@ -23,7 +23,7 @@ def cmd_evaluate_exit(args: argparse.Namespace) -> int:
 def cmd_setup(args: argparse.Namespace) -> int:
     from market_maker.context import RunContext
     from market_maker.lifecycle.balance import balance_of
-    from market_maker.lifecycle.report import latest_analysed_hour, setup_lines
+    from market_maker.lifecycle.setup_report import latest_analysed_hour, setup_lines
 
     settings = load_settings()
     settings.require_symbols([args.symbol])

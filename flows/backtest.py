@@ -23,8 +23,8 @@ from market_maker.backtest.page import write_report
 from market_maker.backtest.parameters import BacktestParameters
 from market_maker.backtest.results import BacktestReport
 from market_maker.backtest.run_result import BacktestRun, SweepRun
-from market_maker.backtest.service import LoadedData, load, load_cached
-from market_maker.backtest.service import backtest as run_one
+from market_maker.backtest.runner import LoadedData, load, load_cached
+from market_maker.backtest.runner import backtest as run_one
 from market_maker.backtest.sweep import SweepPoint, SweepResult, rank, sweep_points
 from market_maker.config import Settings
 from market_maker.config.versions import code_version

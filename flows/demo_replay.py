@@ -26,7 +26,7 @@ from flows._common import (
 from flows._run_names import run_name
 from market_maker.base.timeutil import periods_between
 from market_maker.decisions.states import ExitState
-from market_maker.lifecycle.operator import OperatorAction, SimulatedOperator
+from market_maker.lifecycle.simulated_operator import OperatorAction, SimulatedOperator
 from market_maker.pipeline.outcomes import HourResult
 from market_maker.pipeline.steps import (
     exit_evaluator,

@@ -9,7 +9,7 @@ from market_maker.alerts.notifier import Notifier
 from market_maker.config import Settings
 from market_maker.exit_strategy.evaluator import ExitEvaluator
 from market_maker.grids.book import GridBook
-from market_maker.lifecycle.service import SetupEvaluator
+from market_maker.lifecycle.setup_evaluator import SetupEvaluator
 from market_maker.pipeline.steps import HourServices, hour_alerts
 
 

@@ -19,7 +19,7 @@ from market_maker.context import RunContext
 from market_maker.exchange import ReplayExchange
 from market_maker.exit_strategy.evaluator import ExitEvaluator
 from market_maker.grids.book import add_grid
-from market_maker.lifecycle.service import Balance, SetupEvaluator
+from market_maker.lifecycle.setup_evaluator import Balance, SetupEvaluator
 from market_maker.pipeline.outcomes import HourResult
 from market_maker.pipeline.steps import hour_alerts, hour_services, load_book, run_hour
 from tests.conftest import SAMPLE_FILE

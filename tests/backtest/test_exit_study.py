@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cli.main import main
 from market_maker.backtest.break_fit import HORIZON, Samples, fit, samples
-from market_maker.backtest.exit_study import PRIORITY, count_alerts, study, tables
+from market_maker.backtest.exit_signals import PRIORITY, count_alerts, study, tables
 from market_maker.backtest.feed import Feed
 from market_maker.backtest.parameters import parse_parameters
 from market_maker.backtest.run import run_backtest

@@ -14,8 +14,8 @@ from cli.main import main
 from flows.backtest import backtest_sweep
 from market_maker.backtest.page import read_report, write_report
 from market_maker.backtest.parameters import parse_parameters
-from market_maker.backtest.service import backtest as backtest_service
-from market_maker.backtest.service import load
+from market_maker.backtest.runner import backtest as backtest_service
+from market_maker.backtest.runner import load
 from market_maker.config import load_settings
 from tests.conftest import SAMPLE_FILE
 

@@ -184,7 +184,7 @@ def test_a_failing_symbol_holds_back_no_other_and_the_cycle_makes_one_commit(
 def test_decide_writes_nothing_and_gives_the_same_answer_twice(repo: Path) -> None:
     from market_maker.config import load_settings
     from market_maker.context import RunContext
-    from market_maker.lifecycle.service import SetupEvaluator, configured_balance
+    from market_maker.lifecycle.setup_evaluator import SetupEvaluator, configured_balance
     from market_maker.pipeline.steps import (
         HourRun,
         analyse,

@@ -16,7 +16,7 @@ from market_maker.base.timeutil import format_utc
 from market_maker.exit_strategy.evaluator import ExitEvaluator
 from market_maker.grids.position import position_risk
 from market_maker.grids.position_path import PositionTracker
-from market_maker.lifecycle.report import latest_analysed_hour, setup_lines
+from market_maker.lifecycle.setup_report import latest_analysed_hour, setup_lines
 from market_maker.pipeline.steps import load_book
 from tests.period_repo import BALANCE, SYMBOL, PeriodRepo, open_repo, replay, with_grid
 

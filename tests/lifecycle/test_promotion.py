@@ -10,7 +10,7 @@ import pytest
 from market_maker.config import load_settings
 from market_maker.grids.book import GridBook
 from market_maker.grids.model import GridConfig
-from market_maker.lifecycle.service import Balance, SetupEvaluator
+from market_maker.lifecycle.setup_evaluator import Balance, SetupEvaluator
 from market_maker.regime.model import MetricsFile, Verdict
 
 

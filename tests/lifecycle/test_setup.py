@@ -231,7 +231,7 @@ def test_a_setup_can_be_approved_until_it_expires_an_hour_after_issue(
 ) -> None:
     from market_maker.base.errors import DataError
     from market_maker.decisions.model import SetupDecision, decision_id
-    from market_maker.lifecycle.service import grid_from_setup
+    from market_maker.lifecycle.setup_evaluator import grid_from_setup
 
     result = evaluate_setup(ready, ctx(ready), CFG)
     issued = ready.hour + timedelta(hours=1)

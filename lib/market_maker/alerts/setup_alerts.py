@@ -13,7 +13,7 @@ from market_maker.base.prices import format_price
 from market_maker.config import Settings
 from market_maker.decisions.model import Decision, SetupDecision, decision_relpath
 from market_maker.decisions.store import DecisionStore
-from market_maker.lifecycle.service import SetupDecided
+from market_maker.lifecycle.setup_evaluator import SetupDecided
 
 
 class SetupAlerts:

@@ -29,9 +29,9 @@ from market_maker.backtest.break_fit import (
     log_loss,
     samples,
 )
-from market_maker.backtest.exit_study import Study, study
+from market_maker.backtest.exit_signals import Study, study
 from market_maker.backtest.parameters import BacktestParameters, parse_parameters
-from market_maker.backtest.service import Outcome, _feed, backtest, load_cached
+from market_maker.backtest.runner import Outcome, _feed, backtest, load_cached
 from market_maker.config import Settings
 from market_maker.kpis.model import Kpi
 

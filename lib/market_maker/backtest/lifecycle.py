@@ -31,8 +31,8 @@ from market_maker.exit_strategy.model import EvaluationRecord
 from market_maker.grids.book import GridBook
 from market_maker.grids.model import GridConfig, HistoryEntry
 from market_maker.lifecycle.restart_gates import inputs_of, step
-from market_maker.lifecycle.service import LOOKBACK_HOURS, approved_grid
 from market_maker.lifecycle.setup import Context, evaluate_setup, promotion_of, setup_context
+from market_maker.lifecycle.setup_evaluator import LOOKBACK_HOURS, approved_grid
 from market_maker.regime.analysis import BatchHour
 from market_maker.regime.gate_records import GateEvaluation
 from market_maker.regime.model import Verdict

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from market_maker.backtest.report import headline_rows, report_markdown, sweep_markdown
 from market_maker.backtest.results import BacktestReport
+from market_maker.backtest.summary import headline_rows, report_markdown, sweep_markdown
 from market_maker.backtest.sweep import SweepResult
 from market_maker.base.types import FrozenModel
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from market_maker.base.errors import ExchangeError
 from market_maker.config import Settings
 from market_maker.exchange import Exchange
-from market_maker.lifecycle.service import Balance, configured_balance
+from market_maker.lifecycle.setup_evaluator import Balance, configured_balance
 
 
 def quote_balance(accounts: list[dict], currency: str) -> float:

@@ -7,7 +7,11 @@ from datetime import datetime, timedelta
 from market_maker.base.timeutil import format_utc
 from market_maker.decisions.model import SetupDecision
 from market_maker.decisions.store import DecisionStore
-from market_maker.lifecycle.service import grid_from_promotion, grid_from_setup, place_approved
+from market_maker.lifecycle.setup_evaluator import (
+    grid_from_promotion,
+    grid_from_setup,
+    place_approved,
+)
 from market_maker.operator.grids import writing
 
 

@@ -15,7 +15,7 @@ from market_maker.decisions.model import Decision
 from market_maker.exit_strategy.engine import Evaluation
 from market_maker.exit_strategy.evaluator import ExitDecided
 from market_maker.exit_strategy.model import ReceiptRecord
-from market_maker.lifecycle.service import SetupOutcome
+from market_maker.lifecycle.setup_evaluator import SetupOutcome
 from market_maker.pipeline.collection import HourOutcome
 from market_maker.regime.model import MetricsFile
 

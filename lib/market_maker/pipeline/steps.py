@@ -30,7 +30,7 @@ from market_maker.exit_strategy.evaluator import ExitDecided, ExitEvaluator
 from market_maker.grids.book import GridBook
 from market_maker.lifecycle.balance import balance_of, base_balance_reader
 from market_maker.lifecycle.restart_gates import with_gates
-from market_maker.lifecycle.service import SetupDecided, SetupEvaluator, SetupOutcome
+from market_maker.lifecycle.setup_evaluator import SetupDecided, SetupEvaluator, SetupOutcome
 from market_maker.pipeline.collection import HourOutcome, collect_hours
 from market_maker.pipeline.outcomes import ExitOutcome, HourResult
 from market_maker.regime import files

@@ -16,7 +16,7 @@ from market_maker.decisions.model import Decision, SetupDecision
 from market_maker.decisions.states import ExitState
 from market_maker.decisions.store import DecisionStore
 from market_maker.grids.book import GridBook, set_running
-from market_maker.lifecycle.service import place_approved
+from market_maker.lifecycle.setup_evaluator import place_approved
 
 
 @dataclass(frozen=True)

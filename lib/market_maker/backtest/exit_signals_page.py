@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from market_maker.backtest.exit_study import markdown, tables
+from market_maker.backtest.exit_signals import markdown, tables
 from market_maker.backtest.exit_tuning import (
     BEFORE,
     POLICIES,

@@ -13,8 +13,8 @@ from market_maker.config import Settings
 from market_maker.decisions.model import SetupDecision, decision_relpath
 from market_maker.decisions.store import DecisionStore
 from market_maker.grids.book import GridBook
-from market_maker.lifecycle.service import Balance, SetupEvaluator
 from market_maker.lifecycle.setup import evaluate_setup
+from market_maker.lifecycle.setup_evaluator import Balance, SetupEvaluator
 from market_maker.regime import files
 from market_maker.regime.gate_records import GATES
 from market_maker.regime.model import METRICS_DIR, metrics_file_period, metrics_relpath
