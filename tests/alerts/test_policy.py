@@ -1,4 +1,6 @@
-"""When an exit state is worth a message: escalations always, repeats only after the rate limit."""
+"""When an exit state is worth a message: escalations at once, repeats only after the rate
+limit, and a state that comes back after an ease within its rate limit is a repeat; how loud:
+a WARNING that holds is repeated quietly."""
 
 from __future__ import annotations
 
@@ -62,11 +64,39 @@ def test_a_state_never_notified_is_notified_even_without_an_escalation(state: Ex
 
 
 @pytest.mark.parametrize(("before", "after"), [(N, W), (W, L), (L, M), (N, M), (W, M)])
-def test_an_escalation_notifies_inside_the_rate_limit_window(
+def test_an_escalation_notifies_at_once_while_lower_states_were_alerted_just_before(
     before: ExitState, after: ExitState
 ) -> None:
-    last = dict.fromkeys(NOTIFIED_STATES, at(0))
+    last = {**dict.fromkeys(NOTIFIED_STATES, at(0)), after.value: None}
     assert notify(before, after, 0, last)
+
+
+@pytest.mark.parametrize(("state", "hours"), [(W, 4), (L, 2), (M, 1)])
+def test_coming_back_within_the_rate_limit_after_an_ease_is_a_repeat_not_news(
+    state: ExitState, hours: int
+) -> None:
+    last = {**never(), state.value: at(0)}
+    assert not notify(N, state, hours - 1, last)  # eased to NORMAL, back within the limit
+    assert notify(N, state, hours, last)
+
+
+def test_a_grid_flapping_between_warning_and_normal_gets_one_warning_a_window() -> None:
+    # WARNING -> NORMAL -> WARNING six times in four days, three hours apart at times.
+    flaps = [(h, W if k % 2 == 0 else N) for k, h in enumerate(range(0, 96, 3))]
+    sent = [(h, s) for h, s, ok in simulate(flaps) if ok and s == W]
+    assert all(b - a >= 4 for (a, _), (b, _) in pairwise(sent))
+    assert len(sent) <= 96 // 4 + 1
+
+
+def test_a_warning_that_holds_is_repeated_quietly_and_a_break_is_loud() -> None:
+    from market_maker.alerts.policy import priority
+    from market_maker.config.models import NotificationSettings
+
+    cfg = NotificationSettings()
+    assert cfg.warning_repeat_priority == -1
+    assert priority(N, W, cfg) == 0  # the first WARNING of an episode
+    assert priority(W, W, cfg) == -1  # its repeats while it holds
+    assert (priority(W, L, cfg), priority(L, M, cfg), priority(M, M, cfg)) == (1, 2, 2)
 
 
 def test_easing_to_a_lower_state_waits_for_that_states_own_rate_limit() -> None:
@@ -139,16 +169,19 @@ def test_a_persisting_state_never_notifies_more_than_its_limit_allows(
 
 @settings(max_examples=200, deadline=None)
 @given(runs())
-def test_every_escalation_notifies_and_only_escalations_break_the_rate_limit(
+def test_an_escalation_notifies_unless_its_state_was_alerted_within_its_limit(
     evaluations: list[tuple[int, ExitState]],
 ) -> None:
+    """Whatever the path (eases included): each state's alerts are at least its rate limit
+    apart, and an escalation to a state not alerted within it notifies at once."""
     before, last = N, dict[ExitState, int]()
     for hour, after, sent in simulate(evaluations):
-        escalation = after.rank > before.rank
-        if escalation:
-            assert sent
-        elif sent and after != N and after in last:
-            assert hour - last[after] >= getattr(LIMITS, after.value)
+        limit = getattr(LIMITS, after.value) if after != N else 0
+        fresh = after not in last or hour - last[after] >= limit
+        if after.rank > before.rank:
+            assert sent == fresh
+        if sent and after != N and after in last:
+            assert hour - last[after] >= limit
         if sent:
             last[after] = hour
         before = after

@@ -151,7 +151,7 @@ class ExitAlerts:
             missed=self._missed_stop(decision) if not alert.reminder else None,
             undelivered_since=alert.retry_of,
             reminder=f"{alert.reminder}; the grid still runs" if alert.reminder else None,
-            priority=ack.reminder_priority if alert.reminder else None,
+            priority=ack.reminder_priority if alert.reminder else alert.priority,
         )
         if alert.chart_since is not None:
             png = self._chart(d, alert.chart_since)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from market_maker.alerts.emergency import Cycle, episode_start
-from market_maker.alerts.policy import should_notify
+from market_maker.alerts.message import PRIORITY
+from market_maker.alerts.policy import priority, should_notify
 from market_maker.config.models import NotificationSettings
 from market_maker.exit_strategy.evaluator import ExitDecided
 from market_maker.exit_strategy.model import REFUSAL_KEY
@@ -29,6 +30,7 @@ class PlannedAlert:
     key: str  # the exit state alerted, or ANALYSIS_REFUSED
     channels: list[str]  # where it is due, the operator's channel first
     reminder: str | None = None  # the operator responded to the emergency: a reminder
+    priority: int | None = None  # other than the state's (a quiet repeat)
     retry_of: datetime | None = None  # the hour an undelivered alert of this key was first due
     chart_since: datetime | None = None  # draw the chart from this hour (Pushover carries it)
     # Leave out the channels an alert before it in the plan reached (a refused analysis is
@@ -84,11 +86,13 @@ def plan(
     if due and f"{channels[0]}:{key}" not in skip:
         failed = [prior.failed_since.get(c, {}).get(key) for c in due]
         chart = "pushover" in due
+        state_priority = priority(e.before, e.after, settings)
         alerts.append(
             PlannedAlert(
                 key,
                 due,
                 reminder=cycle.response if cycle is not None and cycle.response else None,
+                priority=state_priority if state_priority != PRIORITY[e.after] else None,
                 retry_of=min((f for f in failed if f is not None), default=None),
                 chart_since=episode_start(prior.records, e.after, e.before, e.hour)
                 if chart

@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from market_maker.alerts.policy import should_notify
+from market_maker.alerts.policy import priority, should_notify
 from market_maker.backtest.run import BacktestRun
 from market_maker.base.timeutil import HOUR
-from market_maker.config.models import RateLimits
+from market_maker.config.models import NotificationSettings
 from market_maker.decisions.states import ExitState
 from market_maker.exit_strategy.break_risk import threat
 from market_maker.exit_strategy.engine import Evaluation
@@ -81,7 +81,7 @@ class Study:
         return {p: round(self.alerts.get(p, 0) / self.weeks, 2) for p in sorted(PRIORITY.values())}
 
 
-def study(run: BacktestRun, limits: RateLimits | None = None) -> Study:
+def study(run: BacktestRun, notifications: NotificationSettings | None = None) -> Study:
     """Classify the system policy's judged exit signals and its breaks in ``run``."""
     feed = run.feed
     tracks = {t.grid.id: t for t in run.tracks}
@@ -135,22 +135,27 @@ def study(run: BacktestRun, limits: RateLimits | None = None) -> Study:
                     ),
                 )
             )
-    alerts = count_alerts(run, limits or RateLimits())
+    alerts = count_alerts(run, notifications or NotificationSettings())
     weeks = (run.params.end - run.params.start) / timedelta(weeks=1)
     return Study(signals, breaks, alerts, weeks)
 
 
-def count_alerts(run: BacktestRun, limits: RateLimits) -> Counter[int]:
-    """Alerts the operator would receive, by Pushover priority, under the live rate limits."""
+def count_alerts(run: BacktestRun, settings: NotificationSettings) -> Counter[int]:
+    """Alerts the operator would receive, by Pushover priority, under the live rate limits
+    (emergencies counted each time they are due: the receipts' cycle is not replayed)."""
     out: Counter[int] = Counter()
     for track in run.tracks:
         last: dict[str, datetime | None] = {}
         for e in track.evaluations:
             send, _ = should_notify(
-                before=e.before, after=e.after, hour=e.hour, last_notification=last, limits=limits
+                before=e.before,
+                after=e.after,
+                hour=e.hour,
+                last_notification=last,
+                limits=settings.rate_limit_hours,
             )
             if send:
-                out[PRIORITY[e.after]] += 1
+                out[priority(e.before, e.after, settings)] += 1
                 last[e.after.value] = e.hour
     return out
 

@@ -125,7 +125,7 @@ def run_case(
     v = outcome.report.variants
     kpis = v["system"].kpis
     fer, eaw = kpis[Kpi.FER], kpis[Kpi.EAW]
-    st = study(outcome.run, settings.notifications.rate_limit_hours)
+    st = study(outcome.run, settings.notifications)
     return CaseFigures(
         width=width,
         fer=(int(fer.numerator or 0), fer.denominator),

@@ -211,7 +211,8 @@ class PushoverSettings(Section):
 
 
 class RateLimits(Section):
-    """Hours between notifications while an exit state persists (escalations always notify)."""
+    """Hours between notifications of one exit state while it persists, or comes back after an
+    ease (an escalation to a state not alerted within its limit notifies at once)."""
 
     WARNING: float = Field(4.0, gt=0)
     LATEST_ACCEPTABLE_EXIT: float = Field(2.0, gt=0)
@@ -243,6 +244,13 @@ class DigestSettings(Section):
 
 class NotificationSettings(Section):
     pushover: PushoverSettings = PushoverSettings()
+    warning_repeat_priority: int = Field(
+        -1,
+        ge=-2,
+        le=0,
+        description="Pushover priority of a WARNING repeated while it holds (-1: quiet; the "
+        "first WARNING of an episode goes at 0).",
+    )
     webhook_url: SecretStr | None = Field(
         None,
         description="Receives the same payload as Pushover, as JSON (optional). Treated as a "
