@@ -16,7 +16,7 @@ import numpy as np
 from market_maker.base.timeutil import HOUR, from_seconds
 from market_maker.decisions.model import EvaluationData, Excursion
 from market_maker.grids.valuation import GridShape
-from market_maker.kpis.compute import ActionFact, HourlyPrices
+from market_maker.kpis.history import ActionFact, HourlyPrices
 
 
 def horizon_label(hours: int) -> str:
