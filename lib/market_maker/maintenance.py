@@ -23,8 +23,8 @@ from market_maker.base.atomic import write_atomic
 from market_maker.base.errors import DataError
 from market_maker.base.identifiers import inside, symbol_part, valid_symbol
 from market_maker.regime.index import RegimeIndex
-from market_maker.snapshots.arrays import read_snapshot
 from market_maker.snapshots.columnar import CandleCache
+from market_maker.snapshots.fast_read import read_snapshot
 from market_maker.snapshots.packing import (
     PACK_SUFFIX,
     build_pack,
@@ -34,8 +34,8 @@ from market_maker.snapshots.packing import (
     read_pack,
 )
 from market_maker.snapshots.paths import SNAPSHOTS_DIR, hour_from_path
+from market_maker.snapshots.problems import Problem, errors_only
 from market_maker.snapshots.reader import SnapshotReader
-from market_maker.snapshots.validation import Problem, errors_only
 from market_maker.store.git_store import GitDataStore
 
 Month = tuple[int, int]

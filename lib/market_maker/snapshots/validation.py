@@ -6,11 +6,9 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -23,42 +21,14 @@ from market_maker.snapshots.model import (
     Snapshot,
     migrate,
 )
+from market_maker.snapshots.problems import DEFAULT_LIMITS, Limits, Problem
 
-Severity = Literal["error", "warning"]
 _CURRENT_VERSION = re.compile(
     rb'^\{\s*"schema_version":\s*"' + re.escape(SCHEMA_VERSION.encode()) + rb'"'
 )
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_LISTED = 20  # candles listed per problem kind before "and N more"
 VOLUME_RTOL = 1e-6
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a snapshot; ``field`` is a dotted path inside the file."""
-
-    field: str
-    message: str
-    severity: Severity = "error"
-    file: str = ""
-    code: str = ""  # "newer_schema": a newer version wrote the file; never overwrite it
-
-    def __str__(self) -> str:
-        where = f"{self.file}: " if self.file else ""
-        return f"{where}[{self.severity}] {self.field}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What a complete snapshot holds (from the ``snapshots`` settings)."""
-
-    window_1h: int = 200
-    window_4h: int = 100
-    # The collection period the files read are expected to hold; None: whatever they say.
-    period_minutes: int | None = 60
-
-
-DEFAULT_LIMITS = Limits()
 
 
 def parse_snapshot(text: str | bytes) -> tuple[Snapshot | None, list[Problem]]:
@@ -374,16 +344,3 @@ def list_times(times: list[datetime], *, short: bool = False) -> str:
     """List timestamps; ``short`` gives HH:MM for minutes inside one hour."""
     shown = ", ".join(t.strftime("%H:%M") if short else format_utc(t) for t in times[:MAX_LISTED])
     return shown + (f" and {len(times) - MAX_LISTED} more" if len(times) > MAX_LISTED else "")
-
-
-def errors_only(problems: list[Problem]) -> list[Problem]:
-    return [p for p in problems if p.severity == "error"]
-
-
-def newer_schema(problems: list[Problem]) -> Problem | None:
-    return next((p for p in problems if p.code == "newer_schema"), None)
-
-
-def located(problems: list[Problem], path: Path | str) -> list[Problem]:
-    # Every other field kept as it is: ``code`` marks a newer schema, never to be overwritten.
-    return [replace(p, file=str(path)) for p in problems]
