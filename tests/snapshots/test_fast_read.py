@@ -1,7 +1,8 @@
 """The array read path against the model path: the same files accepted, the same problems.
 
-The model path (``parse_snapshot`` with one pydantic model per candle, then
-``validate_snapshot``) is the reference. Every generated file starts from a
+Both paths check with the same rules (``snapshots/rules.py``); what differs is how they
+read a file into columns. The model path (``parse_snapshot`` with one pydantic model per
+candle, then ``validate_snapshot``) is the reference. Every generated file starts from a
 real snapshot of the recorded sample and is then damaged in ways the writer
 never would: any value in any candle field, candles removed, duplicated,
 swapped or given extra keys, times off the grid or written another way, OHLC

@@ -1,4 +1,4 @@
-"""The fast read path: a snapshot's candles parsed and checked as arrays.
+"""The fast read path: a snapshot's candles parsed as arrays, then checked by the rules.
 
 A file in the form the writer produces (prices as integers, volumes as
 numbers, open times as ``YYYY-MM-DDTHH:MM:SSZ``) is parsed with orjson and
@@ -6,15 +6,13 @@ its candles turned into columns with numpy; its other fields go through
 the :class:`Snapshot` model as always. Anything else (an older schema, a
 string where a number belongs, a time with an offset, a value the model would
 refuse) takes the model path, which explains every problem field by field.
-Both paths report the same problems for the same file (see the tests).
+Either way the snapshot is checked by the same rules (:mod:`market_maker.snapshots.rules`).
 """
 
 from __future__ import annotations
 
-import math
 from array import array
 from datetime import datetime
-from itertools import pairwise
 from operator import itemgetter
 from typing import Any
 
@@ -22,23 +20,12 @@ import numpy as np
 import orjson
 from pydantic import ValidationError
 
-from market_maker.base.timeutil import HOUR, format_utc, from_seconds, to_seconds
 from market_maker.snapshots.arrays import SECTIONS, Candles, Section, SnapshotArrays, empty_sections
 from market_maker.snapshots.model import KNOWN_VERSIONS, Snapshot, migrate
 from market_maker.snapshots.problems import DEFAULT_LIMITS, Limits, Problem
+from market_maker.snapshots.rules import SnapshotColumns, check_snapshot
 from market_maker.snapshots.utc_times import utc_seconds
-from market_maker.snapshots.validation import (
-    MAX_LISTED,
-    VOLUME_RTOL,
-    check_header,
-    check_summary,
-    gap_problem,
-    list_times,
-    no_bar_message,
-    parse_snapshot,
-    period_word,
-    validate_snapshot,
-)
+from market_maker.snapshots.validation import parse_snapshot, validate_snapshot
 
 _FIELDS = itemgetter("t", "o", "h", "l", "c", "v")
 
@@ -72,8 +59,11 @@ def read_snapshot(
             snap, expected_symbol=expected_symbol, expected_hour=expected_hour, limits=limits
         )
         return SnapshotArrays.from_snapshot(snap), problems
-    return fast, validate_arrays(
-        fast, expected_symbol=expected_symbol, expected_hour=expected_hour, limits=limits
+    return fast, check_snapshot(
+        SnapshotColumns.of_arrays(fast),
+        expected_symbol=expected_symbol,
+        expected_hour=expected_hour,
+        limits=limits,
     )
 
 
@@ -259,200 +249,3 @@ def _candles(items: list[Any]) -> Candles | None:
     if times is None:
         return None
     return Candles(times, prices.reshape(4, len(items)), volumes)
-
-
-# -- checks (each as validation.py's, on arrays; same problems, same words) ----
-
-
-def validate_arrays(
-    snap: SnapshotArrays,
-    *,
-    expected_symbol: str | None = None,
-    expected_hour: datetime | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-) -> list[Problem]:
-    """Check one snapshot on its own, as :func:`validate_snapshot` checks the model."""
-    hour = to_seconds(snap.hour)
-    n = snap.header.period_minutes
-    problems = check_header(snap.header, expected_symbol, expected_hour, limits.period_minutes)
-    problems += _check_minutes(snap.minutes.t, hour, n)
-    for section in SECTIONS:
-        problems += _check_ohlc(section, snap.section(section))
-    problems += _check_hour_candle(snap, to_seconds(snap.header.bar_hour))
-    end = hour + 60 * n
-    problems += _check_window(snap.candles_1h, "candles_1h", 3600, end, limits.window_1h, n)
-    problems += _check_window(snap.candles_4h, "candles_4h", 14400, end, limits.window_4h, n)
-    problems += check_summary(snap.header)
-    return problems
-
-
-def _dates(seconds: np.ndarray) -> list[datetime]:
-    return [from_seconds(s) for s in seconds.tolist()]
-
-
-def _check_minutes(times: np.ndarray, hour: int, n: int = 60) -> list[Problem]:
-    problems = []
-    expected = hour + 60 * np.arange(n, dtype=np.int64)
-    if np.array_equal(times, expected):
-        return []
-    outside = np.unique(times[~np.isin(times, expected)])
-    if len(outside):
-        problems.append(
-            Problem(
-                "minutes",
-                f"{len(outside)} candle(s) outside the {period_word(n)}: "
-                f"{list_times(_dates(outside), short=True)}",
-            )
-        )
-    values, counts = np.unique(times, return_counts=True)
-    duplicated = values[counts > 1]
-    if len(duplicated):
-        problems.append(
-            Problem("minutes", f"duplicate minute(s): {list_times(_dates(duplicated), short=True)}")
-        )
-    missing = expected[~np.isin(expected, times)]
-    if len(missing):
-        problems.append(
-            Problem(
-                "minutes",
-                f"{len(missing)} of {n} minutes missing: {list_times(_dates(missing), short=True)}",
-            )
-        )
-    if np.any(np.diff(times) < 0):
-        problems.append(Problem("minutes", "minutes are not in time order (oldest first)"))
-    return problems
-
-
-def _check_ohlc(section: str, candles: Candles) -> list[Problem]:
-    o, h, low, c = candles.prices
-    if ((low > 0) & (low <= np.minimum(o, c)) & (np.maximum(o, c) <= h)).all():
-        return []  # the low the least price, and positive: none of the reasons below
-    masks = (
-        (np.minimum(np.minimum(o, h), np.minimum(low, c)) <= 0, "non-positive price"),
-        (low > np.minimum(o, c), "low above open/close"),
-        (h < np.maximum(o, c), "high below open/close"),
-        (low > h, "low above high"),
-    )
-    bad_at = np.flatnonzero(np.logical_or.reduce([mask for mask, _ in masks]))
-    if not len(bad_at):
-        return []
-    bad = [
-        f"[{i}] {format_utc(from_seconds(candles.t[i]))} "
-        f"({', '.join(reason for mask, reason in masks if mask[i])})"
-        for i in bad_at[:MAX_LISTED].tolist()
-    ]
-    listed = "; ".join(bad)
-    more = f"; and {len(bad_at) - MAX_LISTED} more" if len(bad_at) > MAX_LISTED else ""
-    return [Problem(section, f"OHLC inconsistent in {len(bad_at)} candle(s): {listed}{more}")]
-
-
-def _check_hour_candle(snap: SnapshotArrays, hour: int) -> list[Problem]:
-    own = np.flatnonzero(snap.candles_1h.t == hour)
-    if not len(own):
-        return [Problem("candles_1h", no_bar_message(snap.header))]
-    minutes = snap.minutes
-    if not len(minutes) or snap.header.period_minutes != 60:
-        return []  # as validation.py: under an hour only the cross-file check compares
-    order = np.argsort(minutes.t, kind="stable")
-    o, h, low, c = minutes.prices
-    built = {
-        "o": int(o[order[0]]),
-        "h": int(h.max()),
-        "l": int(low.min()),
-        "c": int(c[order[-1]]),
-    }
-    candle = dict(zip("ohlc", snap.candles_1h.prices[:, own[0]].tolist(), strict=True))
-    problems = [
-        Problem("candles_1h", f"hour candle {key}={candle[key]} but its minutes give {value}")
-        for key, value in built.items()
-        if candle[key] != value
-    ]
-    volume = math.fsum(minutes.v.tolist())
-    candle_v = float(snap.candles_1h.v[own[0]])
-    if not math.isclose(candle_v, volume, rel_tol=VOLUME_RTOL, abs_tol=1e-9):
-        problems.append(
-            Problem("candles_1h", f"hour candle v={candle_v} but its minutes sum to {volume}")
-        )
-    return problems
-
-
-def _check_window(
-    candles: Candles, section: str, step: int, end: int, wanted: int, n: int = 60
-) -> list[Problem]:
-    times = candles.t
-    steps = np.diff(times)
-    if (
-        wanted <= len(times) > 1
-        and steps.min() > 0
-        and steps.max() <= step
-        and times[-1] + step <= end  # the latest, the times increasing
-        and not (times % step).any()
-    ):
-        return []  # none of the problems below (in fewer steps)
-    problems = []
-    if np.any(steps <= 0):
-        problems.append(Problem(section, "candles are not strictly increasing in time"))
-    misaligned = times[times % step != 0]
-    label = str(HOUR * (step // 3600))
-    if len(misaligned):
-        problems.append(
-            Problem(section, f"open times not aligned to {label}: {list_times(_dates(misaligned))}")
-        )
-    unclosed = times[times + step > end]
-    if len(unclosed):
-        problems.append(
-            Problem(
-                section,
-                f"candles not closed at the end of the {period_word(n)}: "
-                f"{list_times(_dates(unclosed))}",
-            )
-        )
-    if len(times) < wanted:
-        problems.append(
-            Problem(
-                section,
-                f"{len(times)} candles, fewer than the {wanted} wanted "
-                "(history at the source may start later)",
-                severity="warning",
-            )
-        )
-    gaps = int(np.count_nonzero(steps > step))
-    if gaps:
-        problems.append(
-            Problem(section, f"{gaps} gap(s) in the window (missing at the source)", "warning")
-        )
-    return problems
-
-
-def validate_sequence(snapshots: list[SnapshotArrays]) -> list[tuple[SnapshotArrays, Problem]]:
-    """Consecutive snapshots must join (as :func:`validation.validate_sequence`)."""
-    problems: list[tuple[SnapshotArrays, Problem]] = []
-    ordered = sorted(snapshots, key=lambda s: s.hour)
-    for prev, cur in pairwise(ordered):
-        if cur.hour > prev.header.end:
-            problems.append((cur, gap_problem(prev.hour, cur.hour, prev.header.period_minutes)))
-            continue
-        at = to_seconds(prev.header.bar_hour)
-        own = np.flatnonzero(prev.candles_1h.t == at)
-        seen = np.flatnonzero(cur.candles_1h.t == at)
-        if len(own) and len(seen) and _differs(prev, int(own[0]), cur, int(seen[0])):
-            problems.append(
-                (
-                    cur,
-                    Problem(
-                        "candles_1h",
-                        f"its candle for {format_utc(prev.header.bar_hour)} differs from the "
-                        "previous snapshot's own hour candle",
-                    ),
-                )
-            )
-    return problems
-
-
-def _differs(sa: SnapshotArrays, i: int, sb: SnapshotArrays, j: int) -> bool:
-    a, b = sa.candles_1h, sb.candles_1h
-    prices_a = [x / sa.header.price_scale for x in a.prices[:, i].tolist()]
-    prices_b = [x / sb.header.price_scale for x in b.prices[:, j].tolist()]
-    return prices_a != prices_b or not math.isclose(
-        float(a.v[i]), float(b.v[j]), rel_tol=VOLUME_RTOL, abs_tol=1e-9
-    )
