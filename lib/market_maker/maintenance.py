@@ -10,7 +10,6 @@ last commit, and the next writer restores any that an interrupted run had remove
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 from contextlib import closing
 from dataclasses import replace
@@ -308,17 +307,6 @@ def _index_rows(path: Path) -> set[tuple]:
             return set(db.execute("SELECT * FROM hours"))
         except sqlite3.DatabaseError:
             return set()
-
-
-def remove_stale_cache(cache_dir: Path, symbols: list[str]) -> list[str]:
-    """Cache folders of symbols no longer stored: removed (derived data)."""
-    removed = []
-    if cache_dir.is_dir():
-        for folder in sorted(cache_dir.iterdir()):
-            if folder.is_dir() and folder.name not in symbols:
-                shutil.rmtree(folder)
-                removed.append(folder.name)
-    return removed
 
 
 __all__ = [

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import numpy as np
 
-from market_maker.base.timeutil import from_seconds, to_seconds
+from market_maker.base.timeutil import to_seconds
 from market_maker.config.models import KpiSettings
 from market_maker.decisions.states import ExitState
 from market_maker.grids.valuation import GridShape
@@ -42,10 +42,6 @@ class HourlyPrices:
         if i < len(self.t) and self.t[i] == to_seconds(hour):
             return float(self.close[i])
         return None
-
-    @property
-    def last_hour(self) -> datetime | None:
-        return from_seconds(int(self.t[-1])) if len(self.t) else None
 
 
 @dataclass(frozen=True)
