@@ -40,7 +40,7 @@ from market_maker.config import load_settings
 from market_maker.context import RunContext
 from market_maker.pipeline.backfill import plan_chunks
 from market_maker.pipeline.collection import collect_hours, written_paths
-from market_maker.regime.service import analyze_range
+from market_maker.regime.stored_analysis import analyze_range
 from market_maker.snapshots import SnapshotReader
 from market_maker.snapshots import parallel as parallel_module
 from market_maker.snapshots.arrays import SnapshotArrays

@@ -25,7 +25,7 @@ from market_maker.exit_strategy.model import EvaluationRecord
 from market_maker.exit_strategy.observation import Observation
 from market_maker.grids.model import GridConfig, HistoryEntry
 from market_maker.regime.model import MetricsFile, Verdict
-from market_maker.regime.service import analyze_series
+from market_maker.regime.recording_analysis import analyze_series
 
 
 @dataclass
