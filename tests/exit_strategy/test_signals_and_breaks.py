@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from market_maker.decisions.states import ExitState
-from market_maker.exit_strategy.study import GridRun, StudyResult
+from market_maker.exit_strategy.signals_and_breaks import GridRun, StudyResult
 from market_maker.grids.model import GridConfig, HistoryEntry
 
 T0 = datetime(2023, 1, 1, tzinfo=UTC)
