@@ -25,9 +25,10 @@ from market_maker.snapshots.model import CandleRecord, Snapshot
 from market_maker.snapshots.problems import DEFAULT_LIMITS, Limits, Problem
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-SECOND = 1_000_000  # open times are in microseconds
-MINUTE = 60 * SECOND
-HOUR = 60 * MINUTE
+# Open times are integer microseconds.
+SECOND_US = 1_000_000
+MINUTE_US = 60 * SECOND_US
+HOUR_US = 60 * MINUTE_US
 MAX_LISTED = 20  # candles listed per problem kind before "and N more"
 VOLUME_RTOL = 1e-6
 
@@ -54,7 +55,7 @@ class Columns(NamedTuple):
 
     @classmethod
     def of_candles(cls, candles: Candles) -> Columns:
-        return cls(candles.t * SECOND, candles.prices, candles.v)
+        return cls(candles.t * SECOND_US, candles.prices, candles.v)
 
     @classmethod
     def of_records(cls, records: list[CandleRecord]) -> Columns:
@@ -116,14 +117,14 @@ def check_snapshot(
     header = snap.header
     n = header.period_minutes
     start = microseconds(header.hour)
-    end = start + n * MINUTE
+    end = start + n * MINUTE_US
     problems = check_header(header, expected_symbol, expected_hour, limits.period_minutes)
     problems += check_minutes(snap.minutes.t, start, n, snap.written)
     for name in SECTIONS:
         problems += check_ohlc(name, snap.section(name))
     problems += check_hour_candle(snap)
-    problems += check_window("candles_1h", snap.candles_1h.t, HOUR, end, limits.window_1h, n)
-    problems += check_window("candles_4h", snap.candles_4h.t, 4 * HOUR, end, limits.window_4h, n)
+    problems += check_window("candles_1h", snap.candles_1h.t, HOUR_US, end, limits.window_1h, n)
+    problems += check_window("candles_4h", snap.candles_4h.t, 4 * HOUR_US, end, limits.window_4h, n)
     problems += check_summary(header)
     return problems
 
@@ -172,7 +173,7 @@ def check_minutes(
     times: np.ndarray, start: int, n: int, written: dict[int, datetime]
 ) -> list[Problem]:
     """The period's ``n`` minutes from ``start``, each once, in time order."""
-    expected = start + MINUTE * np.arange(n, dtype=np.int64)
+    expected = start + MINUTE_US * np.arange(n, dtype=np.int64)
     if np.array_equal(times, expected):
         return []
     problems = []
