@@ -34,7 +34,7 @@ from market_maker.pipeline.backfill import plan_chunks
 from market_maker.pipeline.collection import collect_hours, written_paths
 from market_maker.regime import kernels
 from market_maker.regime.metrics import windows as cut_windows
-from market_maker.regime.service import analyze_range
+from market_maker.regime.stored_analysis import analyze_range
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared/data/ETHUSDT-1m-2022-2023-binance-futures.csv.gz"

@@ -40,11 +40,12 @@ from market_maker.config import load_settings
 from market_maker.context import RunContext
 from market_maker.pipeline.backfill import plan_chunks
 from market_maker.pipeline.collection import collect_hours, written_paths
-from market_maker.regime.service import analyze_range
+from market_maker.regime.stored_analysis import analyze_range
 from market_maker.snapshots import SnapshotReader
 from market_maker.snapshots import parallel as parallel_module
-from market_maker.snapshots.arrays import SnapshotArrays, forget_times
+from market_maker.snapshots.arrays import SnapshotArrays
 from market_maker.snapshots.packing import build_pack, pack_relpath
+from market_maker.snapshots.utc_times import forget_times
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared/data/ETHUSDT-1m-2022-2023-binance-futures.csv.gz"

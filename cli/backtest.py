@@ -72,7 +72,7 @@ def cmd_exit_study(args: argparse.Namespace) -> int:
 
     from market_maker.base.timeutil import floor_hour, from_seconds
     from market_maker.exchange.replay import load_recorded_minutes
-    from market_maker.exit_strategy.study import run_study
+    from market_maker.exit_strategy.signals_and_breaks import run_study
 
     minutes = load_recorded_minutes(Path(args.data_file))
     start = args.start or floor_hour(from_seconds(int(minutes.t[0])))

@@ -32,8 +32,8 @@ def _day_range(args: argparse.Namespace, command: str) -> list[date] | None:
 def cmd_kpi(args: argparse.Namespace) -> int:
     """The KPI table of each day, computed from the records (nothing is written)."""
     from market_maker.context import RunContext
-    from market_maker.kpis.report import kpi_table
-    from market_maker.kpis.service import KpiService
+    from market_maker.kpis.daily_batch import KpiService
+    from market_maker.kpis.tables import kpi_table
 
     days = _day_range(args, "kpi")
     if days is None:

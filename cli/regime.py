@@ -49,7 +49,7 @@ def cmd_regime_report(args: argparse.Namespace) -> int:
     from market_maker.base.timeutil import floor_hour, from_seconds
     from market_maker.exchange.replay import load_recorded_minutes
     from market_maker.regime.model import VERDICTS
-    from market_maker.regime.service import analyze_series, monthly_shares
+    from market_maker.regime.recording_analysis import analyze_series, monthly_shares
 
     minutes = load_recorded_minutes(Path(args.data_file))
     start = args.start or floor_hour(from_seconds(int(minutes.t[0])))

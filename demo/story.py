@@ -389,8 +389,8 @@ def _kpis(settings: Settings, store, latest: datetime, log_file: Path) -> None:
     """Score the replay: evaluation entries, a KPI file per day, the dashboard."""
     from flows.daily_kpi import daily_kpi
     from market_maker.context import RunContext
-    from market_maker.kpis.report import kpi_period_table
-    from market_maker.kpis.service import KpiService
+    from market_maker.kpis.daily_batch import KpiService
+    from market_maker.kpis.tables import kpi_period_table
 
     last_day = (latest - timedelta(days=1)).date()
     with logs_to(log_file):

@@ -21,8 +21,8 @@ from flows._run_names import run_name
 from market_maker.base.errors import ParameterError
 from market_maker.base.timeutil import utc
 from market_maker.dashboard.render import write_dashboard
+from market_maker.kpis.daily_batch import LOOKBACK, KpiService, day_end, latest_kpi_day
 from market_maker.kpis.run_result import KpiRunResult
-from market_maker.kpis.service import LOOKBACK, KpiService, day_end, latest_kpi_day
 from tasks.digest import digest_task
 from tasks.kpi import evaluate_due_task, kpi_day_task
 from tasks.store import commit_task, push_task, sync_task

@@ -18,8 +18,8 @@ from flows._common import (
 from flows._hooks import FAILURE_HOOKS
 from flows._run_names import run_name
 from market_maker.regime.analysis_result import AnalysisResult, hour_line, verdict_of
+from market_maker.regime.markdown import metrics_markdown, range_markdown
 from market_maker.regime.model import MetricsFile
-from market_maker.regime.report import metrics_markdown, range_markdown
 from tasks.regime import (
     analyze_hour_task,
     analyze_range_task,

@@ -8,8 +8,8 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from market_maker.kpis.daily_batch import KpiService
 from market_maker.kpis.model import KpiFile
-from market_maker.kpis.service import KpiService
 
 
 @task(name="evaluate-due-decisions", cache_policy=NO_CACHE)

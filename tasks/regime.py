@@ -12,7 +12,7 @@ from market_maker.context import RunContext
 from market_maker.pipeline.steps import analyze_hour
 from market_maker.regime.index import RefreshStats
 from market_maker.regime.model import MetricsFile
-from market_maker.regime.service import (
+from market_maker.regime.stored_analysis import (
     RangeAnalysis,
     analyze_range,
     write_records,

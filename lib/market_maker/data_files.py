@@ -17,7 +17,7 @@ from market_maker.grids.book import grid_files
 from market_maker.kpis.model import KPI_FILES
 from market_maker.regime.files import METRICS_FILES
 from market_maker.snapshots.file_kinds import snapshot_kinds
-from market_maker.snapshots.validation import Limits
+from market_maker.snapshots.problems import Limits
 from market_maker.store.file_kinds import FileKinds
 
 

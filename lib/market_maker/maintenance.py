@@ -10,7 +10,6 @@ last commit, and the next writer restores any that an interrupted run had remove
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 from contextlib import closing
 from dataclasses import replace
@@ -23,8 +22,8 @@ from market_maker.base.atomic import write_atomic
 from market_maker.base.errors import DataError
 from market_maker.base.identifiers import inside, symbol_part, valid_symbol
 from market_maker.regime.index import RegimeIndex
-from market_maker.snapshots.arrays import read_snapshot
 from market_maker.snapshots.columnar import CandleCache
+from market_maker.snapshots.fast_read import read_snapshot
 from market_maker.snapshots.packing import (
     PACK_SUFFIX,
     build_pack,
@@ -34,8 +33,8 @@ from market_maker.snapshots.packing import (
     read_pack,
 )
 from market_maker.snapshots.paths import SNAPSHOTS_DIR, hour_from_path
+from market_maker.snapshots.problems import Problem, errors_only
 from market_maker.snapshots.reader import SnapshotReader
-from market_maker.snapshots.validation import Problem, errors_only
 from market_maker.store.git_store import GitDataStore
 
 Month = tuple[int, int]
@@ -308,17 +307,6 @@ def _index_rows(path: Path) -> set[tuple]:
             return set(db.execute("SELECT * FROM hours"))
         except sqlite3.DatabaseError:
             return set()
-
-
-def remove_stale_cache(cache_dir: Path, symbols: list[str]) -> list[str]:
-    """Cache folders of symbols no longer stored: removed (derived data)."""
-    removed = []
-    if cache_dir.is_dir():
-        for folder in sorted(cache_dir.iterdir()):
-            if folder.is_dir() and folder.name not in symbols:
-                shutil.rmtree(folder)
-                removed.append(folder.name)
-    return removed
 
 
 __all__ = [

@@ -18,7 +18,7 @@ from market_maker.pipeline.collection import collect_hours
 from market_maker.regime import files
 from market_maker.regime.index import RegimeIndex
 from market_maker.regime.model import MetricsFile
-from market_maker.regime.service import analyze_range, analyze_stored_hour
+from market_maker.regime.stored_analysis import analyze_range, analyze_stored_hour
 from market_maker.snapshots.builder import build_snapshot, fetch_bundle
 from tests.conftest import SAMPLE_FILE
 from tests.period_repo import open_repo

@@ -16,7 +16,6 @@ from market_maker.base.timeutil import (
     floor_hour,
     floor_period,
     hours_between,
-    is_hour,
     is_period_start,
     last_closed_bar,
     last_closed_hour,
@@ -54,7 +53,6 @@ def test_a_moment_lies_in_the_period_that_floor_gives(moment: datetime, minutes:
 def test_the_hour_helpers_are_the_sixty_minute_case(moment: datetime) -> None:
     assert floor_hour(moment) == floor_period(moment, 60)
     assert last_closed_hour(moment) == last_closed_period(moment, 60)
-    assert is_hour(moment) == is_period_start(moment, 60)
     end = moment + timedelta(hours=5)
     assert list(hours_between(moment, end)) == list(periods_between(moment, end, 60))
 

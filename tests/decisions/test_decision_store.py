@@ -26,7 +26,7 @@ from market_maker.exchange.replay import load_recorded_minutes
 from market_maker.grids.book import GridBook
 from market_maker.pipeline.steps import HourServices, evaluate_exit
 from market_maker.regime.model import MetricsFile, Verdict
-from market_maker.regime.service import analyze_series
+from market_maker.regime.recording_analysis import analyze_series
 from tests.conftest import SAMPLE_FILE
 from tests.exit_hours import exit_services
 from tests.grid_files import grid_data

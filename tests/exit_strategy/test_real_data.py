@@ -25,7 +25,7 @@ from market_maker.grids.book import GridBook
 from market_maker.pipeline.outcomes import ExitOutcome
 from market_maker.pipeline.steps import evaluate_exit
 from market_maker.regime.model import MetricsFile
-from market_maker.regime.service import analyze_series
+from market_maker.regime.recording_analysis import analyze_series
 from tests.exit_hours import exit_services
 
 SYMBOL = "ETH-USDT"

@@ -28,7 +28,7 @@ from market_maker.kpis.model import Kpi, read_kpi_file
 from market_maker.kpis.run_result import KpiRunResult
 from market_maker.operator.grids import grid_add, grid_set
 from market_maker.snapshots import SnapshotReader
-from market_maker.snapshots.validation import Limits
+from market_maker.snapshots.problems import Limits
 from tests.browser import Browser, chromium
 from tests.grid_files import grid_data
 

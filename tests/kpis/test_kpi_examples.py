@@ -22,7 +22,8 @@ import pytest
 from market_maker.base.timeutil import to_seconds
 from market_maker.decisions.states import ExitState
 from market_maker.grids.valuation import GridShape
-from market_maker.kpis.compute import (
+from market_maker.kpis.compute import find_events, kpis
+from market_maker.kpis.history import (
     ActionFact,
     DecisionFact,
     GridLife,
@@ -30,8 +31,6 @@ from market_maker.kpis.compute import (
     Rules,
     StateHour,
     SymbolHistory,
-    find_events,
-    kpis,
 )
 from market_maker.kpis.model import Kpi, KpiEvent
 from market_maker.kpis.outcomes import evaluate_outcome

@@ -11,7 +11,7 @@ from market_maker.base.timeutil import from_seconds
 from market_maker.config import load_settings
 from market_maker.exchange.replay import load_recorded_minutes
 from market_maker.regime.model import MetricsFile
-from market_maker.regime.service import analyze_series
+from market_maker.regime.recording_analysis import analyze_series
 from market_maker.snapshots.paths import snapshot_relpath
 from tests.conftest import SAMPLE_FILE
 

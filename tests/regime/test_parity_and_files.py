@@ -23,7 +23,7 @@ from market_maker.context import RunContext
 from market_maker.pipeline.collection import collect_hours
 from market_maker.regime import files
 from market_maker.regime.model import MetricRecord, MetricsFile
-from market_maker.regime.service import RangeAnalysis, analyze_range, analyze_stored_hour
+from market_maker.regime.stored_analysis import RangeAnalysis, analyze_range, analyze_stored_hour
 from market_maker.snapshots import Limits, SnapshotReader, write_snapshot
 from market_maker.snapshots.model import GridStatusRecord, Snapshot
 from tests.regime.helpers import SYMBOL, hours, utc

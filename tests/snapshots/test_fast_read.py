@@ -1,7 +1,8 @@
 """The array read path against the model path: the same files accepted, the same problems.
 
-The model path (``parse_snapshot`` with one pydantic model per candle, then
-``validate_snapshot``) is the reference. Every generated file starts from a
+Both paths check with the same rules (``snapshots/rules.py``); what differs is how they
+read a file into columns. The model path (``parse_snapshot`` with one pydantic model per
+candle, then ``validate_snapshot``) is the reference. Every generated file starts from a
 real snapshot of the recorded sample and is then damaged in ways the writer
 never would: any value in any candle field, candles removed, duplicated,
 swapped or given extra keys, times off the grid or written another way, OHLC
@@ -23,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from market_maker.base.timeutil import format_utc
-from market_maker.snapshots import Snapshot, SnapshotReader, dumps
-from market_maker.snapshots import arrays as arrays_module
-from market_maker.snapshots.arrays import SECTIONS, LineMemo, read_snapshot
+from market_maker.snapshots import Snapshot, SnapshotReader, dumps, fast_read, utc_times
+from market_maker.snapshots.arrays import SECTIONS
+from market_maker.snapshots.fast_read import LineMemo, read_snapshot
 from market_maker.snapshots.io import dumps_data
 from market_maker.snapshots.validation import parse_snapshot, validate_snapshot
 from tests.snapshots.helpers import SYMBOL, as_json, write_raw
@@ -188,7 +189,7 @@ def test_the_array_path_accepts_and_rejects_exactly_what_the_model_path_does(
     assert_same(raw, hour, memo)
     assert_same(raw, hour, None)
     if data.draw(st.booleans()):  # and the times seen so far forgotten
-        arrays_module.forget_times()
+        utc_times.forget_times()
         assert_same(raw, hour, None)
 
 
@@ -220,10 +221,10 @@ def test_times_read_from_known_days_and_times_of_day_are_the_times_parsed(
 ) -> None:
     """Known days and times of day stand for a time as a character-by-character parse."""
     if forget:
-        arrays_module.forget_times()
-    expected = arrays_module._parse_times(tuple(values))
+        utc_times.forget_times()
+    expected = utc_times.parse_times(tuple(values))
     for _ in range(2):  # unknown, then known
-        got = arrays_module._utc_seconds(tuple(values))
+        got = utc_times.utc_seconds(tuple(values))
         assert (got is None) == (expected is None)
         if expected is not None and got is not None:
             assert got.tolist() == expected.tolist()
@@ -297,7 +298,7 @@ def test_files_as_the_writer_lays_them_out_take_the_array_path(
     def refuse(raw: bytes) -> None:
         raise AssertionError("the model path was taken")
 
-    monkeypatch.setattr(arrays_module, "parse_snapshot", refuse)
+    monkeypatch.setattr(fast_read, "parse_snapshot", refuse)
     arrays, problems = read_snapshot(
         raw, expected_symbol=SYMBOL, expected_hour=datetime.fromisoformat(base["hour"])
     )

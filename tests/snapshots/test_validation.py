@@ -7,7 +7,8 @@ from pathlib import Path
 
 from market_maker.base.timeutil import HOUR
 from market_maker.snapshots import Problem, Snapshot, SnapshotReader, dumps, validate_snapshot
-from market_maker.snapshots.validation import errors_only, validate_sequence
+from market_maker.snapshots.problems import errors_only
+from market_maker.snapshots.rules import validate_sequence
 from tests.snapshots.helpers import (
     FIRST_HOUR,
     LAST_HOUR,

@@ -27,7 +27,7 @@ from market_maker.maintenance import (
 )
 from market_maker.pipeline.collection import collect_hours, written_paths
 from market_maker.regime import files as metrics_files
-from market_maker.regime.service import analyze_range
+from market_maker.regime.stored_analysis import analyze_range
 from market_maker.snapshots import SnapshotReader
 from market_maker.snapshots.packing import build_pack, pack_relpath, read_pack
 

@@ -12,6 +12,11 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 WIDTH_PX = 900
 HEIGHT_PX = 600
@@ -51,9 +56,7 @@ def exit_chart(
     title: str,
 ) -> bytes:
     """The PNG (``WIDTH_PX`` x ``HEIGHT_PX``) of ``hours`` with the grid and the state change."""
-    from matplotlib import dates as mdates
     from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
 
     if not hours:
         raise ValueError("no hours to chart")
@@ -64,17 +67,35 @@ def exit_chart(
     # One hour's width (what the times are spaced by): the last hour's band and some room.
     step = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else timedelta(hours=1)
 
-    # The regime band: one span per run of equal verdicts, behind everything.
+    _draw_regime_band(axes, hours, step)
+    axes.plot(times, [h.price for h in hours], color="#1f2328", lw=2.6, zorder=3)
+    _draw_bounds(axes, lower, upper)
+    state_colour = STATE_COLOURS.get(state, "#cf222e")
+    if changed_at is not None and times[0] <= changed_at <= times[-1]:
+        _draw_state_change(axes, state, changed_at, state_colour)
+    axes.plot(times[-1:], [hours[-1].price], "o", color=state_colour, ms=10, zorder=5)
+    _set_scales(axes, hours, lower, upper, step)
+    _draw_titles(figure, hours, title)
+    _draw_legend(figure, hours)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _draw_regime_band(axes: Axes, hours: list[ChartHour], step: timedelta) -> None:
+    """One span per run of equal verdicts, behind everything."""
     start = 0
     for i in range(1, len(hours) + 1):
         if i == len(hours) or hours[i].verdict != hours[start].verdict:
             colour = REGIME_COLOURS.get(hours[start].verdict or "")
             if colour is not None:
-                end = times[i] if i < len(hours) else times[-1] + step
-                axes.axvspan(times[start], end, color=colour, alpha=BAND_ALPHA, lw=0, zorder=0)
+                end = hours[i].hour if i < len(hours) else hours[-1].hour + step
+                axes.axvspan(hours[start].hour, end, color=colour, alpha=BAND_ALPHA, lw=0, zorder=0)
             start = i
 
-    axes.plot(times, [h.price for h in hours], color="#1f2328", lw=2.6, zorder=3)
+
+def _draw_bounds(axes: Axes, lower: float, upper: float) -> None:
+    """The grid's bounds as dashed lines, each labelled with its price."""
     for bound, label in ((upper, "upper"), (lower, "lower")):
         axes.axhline(bound, color="#8250df", lw=2, ls=(0, (6, 4)), zorder=2)
         axes.annotate(
@@ -88,29 +109,37 @@ def exit_chart(
             color="#8250df",
             fontweight="bold",
         )
-    state_colour = STATE_COLOURS.get(state, "#cf222e")
-    if changed_at is not None and times[0] <= changed_at <= times[-1]:
-        axes.axvline(changed_at, color=state_colour, lw=2.5, zorder=4)
-        axes.annotate(
-            f"{state.replace('_', ' ')} {changed_at:%H:%M}",
-            xy=(changed_at, 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(-6, -6),
-            textcoords="offset points",
-            ha="right",
-            va="top",
-            fontsize=15,
-            color=state_colour,
-            fontweight="bold",
-            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
-        )
-    axes.plot(times[-1:], [hours[-1].price], "o", color=state_colour, ms=10, zorder=5)
+
+
+def _draw_state_change(axes: Axes, state: str, changed_at: datetime, colour: str) -> None:
+    """A line at the hour the state changed, labelled with the state and the time."""
+    axes.axvline(changed_at, color=colour, lw=2.5, zorder=4)
+    axes.annotate(
+        f"{state.replace('_', ' ')} {changed_at:%H:%M}",
+        xy=(changed_at, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(-6, -6),
+        textcoords="offset points",
+        ha="right",
+        va="top",
+        fontsize=15,
+        color=colour,
+        fontweight="bold",
+        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
+    )
+
+
+def _set_scales(
+    axes: Axes, hours: list[ChartHour], lower: float, upper: float, step: timedelta
+) -> None:
+    """Room for the price and both bounds; ticks twice a day; a light horizontal grid."""
+    from matplotlib import dates as mdates
 
     low = min(lower, *(h.price for h in hours))
     high = max(upper, *(h.price for h in hours))
     pad = (high - low) * 0.08 or high * 0.01
     axes.set_ylim(low - pad, high + pad)
-    axes.set_xlim(times[0], times[-1] + step * 0.5)
+    axes.set_xlim(hours[0].hour, hours[-1].hour + step * 0.5)
     axes.xaxis.set_major_locator(mdates.HourLocator(byhour=[0, 12]))
     axes.xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%H:%M"))
     axes.yaxis.set_major_formatter(_thousands())
@@ -118,16 +147,26 @@ def exit_chart(
     axes.grid(axis="y", color="#d1d9e0", lw=0.8)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
+
+
+def _draw_titles(figure: Figure, hours: list[ChartHour], title: str) -> None:
+    """The title, and under it the last price and the span shown."""
     figure.text(0.02, 0.975, title, fontsize=18, fontweight="bold", va="top")
     figure.text(
         0.02,
         0.915,
-        f"{hours[-1].price:,.2f} at {times[-1]:%d %b %H:%M} UTC · hourly closes, "
+        f"{hours[-1].price:,.2f} at {hours[-1].hour:%d %b %H:%M} UTC · hourly closes, "
         f"last {len(hours)} h",
         fontsize=14,
         color="#59636e",
         va="top",
     )
+
+
+def _draw_legend(figure: Figure, hours: list[ChartHour]) -> None:
+    """The regimes the band shows, in the dashboard's order."""
+    from matplotlib.patches import Patch
+
     seen = [v for v in REGIME_COLOURS if any(h.verdict == v for h in hours)]
     if seen:
         figure.legend(
@@ -138,9 +177,6 @@ def exit_chart(
             frameon=False,
             bbox_to_anchor=(0.54, 0.0),
         )
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
 
 
 def _thousands():

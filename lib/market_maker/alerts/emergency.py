@@ -136,34 +136,62 @@ def cycle(
     recorded ``outcomes`` and the operator's ``actions`` on its decisions ((action, at,
     decision id), in time order)."""
     mine = [d for d in sent if d.key == key and d.hour >= start and d.receipt]
+    stopped = _stopped(actions)
+    if stopped:
+        return Cycle(start, stopped=stopped)
+    response = _acknowledged(mine, outcomes) or _recorded(actions)
+    if response:
+        return Cycle(start, response=response)
+    return _ringing(start, mine, outcomes, now, expire_seconds)
+
+
+def _stopped(actions: list[tuple[str, datetime, str]]) -> str | None:
+    """The first recorded stop of the grid (an executed decision), if any."""
     for action, at, decision in actions:
         if action == "executed":
-            return Cycle(
-                start, stopped=f"the operator stopped the grid ({decision}, {at:%H:%M} UTC)"
-            )
+            return f"the operator stopped the grid ({decision}, {at:%H:%M} UTC)"
+    return None
+
+
+def _acknowledged(mine: list[DeliveryRecord], outcomes: dict[str, ReceiptRecord]) -> str | None:
+    """The first acknowledgement of one of the episode's emergencies: by whom, when."""
     acks = [
         outcomes[d.receipt]
         for d in mine
         if d.receipt in outcomes and outcomes[d.receipt].outcome == "acknowledged"
     ]
-    if acks:
-        first = min(acks, key=lambda r: r.acknowledged_at or r.sent_at)
-        by = " on ".join(x for x in (first.acknowledged_by, first.acknowledged_by_device) if x)
-        at = first.acknowledged_at or first.sent_at
-        minutes = (
-            f", {first.response_seconds // 60} min after the alert"
-            if (first.response_seconds is not None)
-            else ""
-        )
-        return Cycle(
-            start,
-            response=f"acknowledged by {by or 'the operator'} at {at:%Y-%m-%d %H:%M} UTC{minutes}",
-        )
-    if actions:
-        action, at, decision = actions[0]
-        return Cycle(
-            start, response=f"'{action}' recorded on {decision} at {at:%Y-%m-%d %H:%M} UTC"
-        )
+    if not acks:
+        return None
+    return _acknowledgement(min(acks, key=lambda r: r.acknowledged_at or r.sent_at))
+
+
+def _acknowledgement(receipt: ReceiptRecord) -> str:
+    by = " on ".join(x for x in (receipt.acknowledged_by, receipt.acknowledged_by_device) if x)
+    at = receipt.acknowledged_at or receipt.sent_at
+    minutes = (
+        f", {receipt.response_seconds // 60} min after the alert"
+        if (receipt.response_seconds is not None)
+        else ""
+    )
+    return f"acknowledged by {by or 'the operator'} at {at:%Y-%m-%d %H:%M} UTC{minutes}"
+
+
+def _recorded(actions: list[tuple[str, datetime, str]]) -> str | None:
+    """The operator's first recorded answer on the episode's decisions, if any."""
+    if not actions:
+        return None
+    action, at, decision = actions[0]
+    return f"'{action}' recorded on {decision} at {at:%Y-%m-%d %H:%M} UTC"
+
+
+def _ringing(
+    start: datetime,
+    mine: list[DeliveryRecord],
+    outcomes: dict[str, ReceiptRecord],
+    now: datetime,
+    expire_seconds: int,
+) -> Cycle:
+    """The latest emergency Pushover still repeats (no outcome yet, not expired), if any."""
     for d in reversed(mine):
         until = d.attempted_at + timedelta(seconds=expire_seconds)
         if d.receipt not in outcomes and now < until:

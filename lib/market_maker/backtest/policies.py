@@ -29,7 +29,7 @@ from market_maker.backtest.parameters import BacktestParameters
 from market_maker.backtest.replay import ExitTrack, PlacedGrid, first_evaluated_hour
 from market_maker.base.candles import CandleSeries
 from market_maker.base.timeutil import HOUR, from_seconds, to_seconds
-from market_maker.kpis.compute import ActionFact, DecisionFact, StateHour
+from market_maker.kpis.history import ActionFact, DecisionFact, StateHour
 from market_maker.kpis.model import KpiEvent
 
 

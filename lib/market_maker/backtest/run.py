@@ -36,7 +36,8 @@ from market_maker.base.candles import CandleSeries
 from market_maker.base.timeutil import to_seconds
 from market_maker.config import Settings
 from market_maker.grids.valuation import GridShape
-from market_maker.kpis.compute import GridLife, HourlyPrices, Rules, SymbolHistory, find_events
+from market_maker.kpis.compute import find_events
+from market_maker.kpis.history import GridLife, HourlyPrices, Rules, SymbolHistory
 
 Progress = Callable[[float, str], None]
 

@@ -21,7 +21,8 @@ from market_maker.backtest.results import (
 )
 from market_maker.base.timeutil import HOUR, floor_hour, from_seconds, to_seconds
 from market_maker.decisions.states import RECOMMENDATION, ExitState
-from market_maker.kpis.compute import ActionFact, DecisionFact, StateHour, kpis
+from market_maker.kpis.compute import kpis
+from market_maker.kpis.history import ActionFact, DecisionFact, StateHour
 from market_maker.kpis.model import Kpi
 
 if TYPE_CHECKING:  # the run is built from these functions' answers

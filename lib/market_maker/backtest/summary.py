@@ -5,7 +5,7 @@ from __future__ import annotations
 from market_maker.backtest.results import BASELINES, BacktestReport
 from market_maker.backtest.sweep import SweepResult
 from market_maker.kpis.model import Kpi
-from market_maker.kpis.report import cell
+from market_maker.kpis.tables import cell
 
 
 def headline_rows(report: BacktestReport) -> list[dict[str, str]]:

@@ -74,10 +74,6 @@ def floor_hour(dt: datetime) -> datetime:
     return floor_period(dt, 60)
 
 
-def is_hour(dt: datetime) -> bool:
-    return is_period_start(dt, 60)
-
-
 def last_closed_hour(now: datetime) -> datetime:
     """The most recent hour whose 60 minutes have all closed at ``now``."""
     return last_closed_period(now, 60)

@@ -13,8 +13,8 @@ from market_maker.decisions.model import DECISIONS_DIR, decision_id
 from market_maker.decisions.store import DecisionStore
 from market_maker.exit_strategy.store import ExitStateStore
 from market_maker.grids.book import GridBook
+from market_maker.kpis.daily_batch import action_fact, day_end
 from market_maker.kpis.model import KPIS_DIR, Kpi, read_kpi_file
-from market_maker.kpis.service import action_fact, day_end
 from market_maker.snapshots.columnar import CandleCache
 
 KPI_WINDOWS = ("7d", "30d")

@@ -188,11 +188,6 @@ def _write_checked(root: Path, path: Path, grid: GridConfig, fee_rate: float) ->
         raise
 
 
-def _reads_back(tmp: Path, path: Path, grid: GridConfig) -> None:
-    if parse_grid(tmp.read_text(), str(path)) != grid:
-        raise DataError(f"{path}: written grid does not read back equal")
-
-
 def grid_files(fee_rate: float) -> FileKind:
     """Grid files, checked (spacing against the round-trip fee included) as when added."""
     return FileKind(

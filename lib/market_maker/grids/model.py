@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from itertools import pairwise
 from typing import Literal
@@ -102,13 +101,6 @@ class GridConfig(BaseModel):
             return (self.upper_price / self.lower_price) ** (1 / (self.levels - 1)) - 1
         return (self.upper_price - self.lower_price) / (self.levels - 1) / self.lower_price
 
-    @property
-    def min_spacing(self) -> float:
-        """The narrowest relative step: the one a completed pair is sure to earn."""
-        if self.spacing_kind == "geometric":
-            return 1 - (self.lower_price / self.upper_price) ** (1 / (self.levels - 1))
-        return (self.upper_price - self.lower_price) / (self.levels - 1) / self.upper_price
-
     def capital(self) -> float:
         """Quote a grid ties up when placed at its bounds' midpoint (for SINGLE_GRID capital)."""
         from market_maker.grids.position import level_prices
@@ -166,7 +158,3 @@ class GridConfig(BaseModel):
     def _last(self, at: datetime) -> HistoryEntry | None:
         past = [e for e in self.history if e.at <= at]
         return past[-1] if past else None
-
-
-def valid_grid_id(value: str) -> bool:
-    return bool(re.fullmatch(GRID_ID_PATTERN, value))

@@ -16,7 +16,7 @@ import numpy as np
 from market_maker.base.timeutil import HOUR, from_seconds
 from market_maker.decisions.model import EvaluationData, Excursion
 from market_maker.grids.valuation import GridShape
-from market_maker.kpis.compute import ActionFact, HourlyPrices
+from market_maker.kpis.history import ActionFact, HourlyPrices
 
 
 def horizon_label(hours: int) -> str:
@@ -39,44 +39,18 @@ def evaluate_outcome(
     """The outcome ``horizon_hours`` after issue; None until every hour of it is recorded."""
     end = issued_at + timedelta(hours=horizon_hours)
     span = prices.span(hour, end - HOUR)
-    closes, lows = prices.close[span], prices.low[span]
-    expected = int((end - hour) / HOUR)
-    if len(closes) < expected or prices.close_at(hour) is None:
+    closes = prices.close[span]
+    if len(closes) < int((end - hour) / HOUR) or prices.close_at(hour) is None:
         return None
     price = float(closes[0])
-    pnl = shape.pnl(closes, fee_rate)
-    kept = round(float(pnl[-1]), 2)
+    kept = round(float(shape.pnl(closes, fee_rate)[-1]), 2)
     stopped = round(shape.holdings_value(stop_price) - shape.holdings_value(price), 2)
-    outside = np.nonzero((closes[1:] < shape.lower) | (closes[1:] > shape.upper))[0]
-    broke = bool(len(outside))
-    break_at = from_seconds(int(prices.t[span][1:][outside[0]])) if broke else None
-    worst = float(lows.min())
-    excursion = Excursion(
-        price=worst,
-        pct=round(max(0.0, (price - worst) / price * 100), 3),
-        usd=round(max(0.0, shape.holdings_value(price) - shape.holdings_value(worst)), 2),
-    )
+    break_at = _first_break(shape, closes, prices.t[span])
     stop = recommendation == "STOP_GRID"
-    if stop:
-        right = broke
-        reason = (
-            f"the range broke at {break_at:%Y-%m-%d %H:%M}Z" if broke else "price stayed inside"
-        )
-    else:
-        right = not broke
-        reason = f"the range broke at {break_at:%Y-%m-%d %H:%M}Z" if broke else "no break"
-    as_acted, quality = None, "no_action"
-    if action is not None and action.at < end:
-        # Executing a STOP_GRID, or declining a HOLD/WATCH, stops the grid at the action's
-        # price; the other answers leave it running.
-        stops = (action.action == "executed") == stop
-        if stops and action_price is not None:
-            as_acted = round(shape.holdings_value(action_price) - shape.holdings_value(price), 2)
-        elif not stops:
-            as_acted = kept
-        if as_acted is not None:
-            alternative = kept if stops else stopped
-            quality = "helped" if as_acted >= alternative else "hurt"
+    acted = action if action is not None and action.at < end else None
+    as_acted, quality = _acted_outcome(
+        shape, price, stop, acted, action_price, kept=kept, stopped=stopped
+    )
     return EvaluationData(
         horizon=horizon_label(horizon_hours),
         window_start=issued_at,
@@ -84,17 +58,69 @@ def evaluate_outcome(
         price=price,
         stop_price=stop_price,
         close_at_end=float(closes[-1]),
-        broke=broke,
+        broke=break_at is not None,
         break_at=break_at,
-        max_adverse_excursion=excursion,
+        max_adverse_excursion=_adverse_excursion(shape, price, prices.low[span]),
         usd_if_kept=kept,
         usd_if_stopped=stopped,
         usd_if_followed=stopped if stop else kept,
         usd_if_ignored=kept if stop else stopped,
-        recommendation_quality="right" if right else "wrong",
-        quality_reason=reason,
-        action=action.action if action is not None and action.at < end else None,
-        action_at=action.at if action is not None and action.at < end else None,
+        recommendation_quality="right" if (break_at is not None) == stop else "wrong",
+        quality_reason=_quality_reason(stop, break_at),
+        action=acted.action if acted is not None else None,
+        action_at=acted.at if acted is not None else None,
         usd_as_acted=as_acted,
         action_quality=quality,
     )
+
+
+def _first_break(shape: GridShape, closes: np.ndarray, times: np.ndarray) -> datetime | None:
+    """The first hour after the decision's whose close is outside the grid; None: none was."""
+    outside = np.nonzero((closes[1:] < shape.lower) | (closes[1:] > shape.upper))[0]
+    return from_seconds(int(times[1:][outside[0]])) if len(outside) else None
+
+
+def _adverse_excursion(shape: GridShape, price: float, lows: np.ndarray) -> Excursion:
+    """How far below the decision's price the lowest low went, in percent and in USD."""
+    worst = float(lows.min())
+    return Excursion(
+        price=worst,
+        pct=round(max(0.0, (price - worst) / price * 100), 3),
+        usd=round(max(0.0, shape.holdings_value(price) - shape.holdings_value(worst)), 2),
+    )
+
+
+def _quality_reason(stop: bool, break_at: datetime | None) -> str:
+    """Why the recommendation was right or wrong: the break, or its absence."""
+    if break_at is not None:
+        return f"the range broke at {break_at:%Y-%m-%d %H:%M}Z"
+    return "price stayed inside" if stop else "no break"
+
+
+def _acted_outcome(
+    shape: GridShape,
+    price: float,
+    stop: bool,
+    action: ActionFact | None,
+    action_price: float | None,
+    *,
+    kept: float,
+    stopped: float,
+) -> tuple[float | None, str]:
+    """(USD as the operator acted, whether the action helped) for an action within the
+    horizon; (None, "no_action") without one or without the price to value it at.
+
+    Executing a STOP_GRID, or declining a HOLD/WATCH, stops the grid at the action's price;
+    the other answers leave it running.
+    """
+    if action is None:
+        return None, "no_action"
+    stops = (action.action == "executed") == stop
+    if not stops:
+        as_acted = kept
+    elif action_price is not None:
+        as_acted = round(shape.holdings_value(action_price) - shape.holdings_value(price), 2)
+    else:
+        return None, "no_action"
+    alternative = kept if stops else stopped
+    return as_acted, "helped" if as_acted >= alternative else "hurt"

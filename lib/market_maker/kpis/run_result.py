@@ -9,9 +9,9 @@ from datetime import date
 from pydantic import Field
 
 from market_maker.base.types import FrozenModel
+from market_maker.kpis.daily_batch import WriteStatus
 from market_maker.kpis.model import KpiFile
-from market_maker.kpis.report import kpi_markdown, kpi_rows
-from market_maker.kpis.service import WriteStatus
+from market_maker.kpis.tables import kpi_markdown, kpi_rows
 
 
 class KpiRunResult(FrozenModel):

@@ -14,7 +14,7 @@ from market_maker.context import RunContext
 from market_maker.snapshots import write_snapshot
 from market_maker.snapshots.builder import build_snapshot, fetch_bundle
 from market_maker.snapshots.model import GridStatusRecord
-from market_maker.snapshots.validation import newer_schema
+from market_maker.snapshots.problems import newer_schema
 
 Status = Literal["written", "unchanged", "missing_at_source", "not_closed"]
 

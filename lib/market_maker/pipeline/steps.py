@@ -35,7 +35,7 @@ from market_maker.pipeline.collection import HourOutcome, collect_hours
 from market_maker.pipeline.outcomes import ExitOutcome, HourResult
 from market_maker.regime import files
 from market_maker.regime.model import MetricsFile
-from market_maker.regime.service import analyze_stored_hour
+from market_maker.regime.stored_analysis import analyze_stored_hour
 from market_maker.snapshots.model import GridStatusRecord
 
 StepName = Literal["collect", "analyse", "decide", "notify", "record"]

@@ -92,10 +92,6 @@ def adx(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) 
     return result
 
 
-def _is_zero(x: np.ndarray) -> np.ndarray:
-    return (x > -_TA_EPSILON) & (x < _TA_EPSILON)
-
-
 def efficiency_ratio(close: np.ndarray) -> np.ndarray:
     """Kaufman's efficiency ratio over the window: |net move| / sum of |bar moves|.
 

@@ -1,46 +1,21 @@
-"""The fast read path: a snapshot's candles parsed and checked as arrays.
+"""A snapshot with its candles as arrays: what the fast read path gives, and ranges read.
 
-A file in the form the writer produces (prices as integers, volumes as
-numbers, open times as ``YYYY-MM-DDTHH:MM:SSZ``) is parsed with orjson and
-its candles checked column by column with numpy; its other fields go through
-the :class:`Snapshot` model as always. Anything else (an older schema, a
-string where a number belongs, a time with an offset, a value the model would
-refuse) takes the model path, which explains every problem field by field.
-Both paths report the same problems for the same file (see the tests).
+Every field but the candles stays in the :class:`Snapshot` model (``header``); each candle
+section is three arrays (:class:`Candles`). :mod:`market_maker.snapshots.fast_read` reads
+files into this form.
 """
 
 from __future__ import annotations
 
-import math
-from array import array
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import pairwise
-from operator import itemgetter
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-import orjson
-from pydantic import ValidationError
 
 from market_maker.base.candles import CandleSeries, Interval
-from market_maker.base.timeutil import HOUR, format_utc, from_seconds, to_seconds
-from market_maker.snapshots.model import KNOWN_VERSIONS, CandleRecord, Snapshot, migrate
-from market_maker.snapshots.validation import (
-    DEFAULT_LIMITS,
-    MAX_LISTED,
-    VOLUME_RTOL,
-    Limits,
-    Problem,
-    check_header,
-    check_summary,
-    gap_problem,
-    list_times,
-    no_bar_message,
-    parse_snapshot,
-    period_word,
-    validate_snapshot,
-)
+from market_maker.base.timeutil import from_seconds, to_seconds
+from market_maker.snapshots.model import CandleRecord, Snapshot
 
 Section = Literal["minutes", "candles_1h", "candles_4h"]
 SECTIONS: tuple[Section, ...] = ("minutes", "candles_1h", "candles_4h")
@@ -49,10 +24,9 @@ INTERVALS = {
     "candles_1h": Interval.HOUR,
     "candles_4h": Interval.FOUR_HOURS,
 }
-_FIELDS = itemgetter("t", "o", "h", "l", "c", "v")
 
 
-def _no_candles() -> dict[str, list]:
+def empty_sections() -> dict[str, list]:
     return {section: [] for section in SECTIONS}
 
 
@@ -65,17 +39,16 @@ class Candles:
     v: np.ndarray
 
     @classmethod
+    def empty(cls) -> Candles:
+        return cls(np.empty(0, np.int64), np.empty((4, 0), np.int64), np.empty(0))
+
+    @classmethod
     def from_records(cls, records: list[CandleRecord]) -> Candles:
         if not records:
-            return cls(np.empty(0, np.int64), np.empty((4, 0), np.int64), np.empty(0))
-        prices = [(r.o, r.h, r.l, r.c) for r in records]
-        try:
-            price_array = np.array(prices, dtype=np.int64)
-        except OverflowError:  # the model takes any integer: keep them as Python ints
-            price_array = np.array(prices, dtype=object)
+            return cls.empty()
         return cls(
             np.array([to_seconds(r.t) for r in records], dtype=np.int64),
-            price_array.T.copy(),
+            price_rows(records),
             np.array([r.v for r in records], dtype=np.float64),
         )
 
@@ -113,7 +86,7 @@ class SnapshotArrays:
     @classmethod
     def from_snapshot(cls, snap: Snapshot) -> SnapshotArrays:
         return cls(
-            snap.model_copy(update=_no_candles()),
+            snap.model_copy(update=empty_sections()),
             *(Candles.from_records(getattr(snap, s)) for s in SECTIONS),
         )
 
@@ -142,515 +115,11 @@ class SnapshotArrays:
         return self.header.model_copy(update={s: self.section(s).records() for s in SECTIONS})
 
 
-class LineMemo:
-    """Each section's candle lines in the last file read, and their candles: a neighbour's
-    1h and 4h windows are the same lines shifted by an hour or four, and a line's bytes
-    determine its candle."""
-
-    def __init__(self) -> None:
-        self.last: dict[Section, tuple[bytes, Candles]] = {}
-
-
-def read_snapshot(
-    raw: bytes,
-    *,
-    expected_symbol: str | None = None,
-    expected_hour: datetime | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-    memo: LineMemo | None = None,
-) -> tuple[SnapshotArrays | None, list[Problem]]:
-    """Parse and validate a snapshot file's bytes: every problem, as the model path finds them."""
-    fast = _parse_lines(raw, memo or LineMemo())
-    if fast is None:
-        fast = _parse_fast(raw)
-    if fast is None:
-        snap, problems = parse_snapshot(raw)
-        if snap is None:
-            return None, problems
-        problems = validate_snapshot(
-            snap, expected_symbol=expected_symbol, expected_hour=expected_hour, limits=limits
-        )
-        return SnapshotArrays.from_snapshot(snap), problems
-    return fast, validate_arrays(
-        fast, expected_symbol=expected_symbol, expected_hour=expected_hour, limits=limits
-    )
-
-
-# -- parsing -----------------------------------------------------------------
-
-
-_OPENING = {name: f'\n  "{name}": [\n'.encode() for name in SECTIONS}
-_CLOSING = b"\n  ]"
-_INDENT = b"    "
-_SEPARATOR = b",\n    "
-
-
-def _parse_lines(raw: bytes, memo: LineMemo) -> SnapshotArrays | None:
-    """The snapshot when the file is laid out as the writer lays it out (one candle a line)
-    and the model accepts it, else None.
-
-    The document is parsed as two parts: the fields with each candle section emptied, and
-    the candle lines. A section that begins with the lines the last file's same section
-    ended with (the window moved on by an hour) takes their candles from ``memo``; only the
-    lines after them are parsed.
-    """
-    outside: list[bytes] = []
-    blocks: list[tuple[Section, bytes]] = []
-    kept: list[Candles | None] = []
-    items: list[bytes] = []
-    counts: list[int] = []
-    at = 0
-    for name in SECTIONS:
-        opening = raw.find(_OPENING[name], at)
-        if opening < 0:
-            continue
-        start = opening + len(_OPENING[name])
-        end = raw.find(_CLOSING, start)
-        if end < 0 or raw[start : start + 4] != _INDENT:
-            return None
-        block = raw[start + 4 : end]
-        reused, rest = _reuse(block, memo.last.get(name))
-        new = rest.split(_SEPARATOR) if rest is not None else []
-        if rest is not None and rest.count(b"\n") != len(new) - 1:
-            return None  # a line that is not one candle: the whole-document path
-        outside.append(raw[at:start])
-        blocks.append((name, block))
-        kept.append(reused)
-        items += new
-        counts.append(len(new))
-        at = end
-    outside.append(raw[at:])
+def price_rows(records: list[CandleRecord]) -> np.ndarray:
+    """The records' prices as rows o/h/l/c: int64, or Python ints where int64 is too small
+    (the model takes any integer)."""
+    prices = [(r.o, r.h, r.l, r.c) for r in records]
     try:
-        data = orjson.loads(b"".join(outside))
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict) or data.get("schema_version") not in KNOWN_VERSIONS:
-        return None
-    if any(data.get(name) != [] for name in SECTIONS):
-        return None  # candles written some other way, or twice: the whole-document path
-    parsed = _parse_items(items)
-    if parsed is None:
-        return None
-    sections: dict[str, Candles] = {}
-    first = 0
-    for (name, block), reused, count in zip(blocks, kept, counts, strict=True):
-        part = slice(first, first + count)
-        fresh = Candles(parsed.t[part], parsed.prices[:, part], parsed.v[part])
-        sections[name] = fresh if reused is None else _joined(reused, fresh)
-        memo.last[name] = (block, sections[name])
-        first += count
-    try:
-        header = Snapshot.model_validate(migrate(data))
-    except ValidationError:
-        return None
-    return SnapshotArrays(
-        header, *(sections[name] if name in sections else _no_rows() for name in SECTIONS)
-    )
-
-
-_MAX_SHIFT = 4  # lines the window may have moved on since the last file (hours missing)
-
-
-def _reuse(block: bytes, last: tuple[bytes, Candles] | None) -> tuple[Candles | None, bytes | None]:
-    """(candles of the lines ``block`` shares with the last file's, the lines after them).
-
-    The shared lines are the last block from one of its first lines on, found at the start
-    of ``block`` and followed by the end of the block or a separator. Every newline of the
-    last block separates two of its candles (it was checked so), and so does the one after
-    the shared lines: the block's lines split there as they split alone.
-    """
-    if last is None:
-        return None, block
-    previous, candles = last
-    view = memoryview(previous)
-    at = 0
-    for shift in range(min(_MAX_SHIFT, len(candles) - 1) + 1):
-        shared = view[at:]
-        if block.startswith(shared):
-            tail = len(previous) - at
-            if len(block) == tail:
-                return _tail(candles, shift), None
-            if block.startswith(_SEPARATOR, tail):
-                return _tail(candles, shift), block[tail + len(_SEPARATOR) :]
-        at = previous.find(_SEPARATOR, at)
-        if at < 0:
-            break
-        at += len(_SEPARATOR)
-    return None, block
-
-
-def _tail(candles: Candles, shift: int) -> Candles:
-    return Candles(candles.t[shift:], candles.prices[:, shift:], candles.v[shift:])
-
-
-def _joined(a: Candles, b: Candles) -> Candles:
-    if not len(b):
-        return a
-    return Candles(
-        np.concatenate([a.t, b.t]),
-        np.concatenate([a.prices, b.prices], axis=1),
-        np.concatenate([a.v, b.v]),
-    )
-
-
-def _parse_items(items: list[bytes]) -> Candles | None:
-    """The candles of lines of one candle each (else None)."""
-    text = b"[" + b",".join(items) + b"]"
-    # Each line holds one "{": with every element a flat candle object (checked below),
-    # element i is line i, so a line's bytes stand for its candle.
-    if text.count(b"{") != len(items):
-        return None
-    try:
-        parsed = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
-    if len(parsed) != len(items):
-        return None
-    return _candles(parsed)
-
-
-def _parse_fast(raw: bytes) -> SnapshotArrays | None:
-    """The snapshot when the file is in the writer's form and the model accepts it, else None."""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict) or data.get("schema_version") not in KNOWN_VERSIONS:
-        return None
-    data = migrate(data)
-    lists = [data.get(name) for name in SECTIONS]
-    if not all(isinstance(items, list) for items in lists):
-        return None
-    # One pass over the three sections: numpy's cost is per call, not per candle.
-    every = _candles([c for items in lists for c in items])
-    if every is None:
-        return None
-    sections = []
-    start = 0
-    for items in lists:
-        part = slice(start, start + len(items))
-        sections.append(Candles(every.t[part], every.prices[:, part], every.v[part]))
-        start += len(items)
-    try:
-        header = Snapshot.model_validate({**data, **_no_candles()})
-    except ValidationError:
-        return None
-    return SnapshotArrays(header, *sections)
-
-
-def _no_rows() -> Candles:
-    return Candles(np.empty(0, np.int64), np.empty((4, 0), np.int64), np.empty(0))
-
-
-def _candles(items: list[Any]) -> Candles | None:
-    if not items:
-        return _no_rows()
-    try:
-        t, o, h, low, c, v = zip(*map(_FIELDS, items), strict=True)
-        # Each has the six keys; a seventh is an unknown key, which the model refuses.
-        if sum(map(len, items)) != 6 * len(items):
-            return None
-        # array() takes what the model's lax int and float take from JSON (bools as 1 and 0)
-        # and refuses the rest (floats for prices, strings): those take the model path.
-        prices = np.frombuffer(array("q", o + h + low + c), dtype=np.int64)
-        volumes = np.frombuffer(array("d", v), dtype=np.float64)
-    except (KeyError, TypeError, OverflowError):
-        return None
-    if not (np.all(volumes >= 0) and np.all(np.isfinite(volumes))):
-        return None  # negative, infinite: the model names the candle and field
-    times = _utc_seconds(t)
-    if times is None:
-        return None
-    return Candles(times, prices.reshape(4, len(items)), volumes)
-
-
-_DIGIT_AT = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
-_SEPARATOR_AT = np.array([4, 7, 10, 13, 16, 19])
-_SEPARATORS = np.frombuffer(b"--T::Z", dtype=np.uint8)
-# Digits to year, month, day, hour, minute, second in one product.
-_PLACES = np.zeros((14, 6), dtype=np.int64)
-for _column, (_first, _weights) in enumerate(
-    [
-        (0, (1000, 100, 10, 1)),
-        (4, (10, 1)),
-        (6, (10, 1)),
-        (8, (10, 1)),
-        (10, (10, 1)),
-        (12, (10, 1)),
-    ]
-):
-    _PLACES[_first : _first + len(_weights), _column] = _weights
-_LOWEST = np.array([1970, 1, 1, 0, 0, 0])
-_HIGHEST = np.array([9999, 12, 31, 23, 59, 59])
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-
-
-# Days ("YYYY-MM-DD") and times of day ("THH:MM:SSZ") of times already parsed, as seconds:
-# a string made of a known day and a known time of day is a valid time, their sum.
-_DAYS: dict[str, int] = {}
-_CLOCKS: dict[str, int] = {}
-_MAX_DAYS = 100_000  # times of day are at most 86,400
-
-
-def _utc_seconds(values: tuple[Any, ...]) -> np.ndarray | None:
-    """Unix seconds of ``YYYY-MM-DDTHH:MM:SSZ`` times (from 1970 on), else None."""
-    days, clocks = _DAYS, _CLOCKS
-    try:
-        return np.array([days[v[:10]] + clocks[v[10:]] for v in values], dtype=np.int64)
-    except KeyError:
-        pass  # a day or a time of day not seen yet: parse every character
-    except TypeError:  # not all strings
-        return None
-    seconds = _parse_times(values)
-    if seconds is not None:
-        if len(days) > _MAX_DAYS:
-            days.clear()
-        for value, second in zip(values, seconds.tolist(), strict=True):
-            clock = second % 86400
-            days[value[:10]] = second - clock
-            clocks[value[10:]] = clock
-    return seconds
-
-
-def forget_times() -> None:
-    """Forget the days and times of day seen (to read as a fresh process reads)."""
-    _DAYS.clear()
-    _CLOCKS.clear()
-
-
-def _parse_times(values: tuple[Any, ...]) -> np.ndarray | None:
-    """As :func:`_utc_seconds`, every character checked."""
-    try:
-        if set(map(len, values)) != {20}:
-            return None
-        text = "".join(values)
-    except TypeError:  # not all strings
-        return None
-    if not text.isascii():
-        return None
-    chars = np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(len(values), 20)
-    if not (chars[:, _SEPARATOR_AT] == _SEPARATORS).all():
-        return None
-    digits = chars[:, _DIGIT_AT] - np.uint8(ord("0"))  # a non-digit wraps above 9
-    if (digits > 9).any():
-        return None
-    parts = digits @ _PLACES
-    if ((parts < _LOWEST) | (parts > _HIGHEST)).any():
-        return None
-    year, month, day, hour, minute, second = parts.T
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    if (day > _MONTH_DAYS[month] + (leap & (month == 2))).any():
-        return None
-    # Days since the epoch of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-    y = year - (month <= 2)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    return days * 86400 + hour * 3600 + minute * 60 + second
-
-
-# -- checks (each as validation.py's, on arrays; same problems, same words) ----
-
-
-def validate_arrays(
-    snap: SnapshotArrays,
-    *,
-    expected_symbol: str | None = None,
-    expected_hour: datetime | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-) -> list[Problem]:
-    """Check one snapshot on its own, as :func:`validate_snapshot` checks the model."""
-    hour = to_seconds(snap.hour)
-    n = snap.header.period_minutes
-    problems = check_header(snap.header, expected_symbol, expected_hour, limits.period_minutes)
-    problems += _check_minutes(snap.minutes.t, hour, n)
-    for section in SECTIONS:
-        problems += _check_ohlc(section, snap.section(section))
-    problems += _check_hour_candle(snap, to_seconds(snap.header.bar_hour))
-    end = hour + 60 * n
-    problems += _check_window(snap.candles_1h, "candles_1h", 3600, end, limits.window_1h, n)
-    problems += _check_window(snap.candles_4h, "candles_4h", 14400, end, limits.window_4h, n)
-    problems += check_summary(snap.header)
-    return problems
-
-
-def _dates(seconds: np.ndarray) -> list[datetime]:
-    return [from_seconds(s) for s in seconds.tolist()]
-
-
-def _check_minutes(times: np.ndarray, hour: int, n: int = 60) -> list[Problem]:
-    problems = []
-    expected = hour + 60 * np.arange(n, dtype=np.int64)
-    if np.array_equal(times, expected):
-        return []
-    outside = np.unique(times[~np.isin(times, expected)])
-    if len(outside):
-        problems.append(
-            Problem(
-                "minutes",
-                f"{len(outside)} candle(s) outside the {period_word(n)}: "
-                f"{list_times(_dates(outside), short=True)}",
-            )
-        )
-    values, counts = np.unique(times, return_counts=True)
-    duplicated = values[counts > 1]
-    if len(duplicated):
-        problems.append(
-            Problem("minutes", f"duplicate minute(s): {list_times(_dates(duplicated), short=True)}")
-        )
-    missing = expected[~np.isin(expected, times)]
-    if len(missing):
-        problems.append(
-            Problem(
-                "minutes",
-                f"{len(missing)} of {n} minutes missing: {list_times(_dates(missing), short=True)}",
-            )
-        )
-    if np.any(np.diff(times) < 0):
-        problems.append(Problem("minutes", "minutes are not in time order (oldest first)"))
-    return problems
-
-
-def _check_ohlc(section: str, candles: Candles) -> list[Problem]:
-    o, h, low, c = candles.prices
-    if ((low > 0) & (low <= np.minimum(o, c)) & (np.maximum(o, c) <= h)).all():
-        return []  # the low the least price, and positive: none of the reasons below
-    masks = (
-        (np.minimum(np.minimum(o, h), np.minimum(low, c)) <= 0, "non-positive price"),
-        (low > np.minimum(o, c), "low above open/close"),
-        (h < np.maximum(o, c), "high below open/close"),
-        (low > h, "low above high"),
-    )
-    bad_at = np.flatnonzero(np.logical_or.reduce([mask for mask, _ in masks]))
-    if not len(bad_at):
-        return []
-    bad = [
-        f"[{i}] {format_utc(from_seconds(candles.t[i]))} "
-        f"({', '.join(reason for mask, reason in masks if mask[i])})"
-        for i in bad_at[:MAX_LISTED].tolist()
-    ]
-    listed = "; ".join(bad)
-    more = f"; and {len(bad_at) - MAX_LISTED} more" if len(bad_at) > MAX_LISTED else ""
-    return [Problem(section, f"OHLC inconsistent in {len(bad_at)} candle(s): {listed}{more}")]
-
-
-def _check_hour_candle(snap: SnapshotArrays, hour: int) -> list[Problem]:
-    own = np.flatnonzero(snap.candles_1h.t == hour)
-    if not len(own):
-        return [Problem("candles_1h", no_bar_message(snap.header))]
-    minutes = snap.minutes
-    if not len(minutes) or snap.header.period_minutes != 60:
-        return []  # as validation.py: under an hour only the cross-file check compares
-    order = np.argsort(minutes.t, kind="stable")
-    o, h, low, c = minutes.prices
-    built = {
-        "o": int(o[order[0]]),
-        "h": int(h.max()),
-        "l": int(low.min()),
-        "c": int(c[order[-1]]),
-    }
-    candle = dict(zip("ohlc", snap.candles_1h.prices[:, own[0]].tolist(), strict=True))
-    problems = [
-        Problem("candles_1h", f"hour candle {key}={candle[key]} but its minutes give {value}")
-        for key, value in built.items()
-        if candle[key] != value
-    ]
-    volume = math.fsum(minutes.v.tolist())
-    candle_v = float(snap.candles_1h.v[own[0]])
-    if not math.isclose(candle_v, volume, rel_tol=VOLUME_RTOL, abs_tol=1e-9):
-        problems.append(
-            Problem("candles_1h", f"hour candle v={candle_v} but its minutes sum to {volume}")
-        )
-    return problems
-
-
-def _check_window(
-    candles: Candles, section: str, step: int, end: int, wanted: int, n: int = 60
-) -> list[Problem]:
-    times = candles.t
-    steps = np.diff(times)
-    if (
-        wanted <= len(times) > 1
-        and steps.min() > 0
-        and steps.max() <= step
-        and times[-1] + step <= end  # the latest, the times increasing
-        and not (times % step).any()
-    ):
-        return []  # none of the problems below (in fewer steps)
-    problems = []
-    if np.any(steps <= 0):
-        problems.append(Problem(section, "candles are not strictly increasing in time"))
-    misaligned = times[times % step != 0]
-    label = str(HOUR * (step // 3600))
-    if len(misaligned):
-        problems.append(
-            Problem(section, f"open times not aligned to {label}: {list_times(_dates(misaligned))}")
-        )
-    unclosed = times[times + step > end]
-    if len(unclosed):
-        problems.append(
-            Problem(
-                section,
-                f"candles not closed at the end of the {period_word(n)}: "
-                f"{list_times(_dates(unclosed))}",
-            )
-        )
-    if len(times) < wanted:
-        problems.append(
-            Problem(
-                section,
-                f"{len(times)} candles, fewer than the {wanted} wanted "
-                "(history at the source may start later)",
-                severity="warning",
-            )
-        )
-    gaps = int(np.count_nonzero(steps > step))
-    if gaps:
-        problems.append(
-            Problem(section, f"{gaps} gap(s) in the window (missing at the source)", "warning")
-        )
-    return problems
-
-
-def validate_sequence(snapshots: list[SnapshotArrays]) -> list[tuple[SnapshotArrays, Problem]]:
-    """Consecutive snapshots must join (as :func:`validation.validate_sequence`)."""
-    problems: list[tuple[SnapshotArrays, Problem]] = []
-    ordered = sorted(snapshots, key=lambda s: s.hour)
-    for prev, cur in pairwise(ordered):
-        if cur.hour > prev.header.end:
-            problems.append((cur, gap_problem(prev.hour, cur.hour, prev.header.period_minutes)))
-            continue
-        at = to_seconds(prev.header.bar_hour)
-        own = np.flatnonzero(prev.candles_1h.t == at)
-        seen = np.flatnonzero(cur.candles_1h.t == at)
-        if len(own) and len(seen) and _differs(prev, int(own[0]), cur, int(seen[0])):
-            problems.append(
-                (
-                    cur,
-                    Problem(
-                        "candles_1h",
-                        f"its candle for {format_utc(prev.header.bar_hour)} differs from the "
-                        "previous snapshot's own hour candle",
-                    ),
-                )
-            )
-    return problems
-
-
-def _differs(sa: SnapshotArrays, i: int, sb: SnapshotArrays, j: int) -> bool:
-    a, b = sa.candles_1h, sb.candles_1h
-    prices_a = [x / sa.header.price_scale for x in a.prices[:, i].tolist()]
-    prices_b = [x / sb.header.price_scale for x in b.prices[:, j].tolist()]
-    return prices_a != prices_b or not math.isclose(
-        float(a.v[i]), float(b.v[j]), rel_tol=VOLUME_RTOL, abs_tol=1e-9
-    )
-
-
-__all__ = [
-    "Candles",
-    "SnapshotArrays",
-    "read_snapshot",
-    "validate_arrays",
-    "validate_sequence",
-]
+        return np.array(prices, dtype=np.int64).T.copy()
+    except OverflowError:
+        return np.array(prices, dtype=object).T.copy()

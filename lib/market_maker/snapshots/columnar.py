@@ -25,8 +25,8 @@ from market_maker.snapshots.model import GridStatusRecord
 from market_maker.snapshots.packing import PACK_SUFFIX, OpenPack, hour_of_member
 from market_maker.snapshots.parallel import map_parts
 from market_maker.snapshots.paths import SNAPSHOTS_DIR, hour_from_path
+from market_maker.snapshots.problems import errors_only
 from market_maker.snapshots.reader import SnapshotReader
-from market_maker.snapshots.validation import errors_only
 
 CACHE_VERSION = 1
 

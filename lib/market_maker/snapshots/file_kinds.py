@@ -7,12 +7,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from market_maker.base.errors import DataError
-from market_maker.snapshots.arrays import read_snapshot
+from market_maker.snapshots.fast_read import read_snapshot
 from market_maker.snapshots.io import check_file
 from market_maker.snapshots.model import Snapshot
 from market_maker.snapshots.packing import PACK_SUFFIX, hour_of_member, month_of_pack, read_pack
 from market_maker.snapshots.paths import SNAPSHOTS_DIR, hour_from_path
-from market_maker.snapshots.validation import Limits, Problem, errors_only
+from market_maker.snapshots.problems import Limits, Problem, errors_only
 from market_maker.store.file_kinds import FileKind, under
 
 

@@ -11,15 +11,8 @@ from market_maker.base.errors import DataError
 from market_maker.base.identifiers import inside
 from market_maker.snapshots.model import Snapshot
 from market_maker.snapshots.paths import snapshot_relpath
-from market_maker.snapshots.validation import (
-    DEFAULT_LIMITS,
-    Limits,
-    Problem,
-    errors_only,
-    located,
-    parse_snapshot,
-    validate_snapshot,
-)
+from market_maker.snapshots.problems import DEFAULT_LIMITS, Limits, Problem, errors_only, located
+from market_maker.snapshots.validation import parse_snapshot, validate_snapshot
 
 
 class InvalidSnapshotError(DataError):

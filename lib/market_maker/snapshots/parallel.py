@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from market_maker.snapshots.problems import Limits
 from market_maker.snapshots.reader import SnapshotReader
-from market_maker.snapshots.validation import Limits
 
 T = TypeVar("T")
 R = TypeVar("R", bound=SnapshotReader)

@@ -71,9 +71,3 @@ def hour_from_path(path: Path, period_minutes: int | None = None) -> datetime | 
         return start_of_name(int(year), int(month), int(day), name, period_minutes)
     except ValueError:
         return None
-
-
-def is_sub_hour_path(path: Path) -> bool:
-    """Whether a snapshot path is named by a period start (``HH-MM.json``)."""
-    match = _PATH_RE.search(path.as_posix())
-    return bool(match and match.group(5) is not None)

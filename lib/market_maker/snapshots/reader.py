@@ -16,12 +16,8 @@ from stat import S_ISLNK
 from market_maker.base.errors import DataError
 from market_maker.base.identifiers import inside, symbol_part
 from market_maker.base.timeutil import floor_period, format_utc, periods_between, utc
-from market_maker.snapshots.arrays import (
-    LineMemo,
-    SnapshotArrays,
-    read_snapshot,
-    validate_sequence,
-)
+from market_maker.snapshots.arrays import SnapshotArrays
+from market_maker.snapshots.fast_read import LineMemo, read_snapshot
 from market_maker.snapshots.io import InvalidSnapshotError
 from market_maker.snapshots.model import Snapshot
 from market_maker.snapshots.packing import (
@@ -33,15 +29,9 @@ from market_maker.snapshots.packing import (
     pack_relpath,
 )
 from market_maker.snapshots.paths import SNAPSHOTS_DIR, hour_from_path, snapshot_relpath
-from market_maker.snapshots.validation import (
-    DEFAULT_LIMITS,
-    Limits,
-    Problem,
-    errors_only,
-    located,
-    parse_snapshot,
-    validate_snapshot,
-)
+from market_maker.snapshots.problems import DEFAULT_LIMITS, Limits, Problem, errors_only, located
+from market_maker.snapshots.rules import validate_sequence
+from market_maker.snapshots.validation import parse_snapshot, validate_snapshot
 
 
 class SnapshotNotFoundError(DataError):

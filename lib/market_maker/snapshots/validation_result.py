@@ -9,8 +9,8 @@ from pydantic import Field
 
 from market_maker.base.timeutil import format_utc
 from market_maker.base.types import FrozenModel, UtcDatetime
+from market_maker.snapshots.problems import Problem, Severity
 from market_maker.snapshots.reader import ValidationReport
-from market_maker.snapshots.validation import Problem, Severity
 
 MARKDOWN_ROWS = 500  # problems listed in the artifact
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from market_maker.base.errors import DataError
-from market_maker.store.git_store import Validator
+from market_maker.store.working_copy import Validator
 
 # (repository root, relative path) -> anything; raises DataError when the file is invalid
 Check = Callable[[Path, Path], object]

@@ -25,7 +25,7 @@ from market_maker.exit_strategy.model import EvaluationRecord
 from market_maker.exit_strategy.observation import Observation
 from market_maker.grids.model import GridConfig, HistoryEntry
 from market_maker.regime.model import MetricsFile, Verdict
-from market_maker.regime.service import analyze_series
+from market_maker.regime.recording_analysis import analyze_series
 
 
 @dataclass
@@ -37,6 +37,20 @@ class GridRun:
     warnings: list[datetime] = field(default_factory=list)  # NORMAL -> WARNING
     exits: list[tuple[datetime, ExitState]] = field(default_factory=list)  # first LATEST/MANDATORY
 
+    def inside(self, price: float) -> bool:
+        return self.grid.lower_price <= price <= self.grid.upper_price
+
+    def exit_before_break(self) -> bool:
+        return self.break_at is not None and any(t < self.break_at for t, _ in self.exits)
+
+    def warning_lead_hours(self) -> float | None:
+        """Hours from the last warning before the break to the break; None without a break
+        or without a warning before it."""
+        if self.break_at is None:
+            return None
+        earlier = [t for t in self.warnings if t < self.break_at]
+        return (self.break_at - max(earlier)).total_seconds() / 3600 if earlier else None
+
 
 @dataclass
 class StudyResult:
@@ -44,54 +58,39 @@ class StudyResult:
     closes: dict[datetime, float]
     horizon_hours: int
 
-    def _inside_until(self, grid: GridConfig, start: datetime, hours: int) -> bool:
-        for k in range(1, hours + 1):
+    def _inside_until(self, run: GridRun, start: datetime) -> bool:
+        """Every recorded close of the horizon after ``start`` inside the run's grid."""
+        for k in range(1, self.horizon_hours + 1):
             price = self.closes.get(start + k * HOUR)
-            if price is not None and not grid.lower_price <= price <= grid.upper_price:
+            if price is not None and not run.inside(price):
                 return False
         return True
 
     def summary(self) -> dict[str, float | int | None]:
-        h = self.horizon_hours
         warnings = [(r, t) for r in self.runs for t in r.warnings]
-        warned_break = sum(1 for r, t in warnings if not self._inside_until(r.grid, t, h))
-        exits = [(r, t, s) for r in self.runs for t, s in r.exits]
+        warned_break = sum(not self._inside_until(r, t) for r, t in warnings)
         # An exit that price already broke (MANDATORY on price outside) is not a prediction.
-        predictive = [
-            (r, t, s)
-            for r, t, s in exits
-            if r.grid.lower_price <= self.closes[t] <= r.grid.upper_price
-        ]
-        false_exits = sum(1 for r, t, _ in predictive if self._inside_until(r.grid, t, h))
+        predictive = [(r, t) for r in self.runs for t, _ in r.exits if r.inside(self.closes[t])]
+        false_exits = sum(self._inside_until(r, t) for r, t in predictive)
         breaks = [r for r in self.runs if r.break_at is not None]
-        warned_before = [
-            r
-            for r in breaks
-            if any(t < r.break_at for t in r.warnings)  # type: ignore[operator]
-        ]
-        exit_before = [
-            r
-            for r in breaks
-            if any(t < r.break_at for t, _ in r.exits)  # type: ignore[operator]
-        ]
-        leads = [
-            (r.break_at - max(t for t in r.warnings if t < r.break_at)).total_seconds() / 3600
-            for r in warned_before
-            if r.break_at is not None
-        ]
+        leads = [lead for r in breaks if (lead := r.warning_lead_hours()) is not None]
         return {
             "grids": len(self.runs),
             "warnings": len(warnings),
             "warnings_followed_by_break": warned_break,
-            "warning_break_share": warned_break / len(warnings) if warnings else None,
+            "warning_break_share": _share(warned_break, len(warnings)),
             "exit_signals_inside_grid": len(predictive),
             "false_exits": false_exits,
-            "false_exit_rate": false_exits / len(predictive) if predictive else None,
+            "false_exit_rate": _share(false_exits, len(predictive)),
             "breaks": len(breaks),
-            "breaks_warned": len(warned_before),
-            "breaks_with_exit_signal_before": len(exit_before),
+            "breaks_warned": len(leads),
+            "breaks_with_exit_signal_before": sum(r.exit_before_break() for r in breaks),
             "median_warning_lead_hours": statistics.median(leads) if leads else None,
         }
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
 def run_study(

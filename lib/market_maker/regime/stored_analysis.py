@@ -12,8 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from market_maker.base.candles import CandleSeries, Interval, aggregate
-from market_maker.base.timeutil import format_utc, from_seconds, hours_between, periods_between
+from market_maker.base.timeutil import format_utc, from_seconds, periods_between
 from market_maker.config.regime import RegimeSettings
 from market_maker.regime import files
 from market_maker.regime.analysis import (
@@ -178,30 +177,3 @@ def write_records(
 ) -> list[tuple[Path, str]]:
     """Write each metrics file (atomic, validated); returns (path, written|unchanged|kept)."""
     return [files.write(root, record, overwrite=overwrite) for record in records]
-
-
-def analyze_series(
-    symbol: str, minutes: CandleSeries, start: datetime, end: datetime, cfg: RegimeSettings
-) -> RegimeBatch:
-    """Every hour in [start, end] of a recording of 1-minute candles, without snapshots.
-
-    For calibration and reports: the windows are cut from the recording the
-    way they are cut from snapshots, so the verdicts are those the live path
-    would have given.
-    """
-    frames = Frames(aggregate(minutes, Interval.HOUR), aggregate(minutes, Interval.FOUR_HOURS))
-    return analyze_frames(symbol, frames, list(hours_between(start, end)), cfg)
-
-
-def monthly_shares(batch: RegimeBatch) -> dict[str, dict[str, float]]:
-    """Share of each verdict (and of refusals) per calendar month."""
-    months: dict[str, Counter[str]] = {}
-    for t, code in zip(batch.hours.tolist(), batch.final.tolist(), strict=True):
-        if code == MISSING:
-            continue
-        key = from_seconds(t).strftime("%Y-%m")
-        months.setdefault(key, Counter())[str(VERDICTS[code]) if code >= 0 else "REFUSED"] += 1
-    return {
-        month: {v: n / sum(counts.values()) for v, n in counts.items()}
-        for month, counts in sorted(months.items())
-    }

@@ -8,7 +8,7 @@ from market_maker.base.timeutil import format_utc
 from market_maker.regime.model import VERDICTS, MetricRecord, MetricsFile
 
 if TYPE_CHECKING:
-    from market_maker.regime.service import RangeSummary
+    from market_maker.regime.stored_analysis import RangeSummary
 
 
 def _value(m: MetricRecord) -> str:

@@ -27,7 +27,8 @@ from market_maker.decisions.store import DecisionStore
 from market_maker.exit_strategy.store import ExitStateStore
 from market_maker.grids.book import GridBook
 from market_maker.grids.valuation import GridShape
-from market_maker.kpis.compute import (
+from market_maker.kpis.compute import find_events, kpis
+from market_maker.kpis.history import (
     ActionFact,
     DecisionFact,
     GridLife,
@@ -35,8 +36,6 @@ from market_maker.kpis.compute import (
     Rules,
     StateHour,
     SymbolHistory,
-    find_events,
-    kpis,
 )
 from market_maker.kpis.model import (
     KPIS_DIR,
