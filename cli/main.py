@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from cli.parser import build_parser
 from market_maker.base import redaction
-from market_maker.base.errors import ConfigurationError, MarketMakerError
+from market_maker.base.errors import ConfigurationError, MarketMakerError, ParameterError
 from market_maker.config.settings import SECRET_FIELDS, env_var_for
 
 CONFIG_FILE_ENV = "MARKET_MAKER_CONFIG"
@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"market-maker {args.command}: {_one_line(exc)}", file=sys.stderr)
-        return 2 if isinstance(exc, ConfigurationError) else 1
+        return 2 if isinstance(exc, ConfigurationError | ParameterError) else 1
 
 
 def _one_line(exc: BaseException) -> str:
