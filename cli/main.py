@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -30,6 +31,32 @@ class _NoTraceback(logging.Filter):
         return True
 
 
+# Prefect's own lines about a failure (the exception, the final state, the hooks it runs) and
+# the failure hook's: on the console the command's one line says it all; the run's logs in
+# the UI keep them (and --debug shows them).
+_FAILURE_ECHOES = (
+    "Encountered exception during execution",
+    "Task run failed with ",
+    "Validation of flow parameters failed",
+    "Crash detected!",
+    "Running hook ",
+    "Hook ",
+)
+_FAILED_STATE = re.compile(r"Finished in state (Failed|Crashed|TimedOut)\b")
+
+
+class _NoFailureEchoes(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("market_maker.hooks"):
+            return False
+        if record.name not in ("prefect.flow_runs", "prefect.task_runs"):
+            return True
+        message = record.getMessage()
+        if message.startswith("Task run failed with ") and record.levelno < logging.ERROR:
+            return True  # a retry to come: progress, not the failure
+        return not (message.startswith(_FAILURE_ECHOES) or _FAILED_STATE.match(message))
+
+
 def _quiet_tracebacks() -> None:
     # `import prefect` alone does not configure logging (Prefect imports lazily): set its
     # handlers up now, so the filter goes on them, not on handlers that do not exist yet.
@@ -44,6 +71,7 @@ def _quiet_tracebacks() -> None:
                 handler, logging.StreamHandler
             ):
                 handler.addFilter(_NoTraceback())
+                handler.addFilter(_NoFailureEchoes())
 
 
 def _prepare_environment(args: argparse.Namespace) -> None:
