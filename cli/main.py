@@ -135,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _prepare_environment(args)
     try:
+        # What the command can check is checked before a server starts or a flow run exists.
+        if check := getattr(args, "check", None):
+            check(args)
         _choose_prefect_server(args.command)
         if not args.debug:
             _quiet_tracebacks()

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from cli.backtest import (
+    check_backtest,
+    check_backtest_sweep,
+    check_data_file,
     cmd_backtest,
     cmd_backtest_sweep,
     cmd_exit_signal_study,
@@ -19,12 +22,27 @@ from cli.backtest import (
     cmd_strategy_study,
 )
 from cli.config import cmd_config
-from cli.data import cmd_backfill, cmd_collect, cmd_maintenance, cmd_validate
+from cli.data import (
+    check_backfill,
+    check_collect,
+    check_maintenance,
+    check_validate,
+    cmd_backfill,
+    cmd_collect,
+    cmd_maintenance,
+    cmd_validate,
+)
 from cli.demo import DEMO_HELP, cmd_demo
 from cli.kpi import cmd_dashboard, cmd_kpi
 from cli.operator import cmd_decision, cmd_grid
-from cli.pipeline import cmd_evaluate_exit, cmd_run_hourly, cmd_setup
-from cli.regime import cmd_analyze, cmd_regime_report, cmd_regimes
+from cli.pipeline import (
+    check_evaluate_exit,
+    check_run_hourly,
+    cmd_evaluate_exit,
+    cmd_run_hourly,
+    cmd_setup,
+)
+from cli.regime import check_analyze, cmd_analyze, cmd_regime_report, cmd_regimes
 from cli.server import cmd_server
 from market_maker.base.identifiers import check_decision_id, check_grid_id, check_symbol
 from market_maker.base.timeutil import parse_utc
@@ -100,18 +118,21 @@ def _demo_command(add: Add) -> None:
 
 def _data_commands(add: Add) -> None:
     p = add("collect", cmd_collect, "Collect one hour's snapshot (default: the last closed hour).")
+    p.set_defaults(check=check_collect)
     p.add_argument(
         "--symbol", action="append", required=True, type=_symbol, help="repeat for several"
     )
     p.add_argument("--hour", type=_hour, help="UTC hour, e.g. 2023-08-31T22:00:00Z")
 
     p = add("backfill", cmd_backfill, "Write missing or invalid snapshots for a range of hours.")
+    p.set_defaults(check=check_backfill)
     p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--start", type=_hour, required=True, help="first hour (UTC, ISO 8601)")
     p.add_argument("--end", type=_hour, required=True, help="last hour, inclusive")
     p.add_argument("--chunk-hours", type=int, help="hours per fetch and commit")
 
     p = add("validate", cmd_validate, "Validate stored snapshots; non-zero exit on any error.")
+    p.set_defaults(check=check_validate)
     p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--start", type=_hour, help="first hour (default: first stored)")
     p.add_argument("--end", type=_hour, help="last hour (default: last stored)")
@@ -121,6 +142,7 @@ def _data_commands(add: Add) -> None:
         cmd_maintenance,
         "Check and compact the data repository, rebuild derived data, report sizes.",
     )
+    p.set_defaults(check=check_maintenance)
     p.add_argument(
         "--pack-after-months",
         type=int,
@@ -138,6 +160,7 @@ def _data_commands(add: Add) -> None:
 
 def _regime_commands(add: Add) -> None:
     p = add("analyze", cmd_analyze, "Classify the regime of stored snapshots, write metrics files.")
+    p.set_defaults(check=check_analyze)
     p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--hour", type=_hour, help="one hour (default: the last closed hour)")
     p.add_argument("--start", type=_hour, help="first hour of a range (one file per hour)")
@@ -165,6 +188,7 @@ def _pipeline_commands(add: Add) -> None:
     p.add_argument("--hour", type=_hour, help="UTC hour (default: the latest analysed)")
 
     p = add("evaluate-exit", cmd_evaluate_exit, "Evaluate the running grid's exit state.")
+    p.set_defaults(check=check_evaluate_exit)
     p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--hour", type=_hour, help="UTC hour (default: the last closed hour)")
 
@@ -173,6 +197,7 @@ def _pipeline_commands(add: Add) -> None:
         cmd_run_hourly,
         "The hourly pipeline: collect, analyse, evaluate exits (a range replays hour by hour).",
     )
+    p.set_defaults(check=check_run_hourly)
     p.add_argument(
         "--symbol", action="append", required=True, type=_symbol, help="repeat for several"
     )
@@ -204,6 +229,7 @@ def _study_commands(add: Add) -> None:
         cmd_regime_report,
         "Verdict shares per month over a recording of 1-minute candles (for calibration).",
     )
+    p.set_defaults(check=check_data_file)
     p.add_argument("--data-file", required=True, help="CSV(.gz): timestamp_ms,open,high,low,...")
     p.add_argument("--symbol", default="ETH-USDT", type=_symbol)
     p.add_argument("--start", type=_hour)
@@ -214,6 +240,7 @@ def _study_commands(add: Add) -> None:
         cmd_exit_study,
         "Replay grids placed in RANGE_OK hours over a recording: warnings, exits, breaks.",
     )
+    p.set_defaults(check=check_data_file)
     p.add_argument("--data-file", required=True)
     p.add_argument("--start", type=_hour)
     p.add_argument("--end", type=_hour)
@@ -228,6 +255,7 @@ def _study_commands(add: Add) -> None:
         "Why exit signals are false or late, and the walk-forward tuning of the break-risk "
         "model (2022 <-> 2023, grids of ±4 and ±8 percent).",
     )
+    p.set_defaults(check=check_data_file)
     p.add_argument("--data-file", required=True, help="the 2022-2023 1-minute recording")
     p.add_argument("--out", default="exit-signal-study.md", help="markdown page to write")
 
@@ -279,6 +307,7 @@ def _backtest_options(p: argparse.ArgumentParser) -> None:
 
 def _backtest_commands(add: Add) -> None:
     p = add("backtest", cmd_backtest, "Replay the decision logic over a recording: PnL, KPIs.")
+    p.set_defaults(check=check_backtest)
     _backtest_options(p)
 
     p = add(
@@ -286,6 +315,7 @@ def _backtest_commands(add: Add) -> None:
         cmd_backtest_sweep,
         "Backtests over a grid of values, ranked walk-forward on a later period.",
     )
+    p.set_defaults(check=check_backtest_sweep)
     _backtest_options(p)
     p.add_argument(
         "--vary", action="append", required=True, metavar="KEY=V1,V2",
