@@ -8,8 +8,11 @@ commands are added group by group in the order ``--help`` lists them.
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import NoReturn
 
 from cli.backtest import (
     check_backtest,
@@ -373,9 +376,31 @@ COMMAND_GROUPS: tuple[Callable[[Add], None], ...] = (
 )
 
 
+# argparse's message for a value not among an argument's choices.
+_INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: (.+?) \(choose from (.*)\)$")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser; a mistyped command or choice is answered with the closest one."""
+
+    def error(self, message: str) -> NoReturn:
+        found = _INVALID_CHOICE.match(message)
+        if found is None:
+            super().error(message)
+        argument, value = found[1], found[2].strip("'\"")
+        choices = [c.strip().strip("'\"") for c in found[3].split(",")]
+        close = difflib.get_close_matches(value, choices, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        if argument == "COMMAND":  # one line: the usage would only repeat it
+            self.exit(
+                2, f"{self.prog}: no command {value!r}{hint} ({self.prog} --help lists them)\n"
+            )
+        super().error(f"{message}{hint}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options(argparse.SUPPRESS)
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="market-maker",
         description="Decision support for spot grid trading: snapshots, regimes, exit alerts.",
         parents=[_common_options(None)],
