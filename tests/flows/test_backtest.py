@@ -75,6 +75,8 @@ def test_the_cli_writes_a_report_and_a_rerun_writes_nothing(
     assert f"backtests/{report.name}/report.yaml" in [
         b.path for b in remote.head.commit.tree.traverse()
     ]
+    message = remote.head.commit.message  # the commit names its run, as every run's does
+    assert message.startswith(f"backtest: {report.name}\n") and "\nFlow-Run: backtest " in message
     before = commits(repo_env)
     assert main(args) == 0
     assert commits(repo_env) == before  # same parameters, data and settings: nothing new

@@ -104,6 +104,10 @@ def test_a_kpi_file_per_day_is_written_validated_and_pushed(scored: Scored) -> N
     assert {f"kpis/{d:%Y-%m-%d}.yaml" for d in days} <= set(pushed)
     assert "dashboard/index.html" in pushed
     assert not Repo(scored.repo).is_dirty(untracked_files=True)
+    # The batch's commit names its run, as every run's commit does.
+    message = Repo(scored.remote).commit("main").message
+    assert message.startswith("daily-kpi: 2023-08-14..2023-08-22\n")
+    assert "\nFlow-Run: daily-kpi 2023-08-14..2023-08-22 (" in message
 
 
 def test_decisions_get_their_outcome_at_every_horizon_the_data_allows(scored: Scored) -> None:
