@@ -122,10 +122,10 @@ def _choose_prefect_server(command: str) -> None:
             file=sys.stderr,
         )
         return
-    if started:
+    if started:  # on two lines of 80 columns at most, as the demo's story
         print(
-            f"market-maker: started a local Prefect server, UI at {local_server.ui_url(url)}; "
-            "it keeps running for the next commands (`market-maker server stop` stops it)",
+            f"market-maker: started a local Prefect server, UI at {local_server.ui_url(url)};\n"
+            "  it keeps running for the next commands (`market-maker server stop` stops it)",
             file=sys.stderr,
         )
     os.environ["PREFECT_API_URL"] = url
