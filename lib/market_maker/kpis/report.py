@@ -124,9 +124,9 @@ def kpi_period_table(service, first: date, last: date, width: int = 100) -> str:
     what a surprising value means (wrapped at ``width``)."""
     values = service.period_kpis(first, last)
     lines = [f"KPIs of {first} .. {last}:"]
-    width = max(len(NAMES[k]) for k in Kpi)
+    names = max(len(NAMES[k]) for k in Kpi)
     for kpi in Kpi:
         target = values[kpi].target or ""
-        row = f"  {kpi.value:5} {NAMES[kpi]:{width}}  {cell(kpi, values[kpi])} {target}"
+        row = f"  {kpi.value:5} {NAMES[kpi]:{names}}  {cell(kpi, values[kpi])} {target}"
         lines.append(row.rstrip())
     return "\n".join([*lines, *notes({"period": values}, width)])
