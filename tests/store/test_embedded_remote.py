@@ -26,7 +26,7 @@ def fresh_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_a_first_run_of_a_fresh_checkout_creates_the_bare_remote_and_warns_of_nothing(
     fresh_checkout: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="market_maker.store.git_store"):
+    with caplog.at_level(logging.INFO, logger="market_maker.store"):
         store = GitDataStore.from_settings(load_settings())
 
     remote = fresh_checkout / "var" / "data-remote.git"

@@ -19,13 +19,10 @@ from git import Git, GitCommandError, Repo
 from market_maker.base import redaction
 from market_maker.base.errors import DataError, PushError, StoreError
 from market_maker.config import Settings
-from market_maker.config.models import DataRepositorySettings
+from market_maker.store.embedded_remote import ensure_embedded_remote
 from market_maker.store.holder import Holder, read_holder, write_holder
 
 log = logging.getLogger(__name__)
-
-# The remote of the embedded default (config/default.yaml): a bare repository under var/.
-EMBEDDED_REMOTE = DataRepositorySettings.model_fields["remote_url"].default
 
 LOCK_FILE = "market-maker.lock"
 HOLDER_FILE = "lock-holder.json"
@@ -153,13 +150,7 @@ class GitDataStore:
         cfg = settings.data_repository
         remote = cfg.remote_url
         if remote and _is_local_path(remote):
-            path = settings.resolve(Path(remote))
-            if remote == EMBEDDED_REMOTE and not path.exists():
-                # The embedded default's remote is local and ours to make: a first run of a
-                # fresh checkout creates it rather than warning that it cannot be reached.
-                log.info("creating the local bare remote %s", path)
-                Repo.init(path, bare=True, mkdir=True, initial_branch=cfg.branch)
-            remote = str(path)
+            remote = str(ensure_embedded_remote(settings) or settings.resolve(Path(remote)))
         return cls(
             settings.resolve(cfg.base_path),
             remote_url=remote,
