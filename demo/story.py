@@ -413,31 +413,39 @@ def _timeline_lines(transitions, last: int = 4) -> list[str]:
         else first_exit
     )
     earlier, shown = transitions[:cut], transitions[cut:]
-    entries = []
-    raised = [t for t in earlier if str(t.to_state) == "WARNING"]
-    if raised:
-        why = Counter(t.reasons[0].split(":")[0] for t in raised if t.reasons)
-        entries.append(
-            wrap(
-                f"{len(raised)} WARNINGs inside the range until {when(earlier[-1].timestamp)}, "
-                "each back to NORMAL after its calm hours "
-                f"({', '.join(f'{name} {n}' for name, n in why.most_common())})",
-                HANG,
-                first=f"{STEP}{when(raised[0].timestamp)}  ",
-            )
-        )
-    for t in shown:
-        if ExitState(str(t.to_state)).rank <= ExitState(str(t.from_state)).rank:
-            continue
-        reason = t.reasons[0] if t.reasons else ""
-        more = f" (+{len(t.reasons) - 1} more)" if len(t.reasons) > 1 else ""
-        entries.append(
-            [
-                f"{STEP}{when(t.timestamp)}  {t.from_state} -> {t.to_state}",
-                *(wrap(f"{reason}{more}", HANG, lines=1) if reason else []),
-            ]
-        )
+    entries = [_eased_back(earlier)] if any(_raised(t) for t in earlier) else []
+    entries += [_escalation(t) for t in shown if _escalates(t)]
     return [line for entry in entries[-last:] for line in entry]
+
+
+def _raised(t) -> bool:
+    return str(t.to_state) == "WARNING"
+
+
+def _escalates(t) -> bool:
+    return ExitState(str(t.to_state)).rank > ExitState(str(t.from_state)).rank
+
+
+def _eased_back(earlier) -> list[str]:
+    """The WARNINGs that eased back to NORMAL, in one entry: how many, until when, and the
+    conditions that raised them."""
+    raised = [t for t in earlier if _raised(t)]
+    why = Counter(t.reasons[0].split(":")[0] for t in raised if t.reasons)
+    return wrap(
+        f"{len(raised)} WARNINGs inside the range until {when(earlier[-1].timestamp)}, "
+        "each back to NORMAL after its calm hours "
+        f"({', '.join(f'{name} {n}' for name, n in why.most_common())})",
+        HANG,
+        first=f"{STEP}{when(raised[0].timestamp)}  ",
+    )
+
+
+def _escalation(t) -> list[str]:
+    """A change up, and its first reason on one line."""
+    reason = t.reasons[0] if t.reasons else ""
+    more = f" (+{len(t.reasons) - 1} more)" if len(t.reasons) > 1 else ""
+    head = f"{STEP}{when(t.timestamp)}  {t.from_state} -> {t.to_state}"
+    return [head, *(wrap(f"{reason}{more}", HANG, lines=1) if reason else [])]
 
 
 def _alert_groups(notified) -> list[tuple[str, int, int, datetime, datetime]]:
