@@ -12,11 +12,14 @@ export DO_NOT_TRACK ?= 1
 
 .PHONY: demo test lint format serve bench clean image image-test image-lock
 
+# setuptools notes "Editable installation ... folders with the same name as your package" for
+# every editable install of a layout like this one (lib/ beside the top-level packages):
+# information, not a warning about the project, so it is not shown.
 $(STAMP): pyproject.toml
 	mkdir -p "$(PREFECT_HOME)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	PYTHONWARNINGS="ignore:Editable installation:UserWarning" $(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli.checks import existing_file, settings_for
 from market_maker.base.errors import ParameterError
 from market_maker.config import load_settings
 
@@ -32,6 +33,29 @@ def _backtest_values(args: argparse.Namespace) -> dict:
     return values
 
 
+def check_backtest(args: argparse.Namespace) -> None:
+    """The parameters, the symbol, and the recording's span over the period and its warm-up."""
+    from market_maker.backtest.parameters import parse_parameters
+    from market_maker.backtest.service import check_period
+
+    params = parse_parameters(_backtest_values(args))
+    settings = settings_for([params.symbol])
+    check_period(params, settings)
+
+
+def check_backtest_sweep(args: argparse.Namespace) -> None:
+    """As a backtest's, and every point of the sweep from its values and split."""
+    from market_maker.backtest.parameters import parse_parameters
+    from market_maker.backtest.sweep import sweep_points
+
+    check_backtest(args)
+    sweep_points(parse_parameters(_backtest_values(args)), _vary_values(args), args.split)
+
+
+def check_data_file(args: argparse.Namespace) -> None:
+    existing_file("--data-file", args.data_file)
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Replay the decision logic over a recording; print the figures and the report's path."""
     from flows.backtest import backtest
@@ -50,21 +74,27 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def cmd_backtest_sweep(args: argparse.Namespace) -> int:
     """Backtests over every combination of --vary values, ranked on the test period."""
-    import yaml
-
     from flows.backtest import backtest_sweep
     from market_maker.backtest.parameters import parse_parameters
 
     base = parse_parameters(_backtest_values(args))
+    values = _vary_values(args)
+    result = backtest_sweep(base=base, values=values, split=args.split, rank_by=args.rank_by)
+    print(result.table, end="")
+    return 0
+
+
+def _vary_values(args: argparse.Namespace) -> dict[str, list]:
+    """--vary KEY=V1,V2 ... as {KEY: [V1, V2]}."""
+    import yaml
+
     values = {}
     for item in args.vary:
         key, sep, raw = item.partition("=")
         if not sep or not raw:
             raise ParameterError(f"--vary {item!r}: expected KEY=V1,V2,...")
         values[key] = [yaml.safe_load(v) for v in raw.split(",")]
-    result = backtest_sweep(base=base, values=values, split=args.split, rank_by=args.rank_by)
-    print(result.table, end="")
-    return 0
+    return values
 
 
 def cmd_exit_study(args: argparse.Namespace) -> int:

@@ -3,9 +3,38 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import re
 
+from cli.checks import check_hours, settings_for
+from market_maker.base.errors import ParameterError
 from market_maker.base.timeutil import format_utc
+
+MAX_CHUNK_HOURS = 744  # a month: as the backfill flow's parameter allows
+SYMBOL_MONTH = re.compile(r"^[A-Z0-9]+-[A-Z0-9]+:\d{4}-(0[1-9]|1[0-2])$")  # as maintenance's
+
+
+def check_collect(args: argparse.Namespace) -> None:
+    check_hours(settings_for(args.symbol), hour=args.hour)
+
+
+def check_backfill(args: argparse.Namespace) -> None:
+    check_hours(settings_for([args.symbol]), start=args.start, end=args.end)
+    if args.chunk_hours is not None and not 1 <= args.chunk_hours <= MAX_CHUNK_HOURS:
+        raise ParameterError(f"--chunk-hours: from 1 to {MAX_CHUNK_HOURS}, not {args.chunk_hours}")
+
+
+def check_validate(args: argparse.Namespace) -> None:
+    check_hours(settings_for([args.symbol]), start=args.start, end=args.end)
+
+
+def check_maintenance(args: argparse.Namespace) -> None:
+    if args.pack_after_months is not None and args.pack_after_months < 1:
+        raise ParameterError(f"--pack-after-months: 1 or more, not {args.pack_after_months}")
+    for value in args.unpack or []:
+        if not SYMBOL_MONTH.match(value):
+            raise ParameterError(
+                f"--unpack: {value!r} is not SYMBOL:YYYY-MM, e.g. ETH-USDT:2023-01"
+            )
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -37,9 +66,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from flows.validation import validate_snapshots
 
-    if (args.start is None) != (args.end is None):
-        print("validate: give both --start and --end, or neither", file=sys.stderr)
-        return 2
     result = validate_snapshots(
         symbol=args.symbol, start=args.start, end=args.end, fail_on_error=False
     )

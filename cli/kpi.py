@@ -7,26 +7,40 @@ import json
 import sys
 from datetime import date, timedelta
 
+from market_maker.base.errors import ParameterError
 from market_maker.config import load_settings
 
 
-def _day_range(args: argparse.Namespace, command: str) -> list[date] | None:
-    """The days of --date, or of --start..--end; None (after saying why) when inconsistent."""
+def _day_range(args: argparse.Namespace) -> list[date]:
+    """The days of --date, or of --start..--end."""
     if args.date is not None and (args.start or args.end):
-        print(f"market-maker {command}: give --date, or --start and --end", file=sys.stderr)
-        return None
+        raise ParameterError("give --date, or --start and --end")
     if args.date is not None:
         return [args.date]
     if args.start is None or args.end is None:
-        print(f"market-maker {command}: give --date, or --start and --end", file=sys.stderr)
-        return None
+        raise ParameterError("give --date, or --start and --end")
     if args.end < args.start:
-        print(
-            f"market-maker {command}: --end {args.end} is before --start {args.start}",
-            file=sys.stderr,
-        )
-        return None
+        raise ParameterError(f"--end {args.end} is before --start {args.start}")
     return [args.start + timedelta(days=i) for i in range((args.end - args.start).days + 1)]
+
+
+def _with_data(ctx, days: list[date]) -> list[date]:
+    """The days the snapshots cover; none is a ParameterError saying where the data is."""
+    hours = [h for symbol in ctx.settings.symbols for h in ctx.reader.stored_hours(symbol)]
+    asked = str(days[0]) if len(days) == 1 else f"{days[0]} .. {days[-1]}"
+    if not hours:
+        raise ParameterError(
+            f"no data for {asked}: the data repository holds no snapshots yet "
+            "(market-maker backfill or collect writes them)"
+        )
+    first, last = min(hours).date(), max(hours).date()
+    covered = [d for d in days if first <= d <= last]
+    where = f"the data starts on {first} and ends on {last}"
+    if not covered:
+        raise ParameterError(f"no data for {asked}: {where}")
+    if len(covered) < len(days):
+        print(f"market-maker kpi: days without data left out ({where})", file=sys.stderr)
+    return covered
 
 
 def cmd_kpi(args: argparse.Namespace) -> int:
@@ -35,10 +49,9 @@ def cmd_kpi(args: argparse.Namespace) -> int:
     from market_maker.kpis.daily_batch import KpiService
     from market_maker.kpis.tables import kpi_table
 
-    days = _day_range(args, "kpi")
-    if days is None:
-        return 2
+    days = _day_range(args)
     ctx = RunContext.open(load_settings())
+    days = _with_data(ctx, days)
     service = KpiService.open(ctx)
     files = [service.kpi_file(day) for day in days]
     if args.format == "json":

@@ -8,10 +8,16 @@ commands are added group by group in the order ``--help`` lists them.
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import NoReturn
 
 from cli.backtest import (
+    check_backtest,
+    check_backtest_sweep,
+    check_data_file,
     cmd_backtest,
     cmd_backtest_sweep,
     cmd_exit_signal_study,
@@ -19,12 +25,27 @@ from cli.backtest import (
     cmd_strategy_study,
 )
 from cli.config import cmd_config
-from cli.data import cmd_backfill, cmd_collect, cmd_maintenance, cmd_validate
+from cli.data import (
+    check_backfill,
+    check_collect,
+    check_maintenance,
+    check_validate,
+    cmd_backfill,
+    cmd_collect,
+    cmd_maintenance,
+    cmd_validate,
+)
 from cli.demo import DEMO_HELP, cmd_demo
 from cli.kpi import cmd_dashboard, cmd_kpi
 from cli.operator import cmd_decision, cmd_grid
-from cli.pipeline import cmd_evaluate_exit, cmd_run_hourly, cmd_setup
-from cli.regime import cmd_analyze, cmd_regime_report, cmd_regimes
+from cli.pipeline import (
+    check_evaluate_exit,
+    check_run_hourly,
+    cmd_evaluate_exit,
+    cmd_run_hourly,
+    cmd_setup,
+)
+from cli.regime import check_analyze, cmd_analyze, cmd_regime_report, cmd_regimes
 from cli.server import cmd_server
 from market_maker.base.identifiers import check_decision_id, check_grid_id, check_symbol
 from market_maker.base.timeutil import parse_utc
@@ -100,18 +121,21 @@ def _demo_command(add: Add) -> None:
 
 def _data_commands(add: Add) -> None:
     p = add("collect", cmd_collect, "Collect one hour's snapshot (default: the last closed hour).")
+    p.set_defaults(check=check_collect)
     p.add_argument(
         "--symbol", action="append", required=True, type=_symbol, help="repeat for several"
     )
     p.add_argument("--hour", type=_hour, help="UTC hour, e.g. 2023-08-31T22:00:00Z")
 
     p = add("backfill", cmd_backfill, "Write missing or invalid snapshots for a range of hours.")
+    p.set_defaults(check=check_backfill)
     p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--start", type=_hour, required=True, help="first hour (UTC, ISO 8601)")
     p.add_argument("--end", type=_hour, required=True, help="last hour, inclusive")
     p.add_argument("--chunk-hours", type=int, help="hours per fetch and commit")
 
     p = add("validate", cmd_validate, "Validate stored snapshots; non-zero exit on any error.")
+    p.set_defaults(check=check_validate)
     p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--start", type=_hour, help="first hour (default: first stored)")
     p.add_argument("--end", type=_hour, help="last hour (default: last stored)")
@@ -121,6 +145,7 @@ def _data_commands(add: Add) -> None:
         cmd_maintenance,
         "Check and compact the data repository, rebuild derived data, report sizes.",
     )
+    p.set_defaults(check=check_maintenance)
     p.add_argument(
         "--pack-after-months",
         type=int,
@@ -138,6 +163,7 @@ def _data_commands(add: Add) -> None:
 
 def _regime_commands(add: Add) -> None:
     p = add("analyze", cmd_analyze, "Classify the regime of stored snapshots, write metrics files.")
+    p.set_defaults(check=check_analyze)
     p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--hour", type=_hour, help="one hour (default: the last closed hour)")
     p.add_argument("--start", type=_hour, help="first hour of a range (one file per hour)")
@@ -165,6 +191,7 @@ def _pipeline_commands(add: Add) -> None:
     p.add_argument("--hour", type=_hour, help="UTC hour (default: the latest analysed)")
 
     p = add("evaluate-exit", cmd_evaluate_exit, "Evaluate the running grid's exit state.")
+    p.set_defaults(check=check_evaluate_exit)
     p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--hour", type=_hour, help="UTC hour (default: the last closed hour)")
 
@@ -173,6 +200,7 @@ def _pipeline_commands(add: Add) -> None:
         cmd_run_hourly,
         "The hourly pipeline: collect, analyse, evaluate exits (a range replays hour by hour).",
     )
+    p.set_defaults(check=check_run_hourly)
     p.add_argument(
         "--symbol", action="append", required=True, type=_symbol, help="repeat for several"
     )
@@ -204,6 +232,7 @@ def _study_commands(add: Add) -> None:
         cmd_regime_report,
         "Verdict shares per month over a recording of 1-minute candles (for calibration).",
     )
+    p.set_defaults(check=check_data_file)
     p.add_argument("--data-file", required=True, help="CSV(.gz): timestamp_ms,open,high,low,...")
     p.add_argument("--symbol", default="ETH-USDT", type=_symbol)
     p.add_argument("--start", type=_hour)
@@ -214,6 +243,7 @@ def _study_commands(add: Add) -> None:
         cmd_exit_study,
         "Replay grids placed in RANGE_OK hours over a recording: warnings, exits, breaks.",
     )
+    p.set_defaults(check=check_data_file)
     p.add_argument("--data-file", required=True)
     p.add_argument("--start", type=_hour)
     p.add_argument("--end", type=_hour)
@@ -228,6 +258,7 @@ def _study_commands(add: Add) -> None:
         "Why exit signals are false or late, and the walk-forward tuning of the break-risk "
         "model (2022 <-> 2023, grids of ±4 and ±8 percent).",
     )
+    p.set_defaults(check=check_data_file)
     p.add_argument("--data-file", required=True, help="the 2022-2023 1-minute recording")
     p.add_argument("--out", default="exit-signal-study.md", help="markdown page to write")
 
@@ -279,6 +310,7 @@ def _backtest_options(p: argparse.ArgumentParser) -> None:
 
 def _backtest_commands(add: Add) -> None:
     p = add("backtest", cmd_backtest, "Replay the decision logic over a recording: PnL, KPIs.")
+    p.set_defaults(check=check_backtest)
     _backtest_options(p)
 
     p = add(
@@ -286,6 +318,7 @@ def _backtest_commands(add: Add) -> None:
         cmd_backtest_sweep,
         "Backtests over a grid of values, ranked walk-forward on a later period.",
     )
+    p.set_defaults(check=check_backtest_sweep)
     _backtest_options(p)
     p.add_argument(
         "--vary", action="append", required=True, metavar="KEY=V1,V2",
@@ -343,9 +376,31 @@ COMMAND_GROUPS: tuple[Callable[[Add], None], ...] = (
 )
 
 
+# argparse's message for a value not among an argument's choices.
+_INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: (.+?) \(choose from (.*)\)$")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser; a mistyped command or choice is answered with the closest one."""
+
+    def error(self, message: str) -> NoReturn:
+        found = _INVALID_CHOICE.match(message)
+        if found is None:
+            super().error(message)
+        argument, value = found[1], found[2].strip("'\"")
+        choices = [c.strip().strip("'\"") for c in found[3].split(",")]
+        close = difflib.get_close_matches(value, choices, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        if argument == "COMMAND":  # one line: the usage would only repeat it
+            self.exit(
+                2, f"{self.prog}: no command {value!r}{hint} ({self.prog} --help lists them)\n"
+            )
+        super().error(f"{message}{hint}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options(argparse.SUPPRESS)
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="market-maker",
         description="Decision support for spot grid trading: snapshots, regimes, exit alerts.",
         parents=[_common_options(None)],

@@ -5,11 +5,20 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from cli.checks import check_hours, settings_for
 from market_maker.base.timeutil import format_utc
 from market_maker.config import load_settings
 
 if TYPE_CHECKING:
     from market_maker.pipeline.result import PipelineResult
+
+
+def check_evaluate_exit(args: argparse.Namespace) -> None:
+    check_hours(settings_for([args.symbol]), hour=args.hour)
+
+
+def check_run_hourly(args: argparse.Namespace) -> None:
+    check_hours(settings_for(args.symbol), hour=args.hour, start=args.start, end=args.end)
 
 
 def cmd_evaluate_exit(args: argparse.Namespace) -> int:

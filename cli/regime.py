@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
+from cli.checks import check_hours, settings_for
 from market_maker.config import load_settings
+
+
+def check_analyze(args: argparse.Namespace) -> None:
+    check_hours(settings_for([args.symbol]), hour=args.hour, start=args.start, end=args.end)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from flows.snapshot_analysis import snapshot_analysis
 
-    if (args.start is None) != (args.end is None) or (args.hour and args.start):
-        print("analyze: give --hour, or --start and --end, or nothing", file=sys.stderr)
-        return 2
     result = snapshot_analysis(
         symbol=args.symbol, hour=args.hour, start=args.start, end=args.end, recompute=args.recompute
     )

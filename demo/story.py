@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import textwrap
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,10 +17,41 @@ from git import Repo
 from flows._run_names import short_hour
 from market_maker.base.timeutil import HOUR, floor_hour, last_closed_hour
 from market_maker.config import Settings
+from market_maker.decisions.states import ExitState
 from market_maker.exchange import ReplayExchange
 from market_maker.store.git_store import _is_local_path
 
 CONSOLE_LOGGERS = ("", "prefect", "prefect.flow_runs", "prefect.task_runs", "market_maker")
+WIDTH = 80  # the story fits a terminal of 80 columns
+STEP = "   "  # what a step's lines are indented by, under its number
+
+
+def say(text: str = "", indent: str = STEP, first: str | None = None) -> None:
+    """Print ``text`` wrapped at WIDTH columns, its lines after ``indent`` (the first after
+    ``first`` when given: a step's number)."""
+    print("\n".join(wrap(text, indent, first)))
+
+
+def wrap(text: str, indent: str = STEP, first: str | None = None, lines: int = 0) -> list[str]:
+    """``text`` as lines of at most WIDTH columns (a word longer than a line, such as a long
+    path, stays whole); with ``lines``, at most that many, the last ending in "..."."""
+    wrapped = textwrap.wrap(
+        text,
+        WIDTH,
+        initial_indent=indent if first is None else first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+        max_lines=lines or None,
+        placeholder=" ...",
+    )
+    # A no-break space keeps a value with its unit ("54\xa0%"): a plain one on the page.
+    return [line.replace("\xa0", " ") for line in wrapped] or [""]
+
+
+def when(moment: datetime) -> str:
+    """``08-01 02h``: an hour of the replay (every one is in 2023), as the lists show it."""
+    return f"{moment:%m-%d %H}h"
 
 
 def prepare_remote(settings: Settings) -> Path | None:
@@ -64,7 +96,7 @@ def logs_to(path: Path) -> Iterator[None]:
         for h in logging.getLogger(name).handlers
         if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
     }.values()
-    with path.open("a", encoding="utf-8") as log:
+    with path.open("a", encoding="utf-8", buffering=1) as log:
         log.write(f"\n=== market-maker demo, {datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z ===\n")
         saved = [(h, h.stream, getattr(h, "console", None)) for h in handlers]
         for handler, _, console in saved:
@@ -80,6 +112,15 @@ def logs_to(path: Path) -> Iterator[None]:
                 handler.stream = stream
                 if console is not None:
                     console.file = stream
+
+
+_AFTER_THE_STORY = ExitStack()
+
+
+def logs_to_the_end(path: Path) -> None:
+    """From now on every console log line goes to ``path``, to the process's exit: what
+    Prefect logs as it ends (stopping a temporary server) is not the story's either."""
+    _AFTER_THE_STORY.enter_context(logs_to(path))  # left open: the process ends next
 
 
 def run_demo(settings: Settings) -> int:
@@ -101,9 +142,10 @@ def run_demo(settings: Settings) -> int:
     log_file = settings.resolve(Path("var/demo.log"))
     ui = os.environ.get("PREFECT_API_URL", "").removesuffix("/api")
     print(f"market-maker demo: the hourly system replayed on recorded {symbol} data")
-    print(f"  ({settings.replay.data_file}); full logs: {_show(log_file, settings)}")
+    say(f"recording: {settings.replay.data_file}", indent="  ")
+    say(f"full logs: {_show(log_file, settings)}", indent="  ")
     if ui:
-        print(f"  every run is in the Prefect UI at {ui}")
+        say(f"every run is in the Prefect UI at {ui}", indent="  ")
 
     with logs_to(log_file):
         filled = backfill(symbol=symbol, start=first, end=last)
@@ -111,27 +153,28 @@ def run_demo(settings: Settings) -> int:
         checked = validate_snapshots(symbol=symbol, start=first, end=latest, fail_on_error=False)
     store = GitDataStore.from_settings(settings)
     print()
-    print(
+    say(
         f"1. Collected {filled.written + filled.skipped:,} hourly snapshots "
         f"{short_hour(first)} .. {short_hour(last)} from the recording ({filled.written:,} "
         f"written now, {len(filled.missing_at_source)} missing at the source), then the "
         f"latest hour {short_hour(latest)} as the schedule would "
-        f"({'; '.join(collected.lines())})."
+        f"({'; '.join(collected.lines())}).",
+        first="",
     )
     in_sync = store.unpushed_count() == 0
-    print(
-        f"   Validation: {checked.files_checked:,} files, {len(checked.errors)} errors, "
+    say(
+        f"Validation: {checked.files_checked:,} files, {len(checked.errors)} errors, "
         f"{len(checked.warnings)} warnings; pushed to "
         f"{_show(remote, settings) if remote else 'the remote'}"
         f"{'' if in_sync else ' (NOT in sync: see the log)'}."
     )
     for problem in checked.errors[:10]:
-        print(f"     {problem}")
+        print("\n".join(wrap(str(problem), STEP + "  ", lines=1)))
 
     with logs_to(log_file):
         analysed = snapshot_analysis(symbol=symbol, start=first, end=latest)
     print()
-    print(f"2. Classified every hour: {_shares(analysed.verdicts)}.")
+    say(f"2. Classified every hour: {_shares(analysed.verdicts)}.", first="")
 
     _lifecycle_replay(settings, store, symbol, latest, log_file)
     _kpis(settings, store, latest, log_file)
@@ -139,17 +182,18 @@ def run_demo(settings: Settings) -> int:
     print()
     print("Where to look next:")
     rows = [
-        ("make serve", "the Prefect UI with every run of this demo, and the schedules"),
+        ("make serve", "the Prefect UI: every run, the schedules"),
         (f"git -C {_show(store.path, settings)} log", "every run's commit, named by the run"),
         (
             _show(store.path / "dashboard" / "index.html", settings),
-            "the dashboard: price, regimes, exits, KPIs (open it in a browser)",
+            "the dashboard (open it in a browser)",
         ),
         (_show(log_file, settings), "the full logs of this demo"),
     ]
     width = max(len(a) for a, _ in rows)
     for a, b in rows:
-        print(f"  {a:<{width}}  {b}")
+        say(b, indent=" " * (width + 4), first=f"  {a:<{width}}  ")
+    logs_to_the_end(log_file)
     return 0 if checked.ok else 1
 
 
@@ -166,7 +210,7 @@ def _shares(verdicts: list[str]) -> str:
     total = len(verdicts) or 1
     order = ["RANGE_OK", "RANGE_WEAK", "TRANSITION", "TREND", "REFUSED"]
     return ", ".join(
-        f"{name} {100 * counts[name] / total:.0f} %" for name in order if counts.get(name)
+        f"{name}\xa0{100 * counts[name] / total:.0f}\xa0%" for name in order if counts.get(name)
     )
 
 
@@ -185,14 +229,15 @@ def _lifecycle_replay(
     from market_maker.exit_strategy.timeline import read_timeline
 
     print()
-    print(
+    say(
         f"3. From {short_hour(REPLAY_START)} the hourly pipeline runs hour by hour, as scheduled, "
         f"with an operator who follows it {OPERATOR_DELAY.seconds // 60} minutes after each "
-        "recommendation (approves a CREATE_GRID, stops a grid at MANDATORY_EXIT) ..."
+        "recommendation (approves a CREATE_GRID, stops a grid at MANDATORY_EXIT) ...",
+        first="",
     )
     if os.environ.get(SETUP_SWITCH) == "true":
-        print(
-            "   The shipped strategy recommends no grid: out of sample no placement paid after "
+        say(
+            "The shipped strategy recommends no grid: out of sample no placement paid after "
             "fees (docs/strategy.md). To show a grid's whole life, this replay switches the "
             f"setup on ({SETUP_SWITCH}=true)."
         )
@@ -205,35 +250,41 @@ def _lifecycle_replay(
             operator_delay_minutes=OPERATOR_DELAY.seconds // 60,
         )
     seconds = time.perf_counter() - started
-    print(f"   {len(results):,} hours in {seconds:.0f} s. The grids' lives (docs/lifecycle.md):")
+    say(f"{len(results):,} hours in {seconds:.0f} s. The grids' lives (docs/lifecycle.md):")
     for line in lifecycle_lines(store.path, symbol, REPLAY_START, latest):
-        print(f"   {line}")
+        print(line)
     timeline = read_timeline(ExitStateStore(store.path), symbol, REPLAY_START, latest)
     print()
-    print(
+    say(
         "4. Exit states while grids ran: "
-        + ", ".join(f"{state} {n:,} h" for state, n in timeline.hours_in_state.items())
-        + "; transitions and their reasons are in exit_states/, the escalations:"
+        + ", ".join(f"{state}\xa0{n:,}\xa0h" for state, n in timeline.hours_in_state.items())
+        + "; every change and its reasons are in exit_states/. The last escalations:",
+        first="",
     )
-    for line in _timeline_lines(timeline.transitions)[-6:]:
-        print(f"   {line}")
+    for line in _timeline_lines(timeline.transitions):
+        print(line)
     print()
-    print(
+    say(
         "5. Alerts the operator's phone would have received (no Pushover keys in the demo: "
-        "each was logged instead):"
+        "each was logged instead):",
+        first="",
     )
     setups = _setup_alerts(store.path, symbol, REPLAY_START, latest)
     groups = _alert_groups(timeline.notified)
     if setups:
         groups.insert(0, ("CREATE_GRID (setup)", 0, len(setups), setups[0], setups[-1]))
     for state, priority, count, first, last in groups:
-        when = short_hour(first) if count == 1 else f"{short_hour(first)} .. {short_hour(last)}"
-        print(f"   {count:4d} x {state:<23} priority {priority:>2}   {when}")
+        span = when(first) if count == 1 else f"{when(first)} .. {when(last)}"
+        print(f"{STEP}{count:4d} x {state:<23} priority {priority:>2}   {span}")
+
+
+HANG = STEP + " " * 11  # under the text after an hour ("08-01 02h  ")
 
 
 def lifecycle_lines(root: Path, symbol: str, start: datetime, end: datetime) -> list[str]:
-    """Each grid's life from the records: its setup and approval, its stop and the exit
-    decision behind it, then the restart gates passing one by one."""
+    """Each grid's life from the records, as the story prints it: its setup, its approval
+    and how it ended (the exit decision's reason when it was stopped), and when the restart
+    gates had all passed after a stop."""
     from market_maker.decisions.store import DecisionStore
     from market_maker.grids.book import GridBook
 
@@ -246,55 +297,61 @@ def lifecycle_lines(root: Path, symbol: str, start: datetime, end: datetime) -> 
     )
     for grid in grids:
         lines += _setup_lines(store, grid)
-        lines += _stop_lines(root, store, grid, symbol, end)
+        lines += _end_lines(root, store, grid, symbol, end)
     return lines
 
 
 def _setup_lines(store, grid) -> list[str]:
-    """The recommendation that placed ``grid`` (a setup, or a probationary grid's promotion)
-    and when it ran from."""
+    """The recommendation that placed ``grid``: a setup, or a probationary grid's promotion."""
     from market_maker.decisions.model import SetupDecision
 
     setup = store.read(store.find(grid.setup_decision or ""))
-    placed = grid.history[0].at
     if isinstance(setup, SetupDecision) and setup.grid is not None:
-        return [
-            f"{short_hour(setup.hour)}  CREATE_GRID {setup.mode} "
-            f"{setup.grid.lower_price:,.2f}-{setup.grid.upper_price:,.2f} x{setup.grid.levels} "
-            f"({setup.verdict} {setup.confidence:.2f}) -> approved, running from "
-            f"{placed:%m-%d %H:%M}"
-        ]
-    if setup.promotion is not None:  # a probationary grid's promotion
-        return [
-            f"{short_hour(setup.hour)}  PROMOTE {setup.grid.grid_id} to a full grid "
-            f"{setup.promotion.lower_price:,.2f}-{setup.promotion.upper_price:,.2f} "
-            f"x{setup.promotion.levels} after 24 RANGE_OK hours -> approved, running from "
-            f"{placed:%m-%d %H:%M}"
-        ]
-    return []
+        text = (
+            f"CREATE_GRID {setup.mode} {setup.grid.lower_price:,.2f}-"
+            f"{setup.grid.upper_price:,.2f} x{setup.grid.levels} "
+            f"({setup.verdict} {setup.confidence:.2f})"
+        )
+    elif setup.promotion is not None:  # a probationary grid's promotion
+        text = (
+            f"PROMOTED to a full grid {setup.promotion.lower_price:,.2f}-"
+            f"{setup.promotion.upper_price:,.2f} x{setup.promotion.levels} "
+            "(24 RANGE_OK hours)"
+        )
+    else:
+        return []
+    return wrap(text, HANG, first=f"{STEP}{when(setup.hour)}  ")
 
 
-def _stop_lines(root: Path, store, grid, symbol: str, end: datetime) -> list[str]:
-    """How ``grid`` ended: still running, replaced by its promotion, or stopped at
-    MANDATORY_EXIT (with the exit decision's first reason) and the restart gates after."""
+def _end_lines(root: Path, store, grid, symbol: str, end: datetime) -> list[str]:
+    """When ``grid`` was approved and how it ended: still running, replaced by its
+    promotion, or stopped at MANDATORY_EXIT (with the exit decision's first reason), and
+    when the restart gates had all passed after that."""
+    approved = f"approved {grid.history[0].at:%m-%d %H:%M}"
     stops = [e for e in grid.history if e.action == "disabled"]
     if not stops:
-        return [f"{'':16}still running at {short_hour(end)}"]
+        return wrap(f"{approved}, still running at {when(end)}", HANG)
     stop = stops[0]
     reason = stop.reason or ""
     if reason.startswith("promoted"):
-        return [f"{'':16}replaced {stop.at:%m-%d %H:%M} by its promotion"]
-    why = ""
+        return wrap(f"{approved}, replaced {stop.at:%m-%d %H:%M} by its promotion", HANG)
+    lines = wrap(f"{approved}, stopped {stop.at:%m-%d %H:%M} at MANDATORY_EXIT", HANG)
     if "(dec-" in reason:
         decision = store.read(store.find(reason.rsplit("(", 1)[1].rstrip(")")))
-        why = (decision.reasons[0] if decision.reasons else "").split(";")[0][:80]
-    lines = [f"{'':16}stopped {stop.at:%m-%d %H:%M} at MANDATORY_EXIT: {why}"]
+        why = (decision.reasons[0] if decision.reasons else "").split(";")[0]
+        lines += wrap(why.split(": ", 1)[-1], HANG, lines=1)  # its detail, not the name
     passed = _gates_passed(root, symbol, stop.at, end)
     if passed:
-        lines.append(
-            f"{'':16}restart gates: "
-            + ", ".join(f"{name} {when:%m-%d %H}h" for name, when in passed.items())
+        from market_maker.regime.gate_records import GATES
+
+        last = max(passed, key=lambda name: passed[name])
+        text = (
+            f"all restart gates passed by {when(passed[last])} ({last} last)"
+            if len(passed) == len(GATES)
+            else "restart gates passed: "
+            + ", ".join(f"{name} {when(at)}" for name, at in passed.items())
         )
+        lines += wrap(text, HANG)
     return lines
 
 
@@ -340,9 +397,11 @@ def _setup_alerts(root: Path, symbol: str, start: datetime, end: datetime) -> li
     return sorted(out)
 
 
-def _timeline_lines(transitions) -> list[str]:
-    """The escalations in full; the WARNING episodes before them, which eased back to NORMAL
-    on their own, summed up in one line with the conditions that raised them."""
+def _timeline_lines(transitions, last: int = 4) -> list[str]:
+    """The last ``last`` escalations, each its change and its first reason; the WARNING
+    episodes before the first exit state, which eased back to NORMAL on their own, summed
+    up in one entry with the conditions that raised them. State changes down are left out
+    (exit_states/ has them all)."""
     first_exit = next(
         (i for i, t in enumerate(transitions) if str(t.to_state) not in ("NORMAL", "WARNING")),
         len(transitions),
@@ -354,20 +413,39 @@ def _timeline_lines(transitions) -> list[str]:
         else first_exit
     )
     earlier, shown = transitions[:cut], transitions[cut:]
-    lines = []
-    raised = [t for t in earlier if str(t.to_state) == "WARNING"]
-    if raised:
-        why = Counter(t.reasons[0].split(":")[0] for t in raised if t.reasons)
-        lines.append(
-            f"{short_hour(raised[0].timestamp)} .. {short_hour(earlier[-1].timestamp)}  "
-            f"{len(raised)} WARNINGs inside the range, each back to NORMAL after its calm hours "
-            f"({', '.join(f'{name} {n}' for name, n in why.most_common())})"
-        )
-    for t in shown:
-        reason = t.reasons[0] if t.reasons else ""
-        more = f" (+{len(t.reasons) - 1} more)" if len(t.reasons) > 1 else ""
-        lines.append(f"{short_hour(t.timestamp)}  {t.from_state} -> {t.to_state}: {reason}{more}")
-    return lines
+    entries = [_eased_back(earlier)] if any(_raised(t) for t in earlier) else []
+    entries += [_escalation(t) for t in shown if _escalates(t)]
+    return [line for entry in entries[-last:] for line in entry]
+
+
+def _raised(t) -> bool:
+    return str(t.to_state) == "WARNING"
+
+
+def _escalates(t) -> bool:
+    return ExitState(str(t.to_state)).rank > ExitState(str(t.from_state)).rank
+
+
+def _eased_back(earlier) -> list[str]:
+    """The WARNINGs that eased back to NORMAL, in one entry: how many, until when, and the
+    conditions that raised them."""
+    raised = [t for t in earlier if _raised(t)]
+    why = Counter(t.reasons[0].split(":")[0] for t in raised if t.reasons)
+    return wrap(
+        f"{len(raised)} WARNINGs inside the range until {when(earlier[-1].timestamp)}, "
+        "each back to NORMAL after its calm hours "
+        f"({', '.join(f'{name} {n}' for name, n in why.most_common())})",
+        HANG,
+        first=f"{STEP}{when(raised[0].timestamp)}  ",
+    )
+
+
+def _escalation(t) -> list[str]:
+    """A change up, and its first reason on one line."""
+    reason = t.reasons[0] if t.reasons else ""
+    more = f" (+{len(t.reasons) - 1} more)" if len(t.reasons) > 1 else ""
+    head = f"{STEP}{when(t.timestamp)}  {t.from_state} -> {t.to_state}"
+    return [head, *(wrap(f"{reason}{more}", HANG, lines=1) if reason else [])]
 
 
 def _alert_groups(notified) -> list[tuple[str, int, int, datetime, datetime]]:
@@ -396,11 +474,17 @@ def _kpis(settings: Settings, store, latest: datetime, log_file: Path) -> None:
     with logs_to(log_file):
         result = daily_kpi(start=REPLAY_START.date(), end=last_day)
     print()
-    print(
+    say(
         f"6. Scored the replay as the nightly batch does: {len(result.days)} days, "
         f"{result.evaluations:,} new outcome entries beside the decisions, a KPI file a day, "
-        "the dashboard."
+        "the dashboard.",
+        first="",
     )
     service = KpiService.open(RunContext.open(settings))
-    for line in kpi_period_table(service, REPLAY_START.date(), last_day).splitlines():
-        print(f"   {line}")
+    table = kpi_period_table(service, REPLAY_START.date(), last_day, width=WIDTH - len(STEP))
+    for line in table.splitlines():
+        print(f"{STEP}{line}")
+    say(
+        f"The dashboard shows them over the 7 and the 30 days ending each day (to {last_day}), "
+        "so its figures differ from these of the whole replay."
+    )

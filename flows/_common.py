@@ -156,9 +156,15 @@ def commit_message(flow: str, symbol: str, hours: list[datetime], detail: str) -
         span = format_utc(hours[0])
     else:
         span = f"{format_utc(min(hours))}..{format_utc(max(hours))}"
+    return with_run_trailer(f"{flow}: {symbol} {span}\n\n{detail}")
+
+
+def with_run_trailer(message: str) -> str:
+    """``message`` with a ``Flow-Run:`` trailer naming this run (as the Prefect UI shows it)
+    and its id, so every commit of a run leads back to it; unchanged outside a flow run."""
     run = flow_run.get_name()
     trailer = f"\n\nFlow-Run: {run} ({flow_run.get_id()})" if run else ""
-    return f"{flow}: {symbol} {span}\n\n{detail}{trailer}\n"
+    return f"{message.rstrip()}{trailer}\n"
 
 
 def failure_reason(state: Any) -> str:

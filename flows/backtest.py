@@ -16,7 +16,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 from pydantic import Field
 
-from flows._common import data_repository_lock, flow_timeout, logger, open_context
+from flows._common import (
+    data_repository_lock,
+    flow_timeout,
+    logger,
+    open_context,
+    with_run_trailer,
+)
 from flows._hooks import FAILURE_HOOKS
 from flows._run_names import run_name
 from market_maker.backtest.page import write_report
@@ -77,7 +83,7 @@ def backtest(parameters: BacktestParameters) -> BacktestRun:
         sync_task(ctx)
         paths = write_report(ctx.store.path, report, series)
         # Always: it also commits what an interrupted run left (validated when the lock was taken).
-        sha = commit_task(ctx, f"backtest: {report.name}\n", paths)
+        sha = commit_task(ctx, with_run_trailer(f"backtest: {report.name}"), paths)
         pushed = push_task(ctx)
     update_progress_artifact(progress, 100.0)
     result = BacktestRun.of(report, ctx.store.path, paths, sha, pushed.pushed)

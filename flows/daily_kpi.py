@@ -15,6 +15,7 @@ from flows._common import (
     flow_timeout,
     logger,
     open_context,
+    with_run_trailer,
 )
 from flows._hooks import FAILURE_HOOKS
 from flows._run_names import run_name
@@ -83,7 +84,7 @@ def daily_kpi(day: DayParam = None, start: DayParam = None, end: DayParam = None
             f"{len(evaluations)} evaluation entr{'y' if len(evaluations) == 1 else 'ies'}, "
             f"{sum(1 for s in statuses.values() if s == 'written')} KPI file(s)"
         )
-        sha = commit_task(ctx, f"daily-kpi: {span}\n\n{detail}\n", paths)
+        sha = commit_task(ctx, with_run_trailer(f"daily-kpi: {span}\n\n{detail}"), paths)
         pushed = push_task(ctx)
     result = KpiRunResult(
         days=days,

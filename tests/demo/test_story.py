@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +15,7 @@ import pytest
 from cli.main import main
 from demo.story import _alert_groups, _timeline_lines, logs_to
 from market_maker.exit_strategy.model import DeliveryRecord, TransitionRecord
+from tests.conftest import PROJECT_ROOT
 
 T0 = datetime(2023, 8, 1, tzinfo=UTC)
 
@@ -48,7 +53,7 @@ def test_the_help_says_everything_the_demo_does(capsys: pytest.CaptureFixture[st
         assert step in out, step
 
 
-def test_warnings_that_eased_back_are_one_line_and_the_escalation_is_shown_in_full() -> None:
+def test_the_escalations_are_listed_and_the_warnings_that_eased_back_summed_up() -> None:
     transitions = [
         transition(0, "NORMAL", "WARNING", "adx_rising"),
         transition(6, "WARNING", "NORMAL", "calm"),
@@ -57,16 +62,21 @@ def test_warnings_that_eased_back_are_one_line_and_the_escalation_is_shown_in_fu
         transition(50, "NORMAL", "WARNING", "adx_rising"),
         transition(53, "WARNING", "LATEST_ACCEPTABLE_EXIT", "warning_persisted"),
         transition(54, "LATEST_ACCEPTABLE_EXIT", "MANDATORY_EXIT", "latest_persisted"),
+        transition(60, "MANDATORY_EXIT", "WARNING", "calm"),
     ]
     lines = _timeline_lines(transitions)
-    assert lines[0].startswith("2023-08-01T00Z .. 2023-08-02T12Z  2 WARNINGs inside the range")
-    assert "adx_rising 1, bandwidth_expanding 1" in lines[0]
-    assert [line.split(": ")[0] for line in lines[1:]] == [
-        "2023-08-03T02Z  NORMAL -> WARNING",
-        "2023-08-03T05Z  WARNING -> LATEST_ACCEPTABLE_EXIT",
-        "2023-08-03T06Z  LATEST_ACCEPTABLE_EXIT -> MANDATORY_EXIT",
+    assert all(len(line) <= 80 for line in lines), lines
+    text = " ".join(line.strip() for line in lines)
+    assert text.startswith("08-01 00h  2 WARNINGs inside the range until 08-02 12h")
+    assert "(adx_rising 1, bandwidth_expanding 1)" in text
+    # The escalations, each with its first reason; the step down is left out.
+    changes = [line.strip() for line in lines if " -> " in line]
+    assert changes == [
+        "08-03 02h  NORMAL -> WARNING",
+        "08-03 05h  WARNING -> LATEST_ACCEPTABLE_EXIT",
+        "08-03 06h  LATEST_ACCEPTABLE_EXIT -> MANDATORY_EXIT",
     ]
-    assert lines[1].endswith("adx_rising: details (+1 more)")
+    assert lines[lines.index(f"   {changes[0]}") + 1].strip() == "adx_rising: details (+1 more)"
 
 
 def test_a_timeline_without_an_exit_is_all_summed_up() -> None:
@@ -76,7 +86,8 @@ def test_a_timeline_without_an_exit_is_all_summed_up() -> None:
             transition(6, "WARNING", "NORMAL", "calm"),
         ]
     )
-    assert len(lines) == 1 and "1 WARNINGs inside the range" in lines[0]
+    assert "1 WARNINGs inside the range" in lines[0]
+    assert not [line for line in lines if " -> " in line]
 
 
 def test_alerts_are_grouped_by_state_in_order_of_severity_with_their_priority() -> None:
@@ -120,3 +131,42 @@ def test_log_lines_go_to_the_file_not_the_terminal(
     captured = capsys.readouterr()
     assert "a Prefect line" not in captured.out + captured.err
     assert "after the demo" not in text
+
+
+def test_the_story_the_demo_tells_fits_80_columns(tmp_path: Path) -> None:
+    """``market-maker demo`` as ``make demo`` runs it (with Prefect's temporary server),
+    in a fresh checkout of the project, its replay clock moved back to 2 August so that it
+    runs in about a minute: a grid placed, promoted, stopped at MANDATORY_EXIT, scored."""
+    shutil.copytree(PROJECT_ROOT / "config", tmp_path / "config")
+    (tmp_path / "data").symlink_to(PROJECT_ROOT / "data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MARKET_MAKER_", "PREFECT_"))}
+    env |= {
+        "MARKET_MAKER_CONFIG_DIR": str(tmp_path / "config"),
+        "MARKET_MAKER_REPLAY__NOW": "2023-08-02T06:00:00Z",
+        "MARKET_MAKER_PREFECT_SERVER": "ephemeral",
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "cli.main", "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert run.returncode == 0, run.stderr
+    printed = (run.stdout + run.stderr).splitlines()
+    too_wide = [line for line in printed if len(line) > 80]
+    assert not too_wide, too_wide
+    story = "\n".join(printed)
+    for part in ("1. Collected", "2. Classified", "3. From", "4. Exit states", "5. Alerts"):
+        assert part in story
+    assert "stopped 08-01 03:10 at MANDATORY_EXIT" in story
+    assert "PRR -" in story and "gave back more than their peak profit" in story
+    assert "Where to look next:" in story and run.stderr == ""
+    # Prefect's lines, the last one at exit included, are in the log, not on the terminal.
+    assert "Stopping temporary server" in (tmp_path / "var" / "demo.log").read_text()

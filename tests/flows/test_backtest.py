@@ -64,6 +64,8 @@ def test_the_cli_writes_a_report_and_a_rerun_writes_nothing(
     assert f"backtests/{report.name}/report.yaml" in [
         b.path for b in remote.head.commit.tree.traverse()
     ]
+    message = remote.head.commit.message  # the commit names its run, as every run's does
+    assert message.startswith(f"backtest: {report.name}\n") and "\nFlow-Run: backtest " in message
     before = commits(repo_env)
     assert main(args) == 0
     assert commits(repo_env) == before  # same parameters, data and settings: nothing new
@@ -75,7 +77,8 @@ def test_the_cli_writes_a_report_and_a_rerun_writes_nothing(
         (["--data-file", "no/such/file.csv.gz"], "file.csv.gz does not exist"),
         (["--fee-rate", "-0.001"], "fee_rate"),
         (["--start", "2023-08-01T00:00:00Z", "--end", "2023-07-01T00:00:00Z"], "end"),
-        (["--start", "2021-01-01T00:00:00Z", "--end", "2021-02-01T00:00:00Z"], "coverage"),
+        (["--start", "2021-01-01T00:00:00Z", "--end", "2021-02-01T00:00:00Z"], "warm-up"),
+        (["--start", "2023-08-20T00:00:00Z", "--end", "2023-09-20T00:00:00Z"], "ends at"),
         (["--symbol", "BTC-USDT"], "BTC-USDT"),
         (["--set", "exit_strategy.nonsense=3"], "overrides"),
     ],

@@ -93,11 +93,10 @@ def test_the_command_names_the_parameter_that_starts_no_period_in_one_line(
 ) -> None:
     from cli.main import main
 
-    assert main(["collect", "--symbol", SYMBOL, "--hour", "2023-07-10T12:07Z"]) == 1
-    last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last == (
-        "market-maker collect: invalid parameter hour: 2023-07-10T12:07:00Z does not start a "
-        "collection period (use e.g. 2024-08-05T10:00:00Z)"
+    assert main(["collect", "--symbol", SYMBOL, "--hour", "2023-07-10T12:07Z"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "market-maker collect: hour 2023-07-10T12:07:00Z is not on the hour "
+        "(snapshots.period_minutes: 60)"
     )
 
 

@@ -8,6 +8,7 @@ the operator stopping the grid ten minutes after the first MANDATORY_EXIT decisi
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -103,6 +104,10 @@ def test_a_kpi_file_per_day_is_written_validated_and_pushed(scored: Scored) -> N
     assert {f"kpis/{d:%Y-%m-%d}.yaml" for d in days} <= set(pushed)
     assert "dashboard/index.html" in pushed
     assert not Repo(scored.repo).is_dirty(untracked_files=True)
+    # The batch's commit names its run, as every run's commit does.
+    message = Repo(scored.remote).commit("main").message
+    assert message.startswith("daily-kpi: 2023-08-14..2023-08-22\n")
+    assert "\nFlow-Run: daily-kpi 2023-08-14..2023-08-22 (" in message
 
 
 def test_decisions_get_their_outcome_at_every_horizon_the_data_allows(scored: Scored) -> None:
@@ -322,6 +327,27 @@ CHARTS = """(() => {
 })()"""
 
 
+# What the reader sees: the header, the price chart's first and last day labels, the colour
+# at the centre of every exit-state dot, the KPI table and its notes.
+SEEN = """(() => {
+  const chart = Object.values(Chart.instances).find((c) => c.canvas.id.startsWith('price-'));
+  const x = chart.scales.x, ratio = chart.currentDevicePixelRatio;
+  const at = (p) => Array.from(chart.ctx.getImageData(
+    Math.round(p.x * ratio), Math.round(p.y * ratio), 1, 1).data.slice(0, 3));
+  const labels = x.ticks.map((t) => x.options.ticks.callback(t.value));
+  return {
+    subtitle: document.getElementById('subtitle').textContent,
+    axis: [labels[0], labels[labels.length - 1]],
+    dots: chart.data.datasets.flatMap((d, i) => d.label.startsWith('→')
+      ? chart.getDatasetMeta(i).data.map((p) => [d.label, at(p)]) : []),
+    rows: [...document.querySelectorAll('#kpi-table tbody tr')]
+      .map((tr) => [...tr.children].map((td) => td.textContent)),
+    notes: [...document.querySelectorAll('#kpi-table .note')].map((p) => p.textContent),
+  };
+})()"""
+STATE_COLOURS = {(26, 127, 55), (191, 135, 0), (219, 109, 40), (207, 34, 46)}
+
+
 def test_the_dashboard_loads_in_headless_chromium_and_every_chart_draws(
     scored: Scored,
 ) -> None:
@@ -329,15 +355,37 @@ def test_the_dashboard_loads_in_headless_chromium_and_every_chart_draws(
         pytest.fail("chromium is not installed: .ci/run installs it (apt-get install chromium)")
     page = scored.repo / "dashboard" / "index.html"
     with Browser() as browser:
-        run = browser.open(page.as_uri(), "window.dashboard && window.dashboard.ready", CHARTS)
+        run = browser.open(
+            page.as_uri(),
+            "window.dashboard && window.dashboard.ready",
+            f"({{charts: {CHARTS}, seen: {SEEN}}})",
+        )
 
     assert run.errors == []
     assert run.requests == [page.as_uri()]  # offline: the page loads nothing else
-    result = run.result
+    result, seen = run.result["charts"], run.result["seen"]
     assert result["charts"] == len(result["drawn"]) == 3
     for canvas, painted in result["drawn"]:
         assert painted > 1000, f"{canvas} drew nothing"
     assert {"→ MANDATORY_EXIT", "operator action"} <= set(result["markers"])
+
+    # The header names the first and the last day of the prices shown; the axis starts on the
+    # first and labels no day past the last.
+    embedded = page.read_text().split('id="dashboard-data" type="application/json">')[1]
+    data = json.loads(embedded.split("</script>")[0])
+    hours = [t for symbol in data["symbols"] for t, _ in symbol["prices"]]
+    first, last = (datetime.fromtimestamp(t / 1000, UTC).date() for t in (min(hours), max(hours)))
+    assert seen["subtitle"].startswith(f"{first} .. {last} (UTC)")
+    assert seen["axis"][0] == str(first) and seen["axis"][1] <= str(last)
+    # Every exit-state dot shows its colour: none is hidden under an operator's triangle.
+    assert seen["dots"] and all(tuple(rgb) in STATE_COLOURS for _, rgb in seen["dots"]), seen
+    # The KPI table says what each KPI counts, with values as the command line prints them.
+    prr = next(row for row in seen["rows"] if row[0] == "PRR")
+    assert prr[1] == "profit retention rate (kept / peak profit)"
+    assert all(
+        re.fullmatch(r"-|-?[\d,]+(\.\d\d)?( h| min)?", v) for r in seen["rows"] for v in r[2:4]
+    )
+    assert any(note.startswith("PRR -") and "peak profit" in note for note in seen["notes"])
 
 
 def test_leftover_kpi_files_and_pages_pass_the_working_copy_check(scored: Scored) -> None:

@@ -6,16 +6,25 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from market_maker.backtest.feed import Feed
 from market_maker.backtest.parameters import BacktestParameters, apply_overrides
 from market_maker.backtest.preflight import clean, preflight, require_ok
-from market_maker.backtest.recording import PreflightReport, read_recording
+from market_maker.backtest.recording import (
+    PreflightReport,
+    compact,
+    minute,
+    read_recording,
+    recorded_span,
+)
 from market_maker.backtest.results import BacktestReport, DataHealth
 from market_maker.backtest.run import BacktestRun, Progress, run_backtest
 from market_maker.backtest.scoring import figures, grid_figures, headline, series
 from market_maker.base.candles import CandleSeries
+from market_maker.base.errors import ParameterError
+from market_maker.base.timeutil import HOUR, floor_hour
 from market_maker.config import Settings
 
 
@@ -27,6 +36,27 @@ def warmup_hours(settings: Settings) -> int:
 def data_path(params: BacktestParameters, settings: Settings) -> Path:
     path = Path(params.data_file) if params.data_file else settings.replay.data_file
     return path if path.is_absolute() else settings.project_root / path
+
+
+def check_period(params: BacktestParameters, settings: Settings) -> None:
+    """Before a run: the recording exists and spans the period and the warm-up before it,
+    by its first and last rows (the preflight then checks every row). A ParameterError names
+    the first hour (or the last) the recording allows."""
+    path = data_path(params, settings)
+    first, last = recorded_span(path)
+    hours = warmup_hours(settings)
+    earliest = floor_hour(first + timedelta(hours=hours) - timedelta(seconds=1)) + HOUR
+    if params.start < earliest:
+        raise ParameterError(
+            f"start {compact(params.start)}: the metrics need {hours} h of warm-up and the "
+            f"recording starts at {minute(first)}; start at {compact(earliest)} or later"
+        )
+    latest = floor_hour(last + timedelta(minutes=1))
+    if params.end > latest:
+        raise ParameterError(
+            f"end {compact(params.end)}: the recording ends at "
+            f"{minute(last + timedelta(minutes=1))}; end at {compact(latest)} or earlier"
+        )
 
 
 @dataclass

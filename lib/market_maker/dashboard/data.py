@@ -15,6 +15,7 @@ from market_maker.exit_strategy.store import ExitStateStore
 from market_maker.grids.book import GridBook
 from market_maker.kpis.daily_batch import action_fact, day_end
 from market_maker.kpis.model import KPIS_DIR, Kpi, read_kpi_file
+from market_maker.kpis.tables import NAMES, notes
 from market_maker.snapshots.columnar import CandleCache
 
 KPI_WINDOWS = ("7d", "30d")
@@ -31,12 +32,15 @@ def dashboard_data(ctx: RunContext, day: date) -> dict[str, Any]:
     end = day_end(day)
     start = end - timedelta(days=ctx.settings.kpis.dashboard_days)
     book = GridBook.load(ctx.store.path, fee_rate=ctx.settings.grids.fee_rate)
+    symbols = [_symbol(ctx, book, s, start, end) for s in ctx.settings.symbols]
+    # The page shows (and its header names) the hours the data has, not the whole window.
+    hours = [t for s in symbols for t, _ in s["prices"]]
     return {
         "title": f"market-maker: {', '.join(ctx.settings.symbols)}",
         "day": day.isoformat(),
-        "start": ms(start),
-        "end": ms(end),
-        "symbols": [_symbol(ctx, book, s, start, end) for s in ctx.settings.symbols],
+        "start": min(hours, default=ms(start)),
+        "end": max(hours, default=ms(end - HOUR)),
+        "symbols": symbols,
         "kpis": kpi_trends(ctx.store.path, start.date(), day),
         "config_version": ctx.config_version,
     }
@@ -126,9 +130,10 @@ def _actions(root: Path, symbol: str, start: datetime, end: datetime) -> list[di
 
 
 def kpi_trends(root: Path, first: date, last: date) -> dict[str, Any]:
-    """Each KPI's value per day over the 7- and 30-day windows, from the KPI files."""
+    """Each KPI's value per day over the 7- and 30-day windows, from the KPI files; what each
+    counts, its unit, and what the latest file's surprising values mean."""
     days, series = [], {f"{k.value} {w}": [] for k in Kpi for w in KPI_WINDOWS}
-    targets = {}
+    targets, units, last_notes = {}, {}, []
     folder = root / KPIS_DIR
     for offset in range((last - first).days + 1):
         day = first + timedelta(days=offset)
@@ -141,6 +146,15 @@ def kpi_trends(root: Path, first: date, last: date) -> dict[str, Any]:
             for window in KPI_WINDOWS:
                 value = file.windows[window][kpi]
                 series[f"{kpi.value} {window}"].append(value.value)
+                units[kpi.value] = value.unit
                 if value.target:
                     targets[kpi.value] = value.target
-    return {"days": days, "series": series, "targets": targets}
+        last_notes = notes({w: file.windows[w] for w in KPI_WINDOWS}, width=1000)
+    return {
+        "days": days,
+        "series": series,
+        "targets": targets,
+        "units": units,
+        "names": {k.value: NAMES[k] for k in Kpi},
+        "notes": last_notes,
+    }

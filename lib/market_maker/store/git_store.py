@@ -17,6 +17,7 @@ from git import Git, GitCommandError, Repo
 from market_maker.base import redaction
 from market_maker.base.errors import PushError, StoreError
 from market_maker.config import Settings
+from market_maker.store.embedded_remote import ensure_embedded_remote
 from market_maker.store.holder import Holder, read_holder, write_holder
 from market_maker.store.working_copy import Reconciled, Validator, WorkingCopy
 
@@ -95,7 +96,7 @@ class GitDataStore:
         cfg = settings.data_repository
         remote = cfg.remote_url
         if remote and _is_local_path(remote):
-            remote = str(settings.resolve(Path(remote)))
+            remote = str(ensure_embedded_remote(settings) or settings.resolve(Path(remote)))
         return cls(
             settings.resolve(cfg.base_path),
             remote_url=remote,
