@@ -36,7 +36,7 @@ def _backtest_values(args: argparse.Namespace) -> dict:
 def check_backtest(args: argparse.Namespace) -> None:
     """The parameters, the symbol, and the recording's span over the period and its warm-up."""
     from market_maker.backtest.parameters import parse_parameters
-    from market_maker.backtest.service import check_period
+    from market_maker.backtest.runner import check_period
 
     params = parse_parameters(_backtest_values(args))
     settings = settings_for([params.symbol])
