@@ -118,6 +118,20 @@ def flow_timeout_of(config: dict[str, Any]) -> float | None:
     return float(raw) if raw is not None else None
 
 
+def deployment_options(config: dict[str, Any]) -> dict[str, Any]:
+    """What ``flow.to_deployment`` takes from one deployment of prefect.yaml: its name,
+    schedules, parameters, concurrency limit, description, tags."""
+    return {
+        "name": config["name"],
+        "schedules": [schedule_from_config(s) for s in config.get("schedules") or []],
+        "parameters": config.get("parameters") or {},
+        "concurrency_limit": _concurrency_limit(config.get("concurrency_limit")),
+        "description": config.get("description"),
+        "tags": list(config.get("tags") or []),
+        "paused": config.get("paused"),
+    }
+
+
 def build_deployments(path: Path = PREFECT_YAML) -> list[RunnerDeployment]:
     """Every deployment of ``path`` as a runner deployment, ready for ``prefect.serve``."""
     flows = load_flows(path)
@@ -126,17 +140,7 @@ def build_deployments(path: Path = PREFECT_YAML) -> list[RunnerDeployment]:
         flow = flows[config["name"]]
         if (limit := flow_timeout_of(config)) is not None:
             flow = flow.with_options(timeout_seconds=limit)
-        deployments.append(
-            flow.to_deployment(
-                name=config["name"],
-                schedules=[schedule_from_config(s) for s in config.get("schedules") or []],
-                parameters=config.get("parameters") or {},
-                concurrency_limit=_concurrency_limit(config.get("concurrency_limit")),
-                description=config.get("description"),
-                tags=list(config.get("tags") or []),
-                paused=config.get("paused"),
-            )
-        )
+        deployments.append(flow.to_deployment(**deployment_options(config)))
     return deployments
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -17,15 +16,9 @@ import pytest
 from git import Repo
 
 from local_prefect.server import server_is_healthy
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cli:
