@@ -25,16 +25,31 @@ from market_maker.backtest.results import BacktestReport
 from market_maker.backtest.run_result import BacktestRun, SweepRun
 from market_maker.backtest.service import LoadedData, load, load_cached
 from market_maker.backtest.service import backtest as run_one
+from market_maker.backtest.stored import StoredMinutes
 from market_maker.backtest.sweep import SweepPoint, SweepResult, rank, sweep_points
 from market_maker.config import Settings
 from market_maker.config.versions import code_version
+from market_maker.context import RunContext
 from tasks.store import commit_task, push_task, sync_task
 
 
 @task(name="preflight", cache_policy=NO_CACHE)
-def preflight_task(params: BacktestParameters, settings: Settings) -> LoadedData:
-    """Read the recording and check its health; a failing preflight stops the run."""
-    return load(params, settings)
+def preflight_task(
+    params: BacktestParameters, settings: Settings, stored: StoredMinutes | None = None
+) -> LoadedData:
+    """Read the recording (or the stored snapshots' minutes) and check their health; a
+    failing preflight stops the run."""
+    return load(params, settings, stored)
+
+
+def stored_minutes(ctx: RunContext, params: BacktestParameters) -> StoredMinutes | None:
+    """Without a recording, the data repository's snapshots, first brought up to date with
+    the remote (what other writers pushed)."""
+    if params.data_file is not None:
+        return None
+    with data_repository_lock(ctx):
+        sync_task(ctx)
+    return StoredMinutes.of(ctx)
 
 
 @task(name="replay", cache_policy=NO_CACHE)
@@ -71,7 +86,7 @@ def backtest(parameters: BacktestParameters) -> BacktestRun:
     progress = create_progress_artifact(
         progress=0.0, key="backtest-progress", description=f"Backtest {parameters.symbol}"
     )
-    data = preflight_task(parameters, ctx.settings)
+    data = preflight_task(parameters, ctx.settings, stored_minutes(ctx, parameters))
     report, series = replay_task(parameters, ctx.settings, data, progress)
     with data_repository_lock(ctx):
         sync_task(ctx)
@@ -99,12 +114,14 @@ RankBy = Annotated[str, Field(description="pnl, pnl_vs_no_exit, or a KPI: FER, E
 
 
 @task(name="backtest-point", cache_policy=NO_CACHE)
-def sweep_point_task(point: SweepPoint, settings: Settings) -> SweepResult:
+def sweep_point_task(
+    point: SweepPoint, settings: Settings, stored: StoredMinutes | None = None
+) -> SweepResult:
     """One point of a sweep on its training and its test period (each worker process reads
     the recording once and keeps the analysis for the points that share it)."""
     version = code_version()
-    train = load_cached(point.train, settings)
-    test = load_cached(point.test, settings)
+    train = load_cached(point.train, settings, stored)
+    test = load_cached(point.test, settings, stored)
     fit = run_one(point.train, settings, train, code_version=version).report
     held_out = run_one(point.test, settings, test, code_version=version).report
     return SweepResult.of(point, fit, held_out)
@@ -137,10 +154,11 @@ def backtest_sweep(
         split,
         base.end,
     )
+    stored = stored_minutes(ctx, base)
     # Fail fast on bad data, before any worker starts.
-    load_cached(points[0].train, ctx.settings)
-    load_cached(points[0].test, ctx.settings)
-    futures = [sweep_point_task.submit(p, ctx.settings) for p in points]
+    load_cached(points[0].train, ctx.settings, stored)
+    load_cached(points[0].test, ctx.settings, stored)
+    futures = [sweep_point_task.submit(p, ctx.settings, stored) for p in points]
     results = [f.result() for f in futures]
     ranked = rank(results, rank_by)
     result = SweepRun.of(len(points), ranked, rank_by)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from market_maker.backtest.feed import Feed
@@ -15,6 +16,8 @@ from market_maker.backtest.recording import PreflightReport, read_recording
 from market_maker.backtest.results import BacktestReport, DataHealth
 from market_maker.backtest.run import BacktestRun, Progress, run_backtest
 from market_maker.backtest.scoring import figures, grid_figures, headline, series
+from market_maker.backtest.stored import StoredMinutes
+from market_maker.backtest.stored import digest as stored_digest
 from market_maker.base.candles import CandleSeries
 from market_maker.config import Settings
 
@@ -49,19 +52,27 @@ class LoadedData:
         )
 
 
-def load(params: BacktestParameters, settings: Settings) -> LoadedData:
-    """Read the recording and check its health over the period and the warm-up; a failing
-    preflight raises (one line) unless ``allow_gaps``."""
-    path = data_path(params, settings)
-    raw = read_recording(path)
+def load(
+    params: BacktestParameters, settings: Settings, stored: StoredMinutes | None = None
+) -> LoadedData:
+    """Read the minutes (the recording ``data_file``; without one, the snapshots ``stored``
+    in the data repository) and check their health over the period and the warm-up; a
+    failing preflight raises (one line) unless ``allow_gaps``."""
+    if params.data_file is None and stored is not None:
+        warmup_start = params.start - timedelta(hours=warmup_hours(settings))
+        raw = stored.recording(params.symbol, warmup_start, params.end)
+        digest = stored_digest(raw)
+    else:
+        raw = read_recording(data_path(params, settings))
+        stat = raw.path.stat()
+        digest = hashlib.sha1(
+            f"{raw.path.name}:{stat.st_size}:{len(raw)}:{raw.t[:1].tolist()}:"
+            f"{raw.t[-1:].tolist()}".encode(),
+            usedforsecurity=False,
+        ).hexdigest()
     report = preflight(raw, params.start, params.end, warmup_hours(settings))
     require_ok(report, params.allow_gaps)
-    stat = path.stat()
-    digest = hashlib.sha1(
-        f"{path.name}:{stat.st_size}:{len(raw)}:{raw.t[:1].tolist()}:{raw.t[-1:].tolist()}".encode(),
-        usedforsecurity=False,
-    ).hexdigest()
-    return LoadedData(path, clean(raw, report), report, digest)
+    return LoadedData(raw.path, clean(raw, report), report, digest)
 
 
 @dataclass
@@ -126,9 +137,14 @@ def _feed(params: BacktestParameters, settings: Settings, data: LoadedData) -> F
 _LOADED: dict[tuple, LoadedData] = {}
 
 
-def load_cached(params: BacktestParameters, settings: Settings) -> LoadedData:
+def load_cached(
+    params: BacktestParameters, settings: Settings, stored: StoredMinutes | None = None
+) -> LoadedData:
     """:func:`load`, once per process for the same file, period and gap policy (sweep points
-    in a worker process share it)."""
+    in a worker process share it). The repository's minutes are read each time, from the
+    columnar cache, which follows every change of the files."""
+    if params.data_file is None and stored is not None:
+        return load(params, settings, stored)
     path = data_path(params, settings)
     stat = path.stat() if path.exists() else None
     key = (str(path), stat and (stat.st_mtime_ns, stat.st_size), params.start, params.end,
