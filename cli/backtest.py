@@ -62,7 +62,9 @@ def cmd_backtest_sweep(args: argparse.Namespace) -> int:
         if not sep or not raw:
             raise ParameterError(f"--vary {item!r}: expected KEY=V1,V2,...")
         values[key] = [yaml.safe_load(v) for v in raw.split(",")]
-    result = backtest_sweep(base=base, values=values, split=args.split, rank_by=args.rank_by)
+    result = backtest_sweep(
+        base=base, values=values, split=args.split, rank_by=args.rank_by, fan_out=args.fan_out
+    )
     print(result.table, end="")
     return 0
 

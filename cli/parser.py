@@ -296,6 +296,11 @@ def _backtest_commands(add: Add) -> None:
     )  # fmt: skip
     p.add_argument("--split", type=_hour, required=True, help="train/test split hour")
     p.add_argument("--rank-by", default="pnl", help="pnl, pnl_vs_no_exit, FER, EAW...")
+    p.add_argument(
+        "--fan-out",
+        action="store_true",
+        help="each point a run of the backtest deployment on the work pool (make worker)",
+    )
 
 
 def _dashboard_command(add: Add) -> None:

@@ -10,13 +10,21 @@ order, the last one stops it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
+    DeploymentFilter,
+    DeploymentFilterId,
+)
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, SAMPLE_FILE
 from tests.deployments.files import deployment_configs
 from tests.deployments.local_pool import POOL, LocalPool, local_pool
 from tests.exchange.kucoin_server import FakeKuCoin
@@ -106,6 +114,50 @@ def test_ci_refuses_invalid_parameters_in_one_line_and_exits_1(pool: LocalPool) 
         "run-deployment: backfill/backfill: Error creating flow run: Validation failed for "
         "field 'symbol'. Failure reason: 'eth' does not match '^[A-Z0-9]{2,12}-[A-Z0-9]{2,12}$'"
     ]
+
+
+def test_a_sweep_fans_its_points_out_as_backtest_runs_on_the_pool_and_ranks_them_as_before(
+    pool: LocalPool,
+) -> None:
+    base = {"data_file": str(SAMPLE_FILE), "start": "2023-07-10T00:00:00Z",
+            "end": "2023-07-24T00:00:00Z", "cadence_hours": 24}  # fmt: skip
+    result = pool.run_deployment(
+        "backtest-sweep/backtest-sweep",
+        f"base={json.dumps(base)}",
+        'values={"half_width_pct": [3.0, 6.0]}',
+        "split=2023-07-17T00:00:00Z",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    with pool.client() as client:
+        sweep = client.read_flow_run(run_id(result))
+        backtest = client.read_deployment_by_name("backtest/backtest")
+        points = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[backtest.id]))
+        )
+        parents = {p.parent_task_run_id: client.read_task_run(p.parent_task_run_id) for p in points}
+        [table] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["backtest-sweep"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[sweep.id]),
+            )
+        )
+    assert sweep.parameters["fan_out"] is True  # the deployment's default
+    # Each point a run of the backtest deployment, shown under the sweep.
+    assert sorted(p.name for p in points) == [
+        f"backtest ETH-USDT 2023-07-10T00Z..2023-07-23T23Z point-{n} split 2023-07-17T00Z"
+        for n in (1, 2)
+    ]
+    assert all(p.state.is_completed() for p in points)
+    assert {task_run.flow_run_id for task_run in parents.values()} == {sweep.id}
+    # Gathered and ranked as the sweep in one process ranks them.
+    in_process = pool.cli(
+        "backtest-sweep", "--data-file", str(SAMPLE_FILE), "--cadence-hours", "24",
+        "--start", "2023-07-10T00:00Z", "--end", "2023-07-24T00:00Z",
+        "--split", "2023-07-17T00:00Z", "--vary", "half_width_pct=3.0,6.0",
+    )  # fmt: skip
+    assert in_process.returncode == 0, in_process.stderr
+    assert table.data == in_process.stdout
+    assert "| 1 | 3.0 |" in table.data or "| 1 | 6.0 |" in table.data
 
 
 def test_once_the_worker_stops_a_run_times_out_is_cancelled_and_exits_3(pool: LocalPool) -> None:
