@@ -119,7 +119,7 @@ def describe(
         return _backtest(flow, parameters)
     if flow == "daily-kpi":
         return _days(flow, parameters, scheduled)
-    who = _symbols(parameters.get("symbols", parameters.get("symbol")))
+    who = parameters.get("group") or _symbols(parameters.get("symbols", parameters.get("symbol")))
     return f"{flow} {who} {_hours(flow, parameters, scheduled, period_minutes)}"
 
 

@@ -24,25 +24,35 @@ from prefect.client.schemas.filters import (
     DeploymentFilterId,
 )
 
+from market_maker.base.candles import Interval
 from tests.conftest import PROJECT_ROOT, SAMPLE_FILE
 from tests.deployments.files import deployment_configs
 from tests.deployments.local_pool import POOL, LocalPool, local_pool
 from tests.exchange.kucoin_server import FakeKuCoin
+from tests.reliability.test_symbol_groups import assert_both_cycles_landed
 
 pytestmark = pytest.mark.xdist_group("local-pool")
 
 KUCOIN_NOW = datetime(2023, 8, 20, 12, 30, 20, tzinfo=UTC)
+GROUPS_HOUR = "2023-08-16T22:00:00Z"
 
 
 @pytest.fixture(scope="module")
 def kucoin() -> Iterator[FakeKuCoin]:
     with FakeKuCoin(now=KUCOIN_NOW) as server:
+        server.add_symbol("BTC-USDT", server.series(Interval.MINUTE))
         yield server
 
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory: pytest.TempPathFactory, kucoin: FakeKuCoin) -> Iterator[LocalPool]:
-    env = {"MARKET_MAKER_EXCHANGE__NAME": "kucoin", "MARKET_MAKER_EXCHANGE__BASE_URL": kucoin.url}
+    env = {
+        "MARKET_MAKER_EXCHANGE__NAME": "kucoin",
+        "MARKET_MAKER_EXCHANGE__BASE_URL": kucoin.url,
+        # Two symbols, a group each: the scheduled pipeline fans out.
+        "MARKET_MAKER_SYMBOLS": "ETH-USDT,BTC-USDT",
+        "MARKET_MAKER_PIPELINE__GROUP_SIZE": "1",
+    }
     with local_pool(tmp_path_factory.mktemp("local-pool"), env) as started:
         yield started
 
@@ -158,6 +168,31 @@ def test_a_sweep_fans_its_points_out_as_backtest_runs_on_the_pool_and_ranks_them
     assert in_process.returncode == 0, in_process.stderr
     assert table.data == in_process.stdout
     assert "| 1 | 3.0 |" in table.data or "| 1 | 6.0 |" in table.data
+
+
+def test_the_hourly_pipeline_runs_each_configured_group_of_symbols_as_a_run_on_the_pool(
+    pool: LocalPool,
+) -> None:
+    """pipeline.group_size 1 splits the two symbols into two groups (the worker's settings)."""
+    result = pool.run_deployment("hourly-pipeline/hourly-pipeline", f"hour={GROUPS_HOUR}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with pool.client() as client:
+        parent = client.read_flow_run(run_id(result))
+        deployment = client.read_deployment_by_name("hourly-pipeline/hourly-pipeline-group")
+        groups = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+        )
+        links = {client.read_task_run(g.parent_task_run_id).flow_run_id for g in groups}
+    assert parent.name == "hourly-pipeline all symbols 2023-08-16T22Z"
+    assert sorted(g.name for g in groups) == [
+        "hourly-pipeline group-1 2023-08-16T22Z",
+        "hourly-pipeline group-2 2023-08-16T22Z",
+    ]
+    assert all(g.state.is_completed() for g in groups) and links == {parent.id}
+    # Each group in its own working copy, both cycles on the one remote.
+    assert_both_cycles_landed(pool.base / "remote.git", GROUPS_HOUR)
+    for group in ("group-1", "group-2"):
+        assert (pool.base / "repo-groups" / group / ".git").is_dir()
 
 
 def test_once_the_worker_stops_a_run_times_out_is_cancelled_and_exits_3(pool: LocalPool) -> None:
