@@ -10,7 +10,7 @@ export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: demo test lint format serve bench clean image image-test image-lock
+.PHONY: demo test lint format serve worker bench clean image image-test image-lock
 
 # setuptools notes "Editable installation ... folders with the same name as your package" for
 # every editable install of a layout like this one (lib/ beside the top-level packages):
@@ -46,6 +46,15 @@ format: $(STAMP)
 # started is reused (and left running); one started here stops with Ctrl-C.
 serve: $(STAMP)
 	$(BIN)/python -m local_prefect.serve
+
+# Production's way, locally: the local Prefect server (or the one PREFECT_API_URL names), the
+# work pool market-maker-local of Prefect's process type, every deployment of prefect.yaml
+# registered to it (pull step: this checkout), and a worker on it; each flow run is a
+# subprocess of the worker. Ctrl-C stops the worker, the server keeps running.
+# WORKER_ARGS="--limit 2" caps the flow runs at once; "--pool NAME" names another pool.
+worker: $(STAMP)
+	mkdir -p "$(PREFECT_HOME)"
+	$(BIN)/python -m local_prefect.worker $(WORKER_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/backfill_validation.py

@@ -1,9 +1,10 @@
-"""Benchmark: one cycle of the hourly pipeline flow for 1, 5 and 20 symbols, against a
+"""Benchmark: one cycle of the hourly pipeline flow for 1 to 200 symbols, against a
 KuCoin-speaking stand-in on 127.0.0.1.
 
-The stand-in (tests/exchange/kucoin_multi.py) serves ETH-USDT and S01-USDT .. S19-USDT,
+The stand-in (tests/exchange/kucoin_multi.py) serves ETH-USDT and S01-USDT .. S199-USDT,
 each a different real window of the two-year recording (symbol k: shifted by k x 2 weeks,
-prices scaled), in a child process together with the Pushover stand-in, so that neither
+wrapping within the recording, prices scaled), in a child process together with the
+Pushover stand-in, so that neither
 competes with the flow for the GIL. For each symbol count: a fresh data repository with a
 bare remote, exchange ``kucoin`` at the stand-in, the symbols and their price scales in a
 configuration overlay; one untimed warm-up cycle (the repository then looks as it does in
@@ -29,7 +30,7 @@ Measured, from the Prefect API after each run:
 - CPU: this process's CPU time during the call, divided by the symbol count (the flow
   runs here; the stand-ins and the Prefect server are other processes).
 
-    .venv/bin/python benchmarks/pipeline_symbols.py [--symbols 1,5,20] [--repeat 1]
+    .venv/bin/python benchmarks/pipeline_symbols.py [--symbols 1,5,20,100,200] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ TWO_YEARS = (
     Path(os.environ.get("MARKET_MAKER_SHARED_DATA", ROOT.parent / "shared/data"))
     / "ETHUSDT-1m-2022-2023-binance-futures.csv.gz"
 )
-TARGET_SYMBOLS, TARGET_SECONDS = 20, 60.0
+TARGET_SYMBOLS, TARGET_SECONDS = 200, 60.0
 CLOCK_AFTER_CLOSE = timedelta(minutes=2, seconds=20)
 
 
@@ -296,7 +297,9 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--symbols", default="1,5,20", help="symbol counts, comma-separated")
+    parser.add_argument(
+        "--symbols", default="1,5,20,100,200", help="symbol counts, comma-separated"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="timed cycles per count")
     parser.add_argument(
         "--hour", default="2023-12-20T09:00:00Z", help="the first (warm-up) hour, UTC"

@@ -79,7 +79,9 @@ def cmd_backtest_sweep(args: argparse.Namespace) -> int:
 
     base = parse_parameters(_backtest_values(args))
     values = _vary_values(args)
-    result = backtest_sweep(base=base, values=values, split=args.split, rank_by=args.rank_by)
+    result = backtest_sweep(
+        base=base, values=values, split=args.split, rank_by=args.rank_by, fan_out=args.fan_out
+    )
     print(result.table, end="")
     return 0
 

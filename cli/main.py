@@ -76,6 +76,9 @@ def _quiet_tracebacks() -> None:
 
 def _prepare_environment(args: argparse.Namespace) -> None:
     """Settings that must be in place before Prefect is imported."""
+    from local_prefect.server import use_home
+
+    use_home()  # PREFECT_HOME, else the checkout's var/prefect: the local server's home
     redaction.register_environment(env_var_for(field) for field in SECRET_FIELDS)
     redaction.install_log_redaction()
     if getattr(args, "config", None):

@@ -285,7 +285,10 @@ def _kpi_command(add: Add) -> None:
 
 def _backtest_options(p: argparse.ArgumentParser) -> None:
     """The parameters of a backtest, shared by backtest and backtest-sweep."""
-    p.add_argument("--data-file", help="CSV(.gz) of 1-minute candles (default: replay data)")
+    p.add_argument(
+        "--data-file",
+        help="CSV(.gz) of 1-minute candles (default: the snapshots in the data repository)",
+    )
     p.add_argument("--symbol", type=_symbol, help="the symbol the recording holds")
     p.add_argument("--start", type=_hour, required=True, help="first hour, UTC")
     p.add_argument("--end", type=_hour, required=True, help="end hour (exclusive), UTC")
@@ -326,6 +329,11 @@ def _backtest_commands(add: Add) -> None:
     )  # fmt: skip
     p.add_argument("--split", type=_hour, required=True, help="train/test split hour")
     p.add_argument("--rank-by", default="pnl", help="pnl, pnl_vs_no_exit, FER, EAW...")
+    p.add_argument(
+        "--fan-out",
+        action="store_true",
+        help="each point a run of the backtest deployment on the work pool (make worker)",
+    )
 
 
 def _dashboard_command(add: Add) -> None:

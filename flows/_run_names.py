@@ -75,6 +75,8 @@ def _backtest(flow: str, p: dict[str, Any]) -> str:
         extra = f" {varied} parameter(s) varied" if varied else ""
     else:
         extra = f" {base['name']}" if base.get("name") else ""
+        if split := _as_hour(p.get("split")):  # a point of a fanned-out sweep
+            extra += f" split {short_hour(split)}"
     return f"{flow} {base.get('symbol') or 'ETH-USDT'} {where}{extra}".strip()
 
 
@@ -117,7 +119,7 @@ def describe(
         return _backtest(flow, parameters)
     if flow == "daily-kpi":
         return _days(flow, parameters, scheduled)
-    who = _symbols(parameters.get("symbols", parameters.get("symbol")))
+    who = parameters.get("group") or _symbols(parameters.get("symbols", parameters.get("symbol")))
     return f"{flow} {who} {_hours(flow, parameters, scheduled, period_minutes)}"
 
 

@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 from pydantic import Field
 
+from flows import _fan_out as fan_out
 from flows._common import (
     data_repository_lock,
     flow_timeout,
@@ -31,16 +32,72 @@ from market_maker.backtest.results import BacktestReport
 from market_maker.backtest.run_result import BacktestRun, SweepRun
 from market_maker.backtest.runner import LoadedData, load, load_cached
 from market_maker.backtest.runner import backtest as run_one
-from market_maker.backtest.sweep import SweepPoint, SweepResult, rank, sweep_points
+from market_maker.backtest.stored import StoredMinutes
+from market_maker.backtest.sweep import (
+    PointRun,
+    SweepPoint,
+    SweepResult,
+    rank,
+    split_at,
+    sweep_points,
+)
+from market_maker.base.errors import MarketMakerError
 from market_maker.config import Settings
 from market_maker.config.versions import code_version
+from market_maker.context import RunContext
 from tasks.store import commit_task, push_task, sync_task
+
+SweepValues = Annotated[
+    dict[str, list[Any]],
+    Field(description="Parameter (or setting override by dotted path) -> the values to try."),
+]
+SplitHour = Annotated[
+    datetime,
+    Field(description="Walk-forward split: tuned on [start, split), ranked on [split, end)."),
+]
+PointSplit = Annotated[
+    datetime | None,
+    Field(
+        description="Run as one point of a sweep: the figures on [start, split) and on "
+        "[split, end), as a table artifact; no report is written. Empty: a backtest."
+    ),
+]
+RankBy = Annotated[str, Field(description="pnl, pnl_vs_no_exit, or a KPI: FER, EAW, SLAR, MEC.")]
+FanOut = Annotated[
+    bool,
+    Field(
+        description="Each point a run of the backtest deployment on the work pool (a pod on "
+        "Kubernetes), as many at once as its concurrency limit allows; off: the points run "
+        "in processes of this run."
+    ),
+]
+# The deployment a fanned-out sweep runs its points on (prefect.yaml), and the artifact a
+# point publishes its figures in.
+BACKTEST_DEPLOYMENT = "backtest/backtest"
+POINT_ARTIFACT = "backtest-point"
+
+
+class SweepPointsFailed(MarketMakerError):
+    """Runs of a fanned-out sweep's points that did not complete, each with why."""
 
 
 @task(name="preflight", cache_policy=NO_CACHE)
-def preflight_task(params: BacktestParameters, settings: Settings) -> LoadedData:
-    """Read the recording and check its health; a failing preflight stops the run."""
-    return load(params, settings)
+def preflight_task(
+    params: BacktestParameters, settings: Settings, stored: StoredMinutes | None = None
+) -> LoadedData:
+    """Read the recording (or the stored snapshots' minutes) and check their health; a
+    failing preflight stops the run."""
+    return load(params, settings, stored)
+
+
+def stored_minutes(ctx: RunContext, params: BacktestParameters) -> StoredMinutes | None:
+    """Without a recording, the data repository's snapshots, first brought up to date with
+    the remote (what other writers pushed)."""
+    if params.data_file is not None:
+        return None
+    with data_repository_lock(ctx):
+        sync_task(ctx)
+    return StoredMinutes.of(ctx)
 
 
 @task(name="replay", cache_policy=NO_CACHE)
@@ -65,19 +122,24 @@ def replay_task(
     timeout_seconds=flow_timeout(3600),
     **FAILURE_HOOKS,
 )
-def backtest(parameters: BacktestParameters) -> BacktestRun:
+def backtest(parameters: BacktestParameters, split: PointSplit = None) -> BacktestRun | PointRun:
     """Replay the whole decision logic over a recording and write
     ``backtests/{name}/report.yaml`` and ``report.html`` in the data repository (one commit).
+    With ``split``, one point of a fanned-out sweep: its figures on the training and the
+    test period, as the table artifact ``backtest-point``.
 
     Args:
         parameters: What to replay, how grids are placed, how the operator acts, costs.
+        split: Run as a sweep's point, split here into training and test periods.
     """
     log = logger()
     ctx = open_context([parameters.symbol])
+    if split is not None:
+        return _point(ctx, parameters, split)
     progress = create_progress_artifact(
         progress=0.0, key="backtest-progress", description=f"Backtest {parameters.symbol}"
     )
-    data = preflight_task(parameters, ctx.settings)
+    data = preflight_task(parameters, ctx.settings, stored_minutes(ctx, parameters))
     report, series = replay_task(parameters, ctx.settings, data, progress)
     with data_repository_lock(ctx):
         sync_task(ctx)
@@ -93,24 +155,26 @@ def backtest(parameters: BacktestParameters) -> BacktestRun:
     return result
 
 
-SweepValues = Annotated[
-    dict[str, list[Any]],
-    Field(description="Parameter (or setting override by dotted path) -> the values to try."),
-]
-SplitHour = Annotated[
-    datetime,
-    Field(description="Walk-forward split: tuned on [start, split), ranked on [split, end)."),
-]
-RankBy = Annotated[str, Field(description="pnl, pnl_vs_no_exit, or a KPI: FER, EAW, SLAR, MEC.")]
+def _point(ctx: RunContext, parameters: BacktestParameters, split: datetime) -> PointRun:
+    train, test = split_at(parameters, split)
+    point = SweepPoint(index=0, values={}, train=train, test=test)
+    result = sweep_point_task(point, ctx.settings, stored_minutes(ctx, parameters))
+    run = PointRun(train=result.train, test=result.test)
+    create_table_artifact(
+        key=POINT_ARTIFACT, table=run.rows(), description=f"split at {split:%Y-%m-%dT%HZ}"
+    )
+    return run
 
 
 @task(name="backtest-point", cache_policy=NO_CACHE)
-def sweep_point_task(point: SweepPoint, settings: Settings) -> SweepResult:
+def sweep_point_task(
+    point: SweepPoint, settings: Settings, stored: StoredMinutes | None = None
+) -> SweepResult:
     """One point of a sweep on its training and its test period (each worker process reads
     the recording once and keeps the analysis for the points that share it)."""
     version = code_version()
-    train = load_cached(point.train, settings)
-    test = load_cached(point.test, settings)
+    train = load_cached(point.train, settings, stored)
+    test = load_cached(point.test, settings, stored)
     fit = run_one(point.train, settings, train, code_version=version).report
     held_out = run_one(point.test, settings, test, code_version=version).report
     return SweepResult.of(point, fit, held_out)
@@ -129,9 +193,11 @@ def backtest_sweep(
     values: SweepValues,
     split: SplitHour,
     rank_by: RankBy = "pnl",
+    fan_out: FanOut = False,
 ) -> SweepRun:
     """Run every combination of ``values`` on the training period and on the later test
-    period, rank the points by ``rank_by`` on the test period, write one table."""
+    period, rank the points by ``rank_by`` on the test period, write one table. With
+    ``fan_out`` each point is a run of the backtest deployment, linked to this run."""
     log = logger()
     ctx = open_context([base.symbol])
     points = sweep_points(base, values, split)
@@ -143,14 +209,51 @@ def backtest_sweep(
         split,
         base.end,
     )
+    stored = stored_minutes(ctx, base)
     # Fail fast on bad data, before any worker starts.
-    load_cached(points[0].train, ctx.settings)
-    load_cached(points[0].test, ctx.settings)
-    futures = [sweep_point_task.submit(p, ctx.settings) for p in points]
-    results = [f.result() for f in futures]
+    load_cached(points[0].train, ctx.settings, stored)
+    load_cached(points[0].test, ctx.settings, stored)
+    if fan_out:
+        results = _fanned_out(points, split)
+    else:
+        futures = [sweep_point_task.submit(p, ctx.settings, stored) for p in points]
+        results = [f.result() for f in futures]
     ranked = rank(results, rank_by)
     result = SweepRun.of(len(points), ranked, rank_by)
     create_markdown_artifact(
         key="backtest-sweep", markdown=result.markdown(), description=f"{len(points)} points"
     )
     return result
+
+
+def _fanned_out(points: list[SweepPoint], split: datetime) -> list[SweepResult]:
+    """Each point a run of the backtest deployment; their figures, once all have ended."""
+    progress = create_progress_artifact(
+        progress=0.0, key="backtest-sweep-progress", description=f"{len(points)} points"
+    )
+    by_key = {f"point-{p.index + 1}": p for p in points}
+    ids = fan_out.start_runs(
+        BACKTEST_DEPLOYMENT,
+        {
+            key: {
+                "parameters": p.whole.model_copy(update={"name": key}).model_dump(mode="json"),
+                "split": split.isoformat(),
+            }
+            for key, p in by_key.items()
+        },
+    )
+    logger().info("sweep: %d run(s) of %s started", len(ids), BACKTEST_DEPLOYMENT)
+
+    def say(done: int, total: int) -> None:
+        update_progress_artifact(progress, 100.0 * done / total)
+
+    runs = fan_out.wait_for(ids, say)
+    if failed := fan_out.failures(runs):
+        raise SweepPointsFailed(
+            f"{len(failed)} of {len(points)} point(s) failed: "
+            + "; ".join(f"{key} ({by_key[key].values}): {why}" for key, why in failed.items())
+        )
+    return [
+        PointRun.from_rows(fan_out.table(runs[key].id, POINT_ARTIFACT)).result(p)
+        for key, p in by_key.items()
+    ]

@@ -7,13 +7,16 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.transactions import CommitMode, transaction
+from pydantic import Field
 
+from flows import _fan_out as fan_out
 from flows._common import (
     HourParam,
     SymbolParam,
@@ -35,6 +38,13 @@ from market_maker.base.errors import DeliveryFailed
 from market_maker.context import RunContext
 from market_maker.exit_strategy.evaluator import ExitEvaluator
 from market_maker.grids.book import GridBook
+from market_maker.pipeline.groups import (
+    GROUP_PATTERN,
+    GroupRuns,
+    GroupsFailed,
+    group_settings,
+    symbol_groups,
+)
 from market_maker.pipeline.outcomes import HourResult
 from market_maker.pipeline.result import PipelineFailed, PipelineResult, Step, StepRun
 from market_maker.pipeline.steps import (
@@ -53,6 +63,17 @@ from market_maker.pipeline.steps import (
 from market_maker.pipeline.steps import Step as PipelineStep
 from tasks.pipeline import STEP_TASKS, replay_hours_task
 from tasks.store import commit_task, push_task, sync_task
+
+# The deployment each group of symbols runs on (prefect.yaml).
+GROUP_DEPLOYMENT = "hourly-pipeline/hourly-pipeline-group"
+GroupParam = Annotated[
+    str | None,
+    Field(
+        pattern=GROUP_PATTERN,
+        description="A group of symbols (pipeline.group_size): group-1, group-2, ...; empty: "
+        "the symbols given, else every configured one (split into groups when configured).",
+    ),
+]
 
 
 @dataclass
@@ -81,7 +102,8 @@ def hourly_pipeline(
     hour: HourParam = None,
     start: HourParam = None,
     end: HourParam = None,
-) -> PipelineResult:
+    group: GroupParam = None,
+) -> PipelineResult | GroupRuns:
     """Run the hour (default: the last closed hour; the scheduled one for deployment runs).
 
     Each symbol runs its own chain of tasks, side by side (Prefect's thread pool; its size:
@@ -97,8 +119,17 @@ def hourly_pipeline(
             hour for a run started by hand).
         start: First hour of a replay (with end; then hour stays empty).
         end: Last hour of the replay, inclusive.
+        group: Run one group of symbols (pipeline.group_size), in its own working copy.
+
+    With ``pipeline.group_size`` set and neither symbols nor a range given, the run starts
+    one run of the hourly-pipeline-group deployment per group, and waits for them.
     """
     ctx = open_context(symbols)
+    if group is not None:
+        settings, symbols = group_settings(ctx.settings, group)
+        ctx = RunContext.open(settings)
+    elif not symbols and start is None and end is None and symbol_groups(ctx.settings):
+        return _groups(ctx, hour)
     span = hours_of(ctx, hour, start, end)
     symbols = symbols or list(ctx.settings.symbols)
     evaluator = exit_evaluator(ctx)
@@ -281,3 +312,25 @@ def _by_day(hours: list[datetime]) -> list[list[datetime]]:
     for hour in hours:
         chunks.setdefault(hour.strftime("%Y-%m-%d"), []).append(hour)
     return list(chunks.values())
+
+
+def _groups(ctx: RunContext, hour: datetime | None) -> GroupRuns:
+    """One run of the group deployment per group, all on the same hour; fails naming the
+    groups whose run did not complete."""
+    at = hours_of(ctx, hour, None, None).start
+    groups = symbol_groups(ctx.settings)
+    ids = fan_out.start_runs(
+        GROUP_DEPLOYMENT, {g: {"group": g, "hour": at.isoformat()} for g in groups}
+    )
+    logger().info("hourly pipeline: %d group(s) started for %s", len(ids), at)
+    runs = fan_out.wait_for(ids)
+    result = GroupRuns.of(
+        at,
+        groups,
+        {g: f"{r.name}: {r.state.name if r.state else '?'}" for g, r in runs.items()},
+        fan_out.failures(runs),
+    )
+    create_markdown_artifact(key="hourly-pipeline", markdown=result.markdown())
+    if result.failed:
+        raise GroupsFailed(result)
+    return result

@@ -1,14 +1,15 @@
 """Serve every deployment of ``prefect.yaml`` in-process, against a local Prefect server.
 
-``make serve`` runs ``python -m local_prefect.serve``: it starts ``prefect server start`` in the
-background (database under ``$PREFECT_HOME``, ``var/prefect`` from the Makefile) unless
-``PREFECT_API_URL`` names a server or one already answers on the port, then builds each
-deployment of ``prefect.yaml`` with ``flow.to_deployment(...)`` (same names, schedules,
-parameters, concurrency limits, descriptions and tags; the work pool and job variables
-are for Kubernetes and are ignored) and serves them with ``prefect.serve``. Flow runs
-execute as local subprocesses with the embedded default configuration. Ctrl-C stops
-serving (Prefect pauses the schedules; the next start resumes them) and the server it
-started.
+``make serve`` runs ``python -m local_prefect.serve``: it uses the server ``PREFECT_API_URL``
+names, else the project's local server (local_prefect/server.py: its home is
+``$PREFECT_HOME``, else the checkout's ``var/prefect``), started here unless it runs. It
+builds each deployment of ``prefect.yaml`` with ``flow.to_deployment(...)`` (same names,
+schedules, parameters, concurrency limits, descriptions and tags; the work pool and job
+variables are for Kubernetes and are ignored) and serves them with ``prefect.serve``. Flow
+runs execute as local subprocesses with the embedded default configuration. Ctrl-C stops
+serving (Prefect pauses the schedules; the next start resumes them) and the server, if it
+was started here. ``make worker`` (local_prefect/worker.py) runs the same deployments the
+way production does, through a work pool and a worker.
 """
 
 from __future__ import annotations
@@ -24,13 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from local_prefect.server import (
-    api_url,
-    server_is_healthy,
-    start_process,
-    terminate,
-    wait_until_healthy,
-)
+from local_prefect import server as local_server_module
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -41,8 +36,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
 # The deployment whose schedule follows the collection period (snapshots.period_minutes).
 PERIOD_DEPLOYMENT = "hourly-pipeline"
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 4200
+DEFAULT_HOST = local_server_module.HOST
 
 
 def read_deployment_configs(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
@@ -124,6 +118,20 @@ def flow_timeout_of(config: dict[str, Any]) -> float | None:
     return float(raw) if raw is not None else None
 
 
+def deployment_options(config: dict[str, Any]) -> dict[str, Any]:
+    """What ``flow.to_deployment`` takes from one deployment of prefect.yaml: its name,
+    schedules, parameters, concurrency limit, description, tags."""
+    return {
+        "name": config["name"],
+        "schedules": [schedule_from_config(s) for s in config.get("schedules") or []],
+        "parameters": config.get("parameters") or {},
+        "concurrency_limit": _concurrency_limit(config.get("concurrency_limit")),
+        "description": config.get("description"),
+        "tags": list(config.get("tags") or []),
+        "paused": config.get("paused"),
+    }
+
+
 def build_deployments(path: Path = PREFECT_YAML) -> list[RunnerDeployment]:
     """Every deployment of ``path`` as a runner deployment, ready for ``prefect.serve``."""
     flows = load_flows(path)
@@ -132,38 +140,24 @@ def build_deployments(path: Path = PREFECT_YAML) -> list[RunnerDeployment]:
         flow = flows[config["name"]]
         if (limit := flow_timeout_of(config)) is not None:
             flow = flow.with_options(timeout_seconds=limit)
-        deployments.append(
-            flow.to_deployment(
-                name=config["name"],
-                schedules=[schedule_from_config(s) for s in config.get("schedules") or []],
-                parameters=config.get("parameters") or {},
-                concurrency_limit=_concurrency_limit(config.get("concurrency_limit")),
-                description=config.get("description"),
-                tags=list(config.get("tags") or []),
-                paused=config.get("paused"),
-            )
-        )
+        deployments.append(flow.to_deployment(**deployment_options(config)))
     return deployments
 
 
 @contextlib.contextmanager
-def local_server(host: str, port: int, log_file: Path) -> Iterator[str]:
-    """The API URL of a local Prefect server: one already answering (the one the
-    ``market-maker`` command left running, say), or one started here and stopped on exit.
-    """
-    url = api_url(host, port)
-    if server_is_healthy(url):
-        print(f"Using the Prefect server already running at {url}")
+def local_server(host: str, port: int | None) -> Iterator[str]:
+    """The API URL of the project's local Prefect server (local_prefect/server.py): the one
+    the ``market-maker`` command left running, or one started here and stopped on exit."""
+    url, started = local_server_module.ensure(host, port)
+    if not started:
+        print(f"Using the local Prefect server already running at {url}")
         yield url
         return
-    process = start_process(host, port, log_file)
     try:
-        print(f"Starting a Prefect server at {url} (log: {log_file}) ...", flush=True)
-        wait_until_healthy(url, process, log_file)
+        print(f"Started a local Prefect server at {url}", flush=True)
         yield url
     finally:
-        terminate(process.pid)
-        print("Prefect server stopped.")
+        print(local_server_module.stop())
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
@@ -187,13 +181,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Serve every deployment of prefect.yaml against a local Prefect server.",
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help="server address (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="server port (4200)")
+    parser.add_argument(
+        "--port", type=int, help=f"server port (default {local_server_module.PORT_ENV} or 4200)"
+    )
     parser.add_argument("--prefect-yaml", type=Path, default=PREFECT_YAML, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     # Entrypoints in prefect.yaml are relative to the project root; flow runs start here too.
     os.chdir(PROJECT_ROOT)
-    os.environ.setdefault("PREFECT_HOME", str(PROJECT_ROOT / "var" / "prefect"))
+    local_server_module.use_home()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "market_maker")
@@ -204,14 +200,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Serving against PREFECT_API_URL={os.environ['PREFECT_API_URL']}")
             serve(args.prefect_yaml)
             return 0
-        log_file = Path(os.environ["PREFECT_HOME"]) / "server.log"
-        with local_server(args.host, args.port, log_file) as api_url:
+        with local_server(args.host, args.port) as api_url:
             # Before Prefect is imported, so its settings (and the flow runs) see it.
             os.environ["PREFECT_API_URL"] = api_url
-            print(f"Prefect UI: http://{args.host}:{args.port}  (Ctrl-C stops everything)")
+            print(f"Prefect UI: {local_server_module.ui_url(api_url)}  (Ctrl-C stops serving)")
             serve(args.prefect_yaml)
     except KeyboardInterrupt:
         pass
+    except local_server_module.PortTaken as exc:
+        print(f"make serve: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

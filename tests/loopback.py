@@ -59,3 +59,12 @@ class LoopbackServer:
             raise RuntimeError("server not started")
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a server a test starts."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

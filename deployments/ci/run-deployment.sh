@@ -13,13 +13,13 @@
 #   PREFECT                 the prefect command (default: prefect)
 #
 # Exit status: 0 the run completed; 1 it ended Failed, Crashed or Cancelled, or could not
-# be created (unknown deployment, invalid parameters); 2 usage; 3 it had not ended after
-# RUN_TIMEOUT_SECONDS: it is cancelled, so it does not run later unwatched.
+# be created (unknown deployment, invalid parameters: one line saying why); 2 usage; 3 it
+# had not ended after RUN_TIMEOUT_SECONDS: it is cancelled, so it does not run later
+# unwatched.
 #
-# What `prefect deployment run --watch` (prefect 3.8.8) does by itself: it exits 1 when the
-# run ends in any state but Completed, and when --watch-timeout expires. What this adds:
-# a timeout by default (without one, a run no worker picks up is watched forever), the
-# cancellation of a run that timed out, and a check of PREFECT_API_URL.
+# The run is created with `prefect deployment run` (without --watch, so a refusal is one
+# line), then followed with `prefect flow-run watch` (prefect 3.8.8), whose timeout this
+# script sets by default: without one, a run no worker picks up is watched forever.
 set -euo pipefail
 
 usage() {
@@ -47,18 +47,25 @@ export COLUMNS=200 NO_COLOR=1
 output=$(mktemp)
 trap 'rm -f "$output"' EXIT
 
-set +e
-"$prefect" deployment run "$deployment" "${params[@]}" --watch --watch-timeout "$timeout" \
-    2>&1 | tee "$output"
-status=${PIPESTATUS[0]}
-set -e
-[[ $status -eq 0 ]] && exit 0
-
-run_id=$(grep -oE 'UUID: [0-9a-f-]{36}' "$output" | head -n 1 | cut -d ' ' -f 2 || true)
-if [[ -z $run_id ]]; then
-    echo "run-deployment: no flow run was created for $deployment" >&2
+if ! "$prefect" deployment run "$deployment" "${params[@]}" >"$output" 2>&1; then
+    # Prefect's reason (unknown deployment, a parameter the deployment's schema refuses),
+    # as one line.
+    reason=$(grep -v '^Creating flow run' "$output" | grep -v '^[[:space:]]*$' | tail -n 1)
+    echo "run-deployment: $deployment: ${reason:-prefect deployment run failed}" >&2
     exit 1
 fi
+run_id=$(grep -oE 'UUID: [0-9a-f-]{36}' "$output" | head -n 1 | cut -d ' ' -f 2 || true)
+if [[ -z $run_id ]]; then
+    echo "run-deployment: $deployment: no flow run was created" >&2
+    exit 1
+fi
+url=$(grep -oE 'URL: [^ ]+' "$output" | head -n 1 | cut -d ' ' -f 2 || true)
+echo "run-deployment: flow run $run_id of $deployment created${url:+: $url}"
+
+set +e
+"$prefect" flow-run watch "$run_id" --timeout "$timeout" 2>"$output"  # its timeout is ours, below
+set -e
+
 state=$("$prefect" flow-run inspect "$run_id" --output json \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["state"]["type"])' || echo UNKNOWN)
 case $state in
@@ -69,6 +76,6 @@ case $state in
     *)
         echo "run-deployment: flow run $run_id of $deployment still $state after" \
             "${timeout}s: cancelling it" >&2
-        "$prefect" flow-run cancel "$run_id" || true
+        "$prefect" flow-run cancel "$run_id" >/dev/null 2>&1 || true
         exit 3 ;;
 esac

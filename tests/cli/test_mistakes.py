@@ -20,7 +20,7 @@ from cli.main import main
 from market_maker.config import load_settings
 from market_maker.context import RunContext
 from market_maker.pipeline.collection import collect_hours, written_paths
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, SAMPLE_FILE
 
 HOUR = "2023-08-01T02:00Z"
 # One local Prefect server for the module's commands: its tests run on one worker, in order.
@@ -122,12 +122,12 @@ MISTAKES = [
         f"market-maker backtest: data_file: {PROJECT_ROOT / 'nope.csv.gz'} does not exist",
     ),
     (
-        "backtest --start 2023-06-20T00:00Z --end 2023-07-10T00:00Z",
+        f"backtest --data-file {SAMPLE_FILE} --start 2023-06-20T00:00Z --end 2023-07-10T00:00Z",
         "market-maker backtest: start 2023-06-20T00Z: the metrics need 400 h of warm-up and "
         "the recording starts at 2023-06-14T00:00Z; start at 2023-06-30T16Z or later",
     ),
     (
-        "backtest --start 2023-08-20T00:00Z --end 2023-09-10T00:00Z",
+        f"backtest --data-file {SAMPLE_FILE} --start 2023-08-20T00:00Z --end 2023-09-10T00:00Z",
         "market-maker backtest: end 2023-09-10T00Z: the recording ends at 2023-09-01T00:00Z; "
         "end at 2023-09-01T00Z or earlier",
     ),

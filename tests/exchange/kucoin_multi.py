@@ -3,7 +3,9 @@
 We only hold ETH/USDT recordings (data/sample: 2.5 months; ../shared/data: two years of
 1-minute futures candles). Symbol ``k`` of ``names`` (0 first) is that recording shifted
 forward in time by ``k x shift`` (two weeks by default: whole weeks keep the hour of day and
-the day of week) with its prices multiplied by a per-symbol factor (:func:`factor`), and then
+the day of week; past the windows the recording holds before ``now``, ``k`` modulo their
+count, so 200 symbols come from two years) with its prices multiplied by a per-symbol
+factor (:func:`factor`: with the shift, no two symbols alike), and then
 rounded to whole ticks of the symbol's price scale (from configuration:
 ``snapshots.price_scales`` / ``default_price_scale``); volumes are divided by the factor so
 the turnover stays that of the recording. Symbol 0 is the recording itself, unscaled. So at
@@ -67,12 +69,13 @@ def derive(
     shift: timedelta = SHIFT,
     history: timedelta = HISTORY,
     ahead: timedelta = AHEAD,
+    steps: int | None = None,
 ) -> CandleSeries:
-    """Symbol ``k``'s minutes around ``now``: the recording ``k x shift`` earlier, prices x
-    factor(k) in whole ticks of ``scale``, volumes / factor(k)."""
+    """Symbol ``k``'s minutes around ``now``: the recording ``steps x shift`` earlier (``k``
+    by default), prices x factor(k) in whole ticks of ``scale``, volumes / factor(k)."""
     if scale % MIN_PRICE_SCALE:
         raise ValueError(f"price scale {scale}: bid/ask in cents would not be whole ticks")
-    offset = int((shift * k).total_seconds())
+    offset = int((shift * (k if steps is None else steps)).total_seconds())
     lo, hi = np.searchsorted(
         minutes.t,
         [int((now - history).timestamp()) - offset, int((now + ahead).timestamp()) - offset],
@@ -109,6 +112,9 @@ class MultiSymbolKuCoin(FakeKuCoin):
         ahead: timedelta = AHEAD,
         keys: Iterable[ApiKey] = (),
     ):
+        # Windows of the recording wholly before now - history, the first ending at now.
+        held = datetime.fromtimestamp(int(minutes.t[0]), tz=now.tzinfo) if len(minutes) else now
+        windows = max(1, (now - history - held) // shift + 1)
         series = [
             derive(
                 minutes,
@@ -118,11 +124,12 @@ class MultiSymbolKuCoin(FakeKuCoin):
                 shift=shift,
                 history=history,
                 ahead=ahead,
+                steps=k % windows,
             )
             for k, n in enumerate(names)
         ]
-        if not len(series[-1]):
-            raise ValueError(f"the recording does not reach back {shift * (len(names) - 1)}")
+        if not all(len(part) for part in series):
+            raise ValueError(f"the recording holds nothing {history} before {now}")
         super().__init__(series[0], symbol=names[0], now=now, keys=keys)
         for name, part in zip(names[1:], series[1:], strict=True):
             self.add_symbol(name, part)

@@ -150,3 +150,40 @@ def test_report_files_a_killed_backtest_left_are_committed_by_the_next_run(
     assert "backtests/damaged-run/report.yaml" not in pushed
     assert list((repo_env / "quarantine").glob("*/backtests/damaged-run/report.yaml"))
     assert Repo(repo_env).git.status("--porcelain", "--untracked-files=all") == ""
+
+
+def test_without_a_recording_the_backtest_reads_the_backfilled_snapshots_as_the_csv_reads(
+    repo_env: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Backfilled from the exchange (here the replay of the sample), the month packed: the
+    backtest of the stored minutes is the backtest of the recording they came from."""
+    period = ["--start", "2023-07-22T00:00Z", "--end", "2023-07-25T00:00Z", "--cadence-hours", "24"]
+    # Nothing stored yet: the preflight says what to backfill.
+    assert main(["backtest", *period]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"market-maker backtest: snapshots {repo_env}/snapshots/ETH-USDT fails")
+    assert "from 2023-07-05T08Z (400 h of warm-up) to 2023-07-25T00Z, so backfill them" in line
+
+    backfill = [
+        "--symbol",
+        "ETH-USDT",
+        "--start",
+        "2023-07-05T08:00Z",
+        "--end",
+        "2023-07-24T23:00Z",
+    ]
+    assert main(["backfill", *backfill]) == 0
+    assert main(["maintenance", "--pack-after-months", "1", "--no-gc"]) == 0
+    assert list((repo_env / "snapshots" / "ETH-USDT" / "2023").glob("07*.zip"))
+    assert not (repo_env / "snapshots" / "ETH-USDT" / "2023" / "07").exists()
+    assert main(["backtest", *period, "--name", "from-snapshots"]) == 0
+    assert main(["backtest", *period, "--data-file", str(SAMPLE_FILE), "--name", "from-csv"]) == 0
+    capsys.readouterr()
+
+    stored = read_report(repo_env / "backtests" / "from-snapshots" / "report.yaml")
+    recorded = read_report(repo_env / "backtests" / "from-csv" / "report.yaml")
+    assert stored.preflight.data_file == str(repo_env / "snapshots" / "ETH-USDT")
+    assert stored.preflight.ok and stored.preflight.findings == recorded.preflight.findings
+    source = {"name": True, "parameters": {"name", "data_file"}, "preflight": True}
+    assert stored.hours and stored.grids
+    assert stored.model_dump(exclude=source) == recorded.model_dump(exclude=source)

@@ -284,7 +284,7 @@ def with_server(ws: Workspace) -> dict[str, list[Step]]:
                 "backtest",
                 [
                     *["backtest", "--start", hour("07-10T00"), "--end", hour("07-13T00")],
-                    *["--cadence-hours", "24"],
+                    *["--cadence-hours", "24", "--data-file", str(SAMPLE_FILE)],
                 ],
                 snapshots,
             ),
@@ -293,6 +293,7 @@ def with_server(ws: Workspace) -> dict[str, list[Step]]:
                 [
                     *["backtest-sweep", "--start", hour("07-10T00"), "--end", hour("07-13T00")],
                     *["--split", hour("07-11T12"), "--vary", "half_width_pct=3,5"],
+                    *["--data-file", str(SAMPLE_FILE)],
                 ],
                 snapshots,
             ),

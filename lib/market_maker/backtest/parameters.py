@@ -26,7 +26,8 @@ class BacktestParameters(FrozenModel):
     data_file: str | None = Field(
         None,
         description="Recording of 1-minute candles (CSV or CSV.gz: timestamp_ms,open,high,low,"
-        "close,volume). Empty: the replay recording from the configuration.",
+        "close,volume). Empty: the minutes of the snapshots stored in the data repository "
+        "(backfill the period and its warm-up first).",
     )
     symbol: Symbol = Field("ETH-USDT", description="The symbol the recording holds.")
     start: UtcHour = Field(description="First hour replayed (UTC, on the hour).")

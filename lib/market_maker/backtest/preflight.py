@@ -29,6 +29,7 @@ from market_maker.backtest.recording import (
     ceil_minute,
     compact,
 )
+from market_maker.backtest.stored import PARAMETER as STORED
 from market_maker.base.candles import CandleSeries, Interval
 from market_maker.base.errors import DataError
 from market_maker.base.timeutil import from_seconds, to_seconds, utc
@@ -177,10 +178,11 @@ def _failure_message(report: PreflightReport, allow_gaps: bool) -> str:
     ]
     if any(f.kind == "coverage" for f in blocking):
         hours = round((report.start - report.warmup_start).total_seconds() / 3600)
+        remedy = "backfill them" if report.parameter == STORED else "use a longer recording"
         advice = (
             f"allow_gaps cannot help with a coverage shortfall: the run needs candles from "
             f"{compact(report.warmup_start)} ({hours} h of warm-up) to {compact(report.end)}, "
-            f"so use a longer recording or move start/end"
+            f"so {remedy} or move start/end"
         )
     else:
         advice = "rerun with allow_gaps to run anyway"

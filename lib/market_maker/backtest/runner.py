@@ -22,6 +22,8 @@ from market_maker.backtest.recording import (
 from market_maker.backtest.results import BacktestReport, DataHealth
 from market_maker.backtest.run import BacktestRun, Progress, run_backtest
 from market_maker.backtest.scoring import figures, grid_figures, headline, series
+from market_maker.backtest.stored import StoredMinutes
+from market_maker.backtest.stored import digest as stored_digest
 from market_maker.base.candles import CandleSeries
 from market_maker.base.errors import ParameterError
 from market_maker.base.timeutil import HOUR, floor_hour
@@ -41,7 +43,10 @@ def data_path(params: BacktestParameters, settings: Settings) -> Path:
 def check_period(params: BacktestParameters, settings: Settings) -> None:
     """Before a run: the recording exists and spans the period and the warm-up before it,
     by its first and last rows (the preflight then checks every row). A ParameterError names
-    the first hour (or the last) the recording allows."""
+    the first hour (or the last) the recording allows. Without a recording the minutes come
+    from the data repository, brought up to date inside the run: its preflight checks them."""
+    if params.data_file is None:
+        return
     path = data_path(params, settings)
     first, last = recorded_span(path)
     hours = warmup_hours(settings)
@@ -79,19 +84,27 @@ class LoadedData:
         )
 
 
-def load(params: BacktestParameters, settings: Settings) -> LoadedData:
-    """Read the recording and check its health over the period and the warm-up; a failing
-    preflight raises (one line) unless ``allow_gaps``."""
-    path = data_path(params, settings)
-    raw = read_recording(path)
+def load(
+    params: BacktestParameters, settings: Settings, stored: StoredMinutes | None = None
+) -> LoadedData:
+    """Read the minutes (the recording ``data_file``; without one, the snapshots ``stored``
+    in the data repository) and check their health over the period and the warm-up; a
+    failing preflight raises (one line) unless ``allow_gaps``."""
+    if params.data_file is None and stored is not None:
+        warmup_start = params.start - timedelta(hours=warmup_hours(settings))
+        raw = stored.recording(params.symbol, warmup_start, params.end)
+        digest = stored_digest(raw)
+    else:
+        raw = read_recording(data_path(params, settings))
+        stat = raw.path.stat()
+        digest = hashlib.sha1(
+            f"{raw.path.name}:{stat.st_size}:{len(raw)}:{raw.t[:1].tolist()}:"
+            f"{raw.t[-1:].tolist()}".encode(),
+            usedforsecurity=False,
+        ).hexdigest()
     report = preflight(raw, params.start, params.end, warmup_hours(settings))
     require_ok(report, params.allow_gaps)
-    stat = path.stat()
-    digest = hashlib.sha1(
-        f"{path.name}:{stat.st_size}:{len(raw)}:{raw.t[:1].tolist()}:{raw.t[-1:].tolist()}".encode(),
-        usedforsecurity=False,
-    ).hexdigest()
-    return LoadedData(path, clean(raw, report), report, digest)
+    return LoadedData(raw.path, clean(raw, report), report, digest)
 
 
 @dataclass
@@ -137,6 +150,16 @@ def backtest(
 
 _FEEDS: dict[tuple, Feed] = {}
 _FEEDS_LOCK = threading.Lock()
+# A long-lived process (a worker running sweep after sweep) keeps the last few recordings and
+# feeds, not every one it ever read: a year of minutes is about 50 MB.
+CACHED = 4
+
+
+def _remember(cache: dict, key: tuple, value: object) -> None:
+    """Keep ``value`` under ``key``, dropping the oldest entry beyond ``CACHED``."""
+    if key not in cache and len(cache) >= CACHED:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
 
 
 def _feed(params: BacktestParameters, settings: Settings, data: LoadedData) -> Feed:
@@ -145,20 +168,24 @@ def _feed(params: BacktestParameters, settings: Settings, data: LoadedData) -> F
     key = (data.digest, params.symbol, params.start, params.end, settings.regime.model_dump_json())
     with _FEEDS_LOCK:
         if key not in _FEEDS:
-            if len(_FEEDS) >= 4:
-                _FEEDS.pop(next(iter(_FEEDS)))
-            _FEEDS[key] = Feed.build(
+            feed = Feed.build(
                 params.symbol, data.minutes, params.start, params.end, settings.regime
             )
+            _remember(_FEEDS, key, feed)
         return _FEEDS[key]
 
 
 _LOADED: dict[tuple, LoadedData] = {}
 
 
-def load_cached(params: BacktestParameters, settings: Settings) -> LoadedData:
+def load_cached(
+    params: BacktestParameters, settings: Settings, stored: StoredMinutes | None = None
+) -> LoadedData:
     """:func:`load`, once per process for the same file, period and gap policy (sweep points
-    in a worker process share it)."""
+    in a worker process share it). The repository's minutes are read each time, from the
+    columnar cache, which follows every change of the files."""
+    if params.data_file is None and stored is not None:
+        return load(params, settings, stored)
     path = data_path(params, settings)
     stat = path.stat() if path.exists() else None
     key = (str(path), stat and (stat.st_mtime_ns, stat.st_size), params.start, params.end,
@@ -168,7 +195,7 @@ def load_cached(params: BacktestParameters, settings: Settings) -> LoadedData:
             return _LOADED[key]
     data = load(params, settings)
     with _FEEDS_LOCK:
-        _LOADED[key] = data
+        _remember(_LOADED, key, data)
     return data
 
 

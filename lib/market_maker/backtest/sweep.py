@@ -31,6 +31,12 @@ class SweepPoint(FrozenModel):
     train: BacktestParameters
     test: BacktestParameters
 
+    @property
+    def whole(self) -> BacktestParameters:
+        """The point's parameters over the whole period: what a run of the backtest
+        deployment gets, with the split, to run the point."""
+        return self.train.model_copy(update={"end": self.test.end})
+
 
 class PointFigures(FrozenModel):
     """A point's figures on one period."""
@@ -66,6 +72,45 @@ class PointFigures(FrozenModel):
         if value is None:
             return "-"
         return f"{value:,.2f}" if name in ("pnl", "pnl_vs_no_exit", "MEC") else f"{value:.2f}"
+
+    def row(self, period: str) -> dict[str, Any]:
+        """A flat row of a table artifact (``period``: train or test)."""
+        return {
+            "period": period,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "pnl": self.pnl,
+            "pnl_vs_no_exit": self.pnl_vs_no_exit,
+            "grids": self.grids,
+            "fills": self.fills,
+            **self.kpis,
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> PointFigures:
+        fields = ("start", "end", "pnl", "pnl_vs_no_exit", "grids", "fills")
+        return cls.model_validate(
+            {f: row[f] for f in fields} | {"kpis": {k.value: row.get(k.value) for k in Kpi}}
+        )
+
+
+class PointRun(FrozenModel):
+    """One point run on its own (a run of the backtest deployment with a split): its
+    figures on the training and on the test period, published as a two-row table."""
+
+    train: PointFigures
+    test: PointFigures
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [self.train.row("train"), self.test.row("test")]
+
+    @classmethod
+    def from_rows(cls, rows: list[dict[str, Any]]) -> PointRun:
+        by_period = {row["period"]: PointFigures.from_row(row) for row in rows}
+        return cls(train=by_period["train"], test=by_period["test"])
+
+    def result(self, point: SweepPoint) -> SweepResult:
+        return SweepResult(index=point.index, values=point.values, train=self.train, test=self.test)
 
 
 class SweepResult(FrozenModel):
@@ -123,10 +168,22 @@ def sweep_points(
             else:
                 overrides[key] = value
         data["overrides"] = overrides
-        train = parse_parameters(data | {"end": split})
-        test = parse_parameters(data | {"start": split})
+        train, test = split_at(parse_parameters(data), split)
         out.append(SweepPoint(index=index, values=chosen, train=train, test=test))
     return out
+
+
+def split_at(
+    params: BacktestParameters, split: datetime
+) -> tuple[BacktestParameters, BacktestParameters]:
+    """The training run [start, split) and the test run [split, end) of ``params``."""
+    if not params.start < split < params.end:
+        raise ParameterError(
+            f"split {split:%Y-%m-%dT%HZ} must fall strictly between start "
+            f"{params.start:%Y-%m-%dT%HZ} and end {params.end:%Y-%m-%dT%HZ}"
+        )
+    data = params.model_dump(mode="json", exclude={"name"})
+    return parse_parameters(data | {"end": split}), parse_parameters(data | {"start": split})
 
 
 def rank(results: list[SweepResult], by: str) -> list[SweepResult]:

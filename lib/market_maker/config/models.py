@@ -171,6 +171,22 @@ class BackfillSettings(Section):
     )
 
 
+class PipelineSettings(Section):
+    group_size: int | None = Field(
+        None,
+        ge=1,
+        description="Many symbols: the scheduled hourly pipeline splits `symbols` into groups "
+        "of at most this many, in their order (group-1, group-2, ...), each run as its own run "
+        "of the hourly-pipeline-group deployment on the work pool, with its own working copy "
+        "and concurrency limit. null: every symbol in one run.",
+    )
+    group_base_path: Path | None = Field(
+        None,
+        description="Where each group's working copy is: {group_base_path}/{group}; null: "
+        "beside data_repository.base_path, {base_path}-groups/{group}.",
+    )
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = Field(

@@ -27,6 +27,7 @@ from market_maker.config.models import (
     KpiSettings,
     LoggingSettings,
     NotificationSettings,
+    PipelineSettings,
     ReplaySettings,
     SnapshotSettings,
     Symbol,
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
     data_repository: DataRepositorySettings = DataRepositorySettings()
     snapshots: SnapshotSettings = SnapshotSettings()
     backfill: BackfillSettings = BackfillSettings()
+    pipeline: PipelineSettings = PipelineSettings()
     logging: LoggingSettings = LoggingSettings()
     regime: RegimeSettings = Field(description="config/regime.yaml")
     exit_strategy: ExitStrategySettings = Field(description="config/exit_strategy.yaml")
@@ -175,7 +177,11 @@ SECRET_FIELDS = (
 
 # Settings added after files were written, left out of the canonical text at their default:
 # the configuration version of an unchanged configuration stays what those files recorded.
-LATER_DEFAULTS = {("snapshots", "period_minutes"): 60}
+LATER_DEFAULTS = {
+    ("snapshots", "period_minutes"): 60,
+    ("pipeline", "group_size"): None,
+    ("pipeline", "group_base_path"): None,
+}
 
 
 def canonical_text(settings: Settings) -> str:
@@ -183,6 +189,8 @@ def canonical_text(settings: Settings) -> str:
     for (section, key), default in LATER_DEFAULTS.items():
         if data[section].get(key) == default:
             del data[section][key]
+            if not data[section]:  # a later section at its defaults: as if it did not exist
+                del data[section]
     return yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
 
 

@@ -4,7 +4,8 @@ Derived data, never the source of truth: each month's arrays are rebuilt
 from the snapshot files whenever a file of that month is added, removed or
 changed (its modification time or size differ), and the whole cache can be
 deleted at any time. It lets a year of hours be analysed without parsing
-8,760 JSON files each time.
+8,760 JSON files each time, and a backtest read its 1-minute candles from the
+data repository (version 2 keeps each snapshot's minutes too).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from market_maker.snapshots.paths import SNAPSHOTS_DIR, hour_from_path
 from market_maker.snapshots.problems import errors_only
 from market_maker.snapshots.reader import SnapshotReader
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass
@@ -76,6 +77,11 @@ class CandleCache:
                         out.prices[hour] = price
             out.invalid += [from_seconds(t) for t in p["invalid"].tolist() if lo <= t <= hi]
         return out
+
+    def minutes(self, symbol: str, start: datetime, end: datetime) -> CandleSeries:
+        """The 1-minute candles of every valid stored snapshot, opening in [start, end)."""
+        parts = self._months(symbol, _months(start, end))
+        return _merge([p["m1"] for p in parts], Interval.MINUTE).between(start, end)
 
     def _months(self, symbol: str, months: list[tuple[int, int]]) -> list[dict[str, np.ndarray]]:
         parts: dict[tuple[int, int], dict[str, np.ndarray]] = {}
@@ -153,6 +159,7 @@ def _build(reader: SnapshotReader, part: tuple[str, np.ndarray]) -> dict[str, np
     symbol, fingerprint = part
     h1: list[np.ndarray] = []
     h4: list[np.ndarray] = []
+    m1: list[np.ndarray] = []
     hours, grids, collected, invalid, prices = [], [], [], [], []
     for t in fingerprint[:, 0].tolist():
         snap, problems = reader.check_arrays(symbol, from_seconds(t))
@@ -161,6 +168,7 @@ def _build(reader: SnapshotReader, part: tuple[str, np.ndarray]) -> dict[str, np
             continue
         h1.append(snap.rows("candles_1h"))
         h4.append(snap.rows("candles_4h"))
+        m1.append(snap.rows("minutes"))
         hours.append(t)
         grids.append(snap.header.grid.model_dump_json() if snap.header.grid else "")
         collected.append(to_seconds(snap.header.collected_at))
@@ -175,6 +183,7 @@ def _build(reader: SnapshotReader, part: tuple[str, np.ndarray]) -> dict[str, np
         "fingerprint": fingerprint,
         "h1": _union(h1),
         "h4": _union(h4),
+        "m1": _union(m1),
         "hours": np.array(hours, dtype=np.int64),
         "grids": np.array(grids, dtype=str),
         "collected": np.array(collected, dtype=np.int64),
