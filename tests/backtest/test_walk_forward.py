@@ -11,6 +11,7 @@ import pytest
 from market_maker.backtest.walk_forward import (
     NO_GRID,
     Money,
+    StudyCell,
     choose,
     interval,
     load_study,
@@ -84,3 +85,23 @@ def test_the_halves_share_no_cell_and_no_symbol_reserved_for_evaluation(half: in
     others = [c.label for c in study.halves[1 - half].cells]
     assert not set(labels) & set(others)
     assert not any("BTC" in c.symbol or "BTC" in c.file for c in study.halves[half].cells)
+
+
+def test_every_candidate_but_no_grid_places_grids_whatever_the_configuration_ships() -> None:
+    """The shipped configuration may say "no grid" (the setup off): the study still replays
+    each candidate with the setup on, and "no grid" alone with it off."""
+    from market_maker.backtest.parameters import apply_overrides
+    from market_maker.backtest.walk_forward import SETUP_ON, backtest_cell, load_cell, money
+    from market_maker.config import load_settings
+    from tests.conftest import SAMPLE_FILE
+
+    settings = apply_overrides(load_settings(), {SETUP_ON: False})  # as shipped
+    study = load_study(ROOT / "config" / "strategy_study.yaml")
+    sample = StudyCell(
+        symbol="ETH-USDT", label="sample", file=SAMPLE_FILE.name, end="2023-08-01T00:00:00Z"
+    )
+    data = load_cell(sample, SAMPLE_FILE.parent, settings, warmup_hours=400)
+    placing = study.candidates()[1]
+
+    assert money(backtest_cell(data, study, settings, placing), "system").grids > 0
+    assert money(backtest_cell(data, study, settings, NO_GRID), "system").grids == 0

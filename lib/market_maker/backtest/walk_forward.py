@@ -37,7 +37,8 @@ from market_maker.base.types import FrozenModel, UtcHour
 from market_maker.config import Settings
 from market_maker.kpis.compute import kpis
 
-NO_GRID: dict[str, Any] = {"lifecycle.setup.enabled": False}
+SETUP_ON = "lifecycle.setup.enabled"
+NO_GRID: dict[str, Any] = {SETUP_ON: False}
 HOUR_S = 3600
 
 
@@ -241,7 +242,9 @@ def backtest_cell(
     if protocol_width is not None:
         values["half_width_pct"] = protocol_width
     params = BacktestParameters.model_validate(values)
-    tuned = apply_overrides(settings, overrides)
+    # Whatever the configuration ships (today "no grid"), a candidate is a policy that places
+    # grids: the setup is on under every candidate but "no grid", whose override turns it off.
+    tuned = apply_overrides(settings, {SETUP_ON: True, **overrides})
     return run_backtest(params, tuned, data.minutes, feed=data.feed, kpis=scored)
 
 
