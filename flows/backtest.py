@@ -30,7 +30,7 @@ from market_maker.backtest.page import write_report
 from market_maker.backtest.parameters import BacktestParameters
 from market_maker.backtest.results import BacktestReport
 from market_maker.backtest.run_result import BacktestRun, SweepRun
-from market_maker.backtest.runner import LoadedData, load, load_cached
+from market_maker.backtest.runner import LoadedData, load, load_cached, point_figures
 from market_maker.backtest.runner import backtest as run_one
 from market_maker.backtest.stored import StoredMinutes
 from market_maker.backtest.sweep import (
@@ -172,11 +172,10 @@ def sweep_point_task(
 ) -> SweepResult:
     """One point of a sweep on its training and its test period (each worker process reads
     the recording once and keeps the analysis for the points that share it)."""
-    version = code_version()
     train = load_cached(point.train, settings, stored)
     test = load_cached(point.test, settings, stored)
-    fit = run_one(point.train, settings, train, code_version=version).report
-    held_out = run_one(point.test, settings, test, code_version=version).report
+    fit = point_figures(point.train, settings, train)
+    held_out = point_figures(point.test, settings, test)
     return SweepResult.of(point, fit, held_out)
 
 

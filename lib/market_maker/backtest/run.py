@@ -11,7 +11,7 @@ so the figures differ only by the policy.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -82,19 +82,23 @@ def run_backtest(
     feed: Feed | None = None,
     *,
     kpis: bool = True,
+    policies: Collection[str] = tuple(VARIANTS),
 ) -> BacktestRun:
     """Replay ``params`` over ``minutes`` (already through preflight); ``feed``: the analysis
     of the same minutes, period and regime settings, when a sweep already built it;
-    ``kpis=False``: money only (a study's search), no KPI records."""
+    ``kpis=False``: money only (a study's search), no KPI records; ``policies``: the exit
+    policies simulated and scored (a sweep point needs two of them)."""
     say = progress or (lambda share, text: None)
     if feed is None:
         feed = Feed.build(params.symbol, minutes, params.start, params.end, settings.regime)
     say(0.3, f"analysed {len(feed.hours)} hours")
     grids, tracks = _place_and_replay(feed, params, settings)
     say(0.6, f"placed {len(grids)} grid(s), replayed {sum(len(t.evaluations) for t in tracks)} h")
-    variants = {name: VariantRun(name) for name in VARIANTS}
+    variants = {name: VariantRun(name) for name in VARIANTS if name in policies}
     for placed, track in zip(grids, tracks, strict=True):
         for name, stop in policy_stops(feed, placed, track, params).items():
+            if name not in variants:
+                continue
             variants[name].stops.append(stop)
             variants[name].fills.append(_simulate(feed, placed, stop, params))
     if kpis:

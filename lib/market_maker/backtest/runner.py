@@ -24,6 +24,7 @@ from market_maker.backtest.run import BacktestRun, Progress, run_backtest
 from market_maker.backtest.scoring import figures, grid_figures, headline, series
 from market_maker.backtest.stored import StoredMinutes
 from market_maker.backtest.stored import digest as stored_digest
+from market_maker.backtest.sweep import POINT_POLICIES, PointFigures
 from market_maker.base.candles import CandleSeries
 from market_maker.base.errors import ParameterError
 from market_maker.base.timeutil import HOUR, floor_hour
@@ -146,6 +147,15 @@ def backtest(
         code_version=code_version,
     )
     return Outcome(report, run)
+
+
+def point_figures(params: BacktestParameters, settings: Settings, data: LoadedData) -> PointFigures:
+    """A sweep point's figures on one period: :func:`backtest` without the report, and only
+    the two policies a point is ranked by, simulated and scored."""
+    effective = apply_overrides(settings, params.overrides)
+    feed = _feed(params, effective, data)
+    run = run_backtest(params, effective, data.minutes, feed=feed, policies=POINT_POLICIES)
+    return PointFigures.of(params.start, params.end, figures(run))
 
 
 _FEEDS: dict[tuple, Feed] = {}

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from market_maker.backtest.parameters import OVERRIDABLE, BacktestParameters, parse_parameters
-from market_maker.backtest.results import BacktestReport
+from market_maker.backtest.results import VariantFigures
 from market_maker.base.errors import ParameterError
 from market_maker.base.types import FrozenModel, UtcHour
 from market_maker.kpis.model import Kpi
@@ -38,6 +38,10 @@ class SweepPoint(FrozenModel):
         return self.train.model_copy(update={"end": self.test.end})
 
 
+# The exit policies a point's figures come from: the system, and holding (``pnl_vs_no_exit``).
+POINT_POLICIES = ("system", "no_exit")
+
+
 class PointFigures(FrozenModel):
     """A point's figures on one period."""
 
@@ -50,11 +54,14 @@ class PointFigures(FrozenModel):
     kpis: dict[str, float | None]
 
     @classmethod
-    def of(cls, report: BacktestReport) -> PointFigures:
-        system, held = report.variants["system"], report.variants["no_exit"]
+    def of(
+        cls, start: datetime, end: datetime, variants: dict[str, VariantFigures]
+    ) -> PointFigures:
+        """From the figures of the two policies a point is ranked by (``POINT_POLICIES``)."""
+        system, held = variants["system"], variants["no_exit"]
         return cls(
-            start=report.start,
-            end=report.end,
+            start=start,
+            end=end,
             pnl=system.pnl,
             pnl_vs_no_exit=round(system.pnl - held.pnl, 2),
             grids=system.grids,
@@ -122,13 +129,8 @@ class SweepResult(FrozenModel):
     test: PointFigures
 
     @classmethod
-    def of(cls, point: SweepPoint, train: BacktestReport, test: BacktestReport) -> SweepResult:
-        return cls(
-            index=point.index,
-            values=point.values,
-            train=PointFigures.of(train),
-            test=PointFigures.of(test),
-        )
+    def of(cls, point: SweepPoint, train: PointFigures, test: PointFigures) -> SweepResult:
+        return cls(index=point.index, values=point.values, train=train, test=test)
 
 
 def sweep_points(
