@@ -10,7 +10,13 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from pydantic import AfterValidator, Field
 
-from flows._common import data_repository_lock, flow_timeout, logger, open_context
+from flows._common import (
+    data_repository_lock,
+    flow_timeout,
+    logger,
+    open_context,
+    with_run_trailer,
+)
 from flows._hooks import FAILURE_HOOKS
 from market_maker.base.errors import RunFailed
 from market_maker.maintenance import MaintenanceReport, months_to_pack, stored_symbols
@@ -82,12 +88,12 @@ def maintenance(
             match = _MONTH.match(value)
             assert match is not None
             symbol, year, month = match.group(1), int(match.group(2)), int(match.group(3))
-            report.packs.append(unpack_task(ctx, symbol, (year, month)))
+            report.packs.append(unpack_task(ctx, symbol, (year, month), with_run_trailer))
         if after is not None:
             now = datetime.now(UTC)
             for symbol in stored_symbols(ctx.store.path):
                 for month in months_to_pack(ctx.store.path, symbol, after, now):
-                    report.packs.append(pack_task(ctx, symbol, month))
+                    report.packs.append(pack_task(ctx, symbol, month, with_run_trailer))
         report.commits = [p.commit for p in report.packs if p.commit]
         report.pushed = push_task(ctx).pushed if report.commits else False
         if gc:

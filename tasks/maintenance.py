@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -38,9 +40,12 @@ def gc_task(ctx: RunContext) -> tuple[int, int]:
     task_run_name="pack-{symbol}-{month[0]}-{month[1]:02d}",
     cache_policy=NO_CACHE,
 )
-def pack_task(ctx: RunContext, symbol: str, month: tuple[int, int]) -> PackOutcome:
-    """Pack one symbol's month into one file, in one commit (refused if anything is off)."""
-    return pack_month(ctx.store, ctx.reader, symbol, month)
+def pack_task(
+    ctx: RunContext, symbol: str, month: tuple[int, int], sign: Callable[[str], str] = str
+) -> PackOutcome:
+    """Pack one symbol's month into one file, in one commit (refused if anything is off);
+    ``sign`` adds the run's trailer to its message."""
+    return pack_month(ctx.store, ctx.reader, symbol, month, sign)
 
 
 @task(
@@ -48,9 +53,11 @@ def pack_task(ctx: RunContext, symbol: str, month: tuple[int, int]) -> PackOutco
     task_run_name="unpack-{symbol}-{month[0]}-{month[1]:02d}",
     cache_policy=NO_CACHE,
 )
-def unpack_task(ctx: RunContext, symbol: str, month: tuple[int, int]) -> PackOutcome:
+def unpack_task(
+    ctx: RunContext, symbol: str, month: tuple[int, int], sign: Callable[[str], str] = str
+) -> PackOutcome:
     """Write a packed month back as loose files, in one commit."""
-    return unpack_month(ctx.store, symbol, month)
+    return unpack_month(ctx.store, symbol, month, sign)
 
 
 @task(

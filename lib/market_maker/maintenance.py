@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -128,7 +129,11 @@ def months_to_pack(root: Path, symbol: str, after_months: int, now: datetime) ->
 
 
 def pack_month(
-    store: GitDataStore, reader: SnapshotReader, symbol: str, month: Month
+    store: GitDataStore,
+    reader: SnapshotReader,
+    symbol: str,
+    month: Month,
+    sign: Callable[[str], str] = str,
 ) -> PackOutcome:
     """Pack the month's loose files (with any pack already there) into one file, one commit.
 
@@ -165,8 +170,10 @@ def pack_month(
             path.unlink()
         _remove_empty_folders(pack.with_suffix(""))
         sha = store.commit(
-            f"maintenance: pack {symbol} {label}\n\n{len(loose)} snapshot file(s) into "
-            f"{pack.relative_to(root)} ({len(packed)} hours, {len(data)} bytes)\n",
+            sign(
+                f"maintenance: pack {symbol} {label}\n\n{len(loose)} snapshot file(s) into "
+                f"{pack.relative_to(root)} ({len(packed)} hours, {len(data)} bytes)\n"
+            ),
             [pack, *loose.values()],
         )
     return PackOutcome(
@@ -180,7 +187,9 @@ def pack_month(
     )
 
 
-def unpack_month(store: GitDataStore, symbol: str, month: Month) -> PackOutcome:
+def unpack_month(
+    store: GitDataStore, symbol: str, month: Month, sign: Callable[[str], str] = str
+) -> PackOutcome:
     """Write a packed month back as loose files, byte for byte, and drop the pack; one commit.
 
     An hour that also has a loose file keeps that file (the reader reads it already)."""
@@ -209,8 +218,10 @@ def unpack_month(store: GitDataStore, symbol: str, month: Month) -> PackOutcome:
             written.append(path)
         pack.unlink()
         sha = store.commit(
-            f"maintenance: unpack {symbol} {label}\n\n{pack.relative_to(root)} back into "
-            f"{len(written)} snapshot file(s)\n",
+            sign(
+                f"maintenance: unpack {symbol} {label}\n\n{pack.relative_to(root)} back into "
+                f"{len(written)} snapshot file(s)\n"
+            ),
             [pack, *written],
         )
     return PackOutcome(

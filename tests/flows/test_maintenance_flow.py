@@ -71,6 +71,8 @@ def test_old_months_are_packed_committed_and_pushed_and_still_read(
     assert not [f for f in remote_files if f.startswith("snapshots/") and f.endswith(".json")]
     assert SnapshotReader(repo).load_range(SYMBOL, FIRST, LAST) == before
     assert "| ETH-USDT | 2023-06 | packed | 48 |" in latest_artifact("maintenance")
+    packs = list(Repo(repo).iter_commits(max_count=2))
+    assert all("\nFlow-Run: " in c.message for c in packs)
 
     again = maintenance()
 
@@ -84,6 +86,7 @@ def test_a_packed_month_is_written_back_on_request(repo: Path) -> None:
     report = maintenance(unpack=[f"{SYMBOL}:2023-06"], gc=False)
 
     assert [(p.month, p.status) for p in report.packs] == [("2023-06", "unpacked")]
+    assert "\nFlow-Run: " in Repo(repo).head.commit.message
     assert {p: p.read_bytes() for p in (repo / "snapshots/ETH-USDT/2023/06").rglob("*.json")} == {
         p: raw for p, raw in files.items() if "/2023/06/" in p.as_posix()
     }
