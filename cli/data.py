@@ -28,6 +28,7 @@ def check_validate(args: argparse.Namespace) -> None:
 
 
 def check_maintenance(args: argparse.Namespace) -> None:
+    settings_for(None)
     if args.pack_after_months is not None and args.pack_after_months < 1:
         raise ParameterError(f"--pack-after-months: 1 or more, not {args.pack_after_months}")
     for value in args.unpack or []:

@@ -171,7 +171,8 @@ def _describe(exc: ValidationError, origin: dict[str, Path]) -> str:
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(settings)"
         problems.append(
-            f"{key}{_shown_value(key, error.get('input'))}: {error['msg']} [{_source(key, origin)}]"
+            f"{key}{_shown_value(key, error.get('input'))}: "
+            f"{error['msg'].removeprefix('Value error, ')} [{_source(key, origin)}]"
         )
     return f"invalid configuration: {'; '.join(problems)}"
 

@@ -19,6 +19,7 @@ from market_maker.base.errors import PushError, StoreError
 from market_maker.config import Settings
 from market_maker.store.embedded_remote import ensure_embedded_remote
 from market_maker.store.holder import Holder, read_holder, write_holder
+from market_maker.store.location import STATE_DIR, check_base_path
 from market_maker.store.working_copy import Reconciled, Validator, WorkingCopy
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ _CREDENTIAL_HELPER = (
     '!f() { test "$1" = get && printf "username=%s\\npassword=%s\\n" '
     '"$MM_DATA_REMOTE_USERNAME" "$MM_DATA_REMOTE_PASSWORD"; }; f'
 )
-STATE_DIR = "market-maker"
 WAIT_LOG_SECONDS = 10.0
 
 
@@ -94,6 +94,9 @@ class GitDataStore:
     @classmethod
     def from_settings(cls, settings: Settings) -> GitDataStore:
         cfg = settings.data_repository
+        # Before anything is created (the embedded remote included): a working copy in the
+        # project's checkout or in another repository would commit into it.
+        check_base_path(settings.resolve(cfg.base_path), settings.project_root)
         remote = cfg.remote_url
         if remote and _is_local_path(remote):
             remote = str(ensure_embedded_remote(settings) or settings.resolve(Path(remote)))
@@ -137,6 +140,8 @@ class GitDataStore:
             self.path.mkdir(parents=True, exist_ok=True)
             repo = Repo.init(self.path, initial_branch=self.branch)
         repo.git.update_environment(**self._git_env)
+        # Marks the repository as the store's own (store.location tells it from others).
+        (Path(repo.git_dir) / STATE_DIR).mkdir(exist_ok=True)
         # Write the config only when it changes: opening happens outside the lock, and
         # two runs rewriting .git/config at once fail on its lock file.
         with repo.config_reader(config_level="repository") as reader:
