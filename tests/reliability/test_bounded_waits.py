@@ -18,6 +18,7 @@ from git import Repo
 
 from flows.backfill import backfill
 from local_prefect.serve import PREFECT_YAML, flow_timeout_of, read_deployment_configs
+from market_maker.base.errors import StoreError
 from market_maker.store import GitDataStore
 from tests.exchange.kucoin_server import FakeKuCoin, Fault
 from tests.reliability.writers import PROJECT_ROOT, run, zygote
@@ -50,9 +51,47 @@ def silent_remote() -> Iterator[str]:
     server.close()
 
 
-def test_git_against_a_remote_that_never_answers_gives_up_after_the_network_timeout(
+def test_a_first_clone_from_a_remote_that_never_answers_fails_in_one_line_writing_nothing(
     tmp_path: Path, silent_remote: str
 ) -> None:
+    with pytest.raises(StoreError) as failed:
+        GitDataStore(tmp_path / "repo", remote_url=silent_remote, network_timeout=1.5)
+
+    assert "\n" not in str(failed.value)
+    assert "cannot be reached" in str(failed.value) and "no answer within 1.5 s" in str(
+        failed.value
+    )
+    assert not (tmp_path / "repo").exists()
+
+
+def test_a_first_run_whose_remote_never_answers_exits_non_zero_in_one_line(
+    writer_env: dict[str, str], tmp_path: Path, silent_remote: str
+) -> None:
+    env = {
+        **writer_env,
+        "MARKET_MAKER_DATA_REPOSITORY__BASE_PATH": str(tmp_path / "repo"),
+        "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL": silent_remote,
+        "MARKET_MAKER_DATA_REPOSITORY__NETWORK_TIMEOUT_SECONDS": "1.5",
+    }
+    ended = run(env, ["grid", "list"])
+
+    assert ended.code == 1
+    (line,) = ended.err.strip().splitlines()
+    assert line.startswith("market-maker grid: the data repository's remote ")
+    assert "cannot be reached" in line and "nothing was written" in line
+    assert not (tmp_path / "repo").exists()
+
+
+def cloned(path: Path, remote: Path, silent_remote: str) -> None:
+    """A working copy cloned while its remote answered, that remote now silent."""
+    GitDataStore(path, remote_url=str(remote))
+    Repo(path).remotes.origin.set_url(silent_remote)
+
+
+def test_git_against_a_remote_that_never_answers_gives_up_after_the_network_timeout(
+    tmp_path: Path, silent_remote: str, bare_remote: Path
+) -> None:
+    cloned(tmp_path / "repo", bare_remote, silent_remote)
     started = time.monotonic()
     store = GitDataStore(tmp_path / "repo", remote_url=silent_remote, network_timeout=1.5)
     (tmp_path / "repo" / "a.txt").write_text("a\n")
@@ -69,11 +108,13 @@ def test_git_against_a_remote_that_never_answers_gives_up_after_the_network_time
 
 def test_a_backfill_whose_remote_never_answers_commits_locally_and_ends(
     data_env: dict[str, str],
+    bare_remote: Path,
     silent_remote: str,
     prefect_api_url: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    cloned(Path(data_env["MARKET_MAKER_DATA_REPOSITORY__BASE_PATH"]), bare_remote, silent_remote)
     monkeypatch.setenv("MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL", silent_remote)
     monkeypatch.setenv("MARKET_MAKER_DATA_REPOSITORY__NETWORK_TIMEOUT_SECONDS", "1.5")
     hour = datetime(2023, 8, 10, tzinfo=UTC)

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from git import Repo
 
+from market_maker.base.errors import StoreError
 from market_maker.store import GitDataStore
 from tests.loopback import LoopbackServer
 
@@ -130,7 +131,8 @@ def test_a_wrong_password_is_refused_at_once_not_prompted_for(
     server: GitHttpServer, tmp_path: Path
 ) -> None:
     url = server.remote_url("data.git", password="wrong")
-    store = GitDataStore(tmp_path / "c", remote_url=url, network_timeout=30)
-    # Unreachable for this store: it starts locally, as with any remote it cannot use.
-    assert not store.sync()
+    # No working copy yet and a remote it cannot use: one line, nothing written.
+    with pytest.raises(StoreError, match="cannot be reached"):
+        GitDataStore(tmp_path / "c", remote_url=url, network_timeout=30)
+    assert not (tmp_path / "c").exists()
     assert server.served == 0 and server.challenged

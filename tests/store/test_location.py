@@ -111,7 +111,7 @@ def test_the_store_refuses_a_bad_base_path_itself_before_making_the_embedded_rem
     remote = settings.resolve(Path(str(settings.data_repository.remote_url)))
     existed = remote.exists()
 
-    with pytest.raises(ConfigurationError, match="data_repository.base_path .* is inside"):
+    with pytest.raises(ConfigurationError, match=r"data_repository\.base_path .* is inside"):
         GitDataStore.from_settings(settings)
 
     assert remote.exists() == existed

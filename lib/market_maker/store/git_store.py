@@ -120,7 +120,15 @@ class GitDataStore:
     def _open(self) -> Repo:
         if (self.path / ".git").exists():
             repo = Repo(self.path)
-        elif self.remote_url and self._remote_reachable():
+        elif self.remote_url:
+            unreachable = self._remote_unreachable()
+            if unreachable:
+                # Starting empty here would fork the data's history from the remote's.
+                raise StoreError(
+                    f"the data repository's remote {self.remote_label} cannot be reached and "
+                    f"there is no working copy at {self.path} yet: nothing was written "
+                    f"(data_repository.remote_url): {unreachable}"
+                )
             log.info("cloning data repository %s into %s", self.remote_label, self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -135,8 +143,6 @@ class GitDataStore:
                     f"cloning the data repository from {self.remote_label} failed: {_short(exc)}"
                 ) from None
         else:
-            if self.remote_url:
-                log.warning("remote %s unreachable: starting a local repository", self.remote_label)
             self.path.mkdir(parents=True, exist_ok=True)
             repo = Repo.init(self.path, initial_branch=self.branch)
         repo.git.update_environment(**self._git_env)
@@ -172,14 +178,15 @@ class GitDataStore:
             else:
                 repo.git.checkout("-b", self.branch)
 
-    def _remote_reachable(self) -> bool:
+    def _remote_unreachable(self) -> str | None:
+        """Why the remote cannot be used, or None when it answers (an empty one included)."""
         git = Git()
         git.update_environment(**self._git_env)
         try:
             git.ls_remote(self._remote, kill_after_timeout=self.network_timeout)
-            return True
-        except GitCommandError:
-            return False
+        except GitCommandError as exc:
+            return _short(exc)
+        return None
 
     @property
     def state_dir(self) -> Path:
