@@ -57,7 +57,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         f"{result.symbol} {format_utc(result.start)}..{format_utc(result.end)}: "
         f"{result.written} written, {result.skipped} already valid, "
         f"{len(result.missing_at_source)} missing at the source, "
-        f"{result.not_closed} not closed yet"
+        f"{result.not_closed} not closed yet{result.unpushed_note()}"
     )
     for missing in result.missing_at_source:
         print(f"  missing at the source: {format_utc(missing.hour)}")

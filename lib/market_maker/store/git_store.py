@@ -87,6 +87,9 @@ class GitDataStore:
         self.network_timeout = network_timeout
         # Valid files left uncommitted by an interrupted run: committed with the next commit.
         self.pending: list[Path] = []
+        # Why the remote is not asked again in this run: it did not answer once already, and
+        # every fetch or push would wait the whole network timeout again.
+        self.silent: str | None = None
         self.previous_holder: Holder | None = None
         self.repo = self._open()
         self.working_copy = WorkingCopy(self.repo, self.path)
@@ -261,15 +264,16 @@ class GitDataStore:
         Returns False (and logs a warning) when the remote cannot be reached:
         the run goes on locally and a later run pushes.
         """
-        if not self.remote_url:
+        if not self.remote_url or self.silent:
             return False
         try:
             self._fetch()
         except GitCommandError as exc:
             log.warning(
-                "data repository remote %s unreachable, working locally: %s",
+                "data repository remote %s unreachable, working locally: %s%s",
                 self.remote_label,
                 _short(exc),
+                self._note_silence(exc),
             )
             return False
         remote_ref = f"origin/{self.branch}"
@@ -352,6 +356,8 @@ class GitDataStore:
             return PushResult(False, "no remote configured")
         if not self.repo.head.is_valid():
             return PushResult(False, "nothing to push")
+        if self.silent:
+            return PushResult(False, f"remote unreachable: {self.silent} (not asked again)")
         for attempt in range(1, attempts + 1):
             try:
                 self.repo.git.push(
@@ -365,10 +371,11 @@ class GitDataStore:
                 if _UNREACHABLE.search(detail):
                     log.warning(
                         "push to %s failed, remote unreachable; %d commit(s) stay local "
-                        "and the next run pushes them: %s",
+                        "and the next run pushes them: %s%s",
                         self.remote_label,
                         self.unpushed_count(),
                         detail,
+                        self._note_silence(exc),
                     )
                     return PushResult(False, f"remote unreachable: {detail}")
                 if not _REJECTED.search(detail) or attempt == attempts:
@@ -377,6 +384,13 @@ class GitDataStore:
                 self._fetch()
                 self._rebase_onto(f"origin/{self.branch}")
         raise PushError(f"push to {self.remote_label} failed after {attempts} attempts")
+
+    def _note_silence(self, exc: GitCommandError) -> str:
+        """Remember a remote that did not answer within the timeout; what the log adds."""
+        if "did not complete in" not in str(exc):
+            return ""
+        self.silent = _short(exc)
+        return "; it is not asked again in this run"
 
     def unpushed_count(self) -> int:
         if not self.repo.head.is_valid():
