@@ -116,7 +116,7 @@ class GitDataStore:
     @property
     def remote_label(self) -> str:
         """The remote as it may be shown: credentials in the URL are masked."""
-        return redaction.redact(self.remote_url or "(none)")
+        return redaction.redact(redaction.mask_url(self.remote_url or "(none)"))
 
     # -- opening --------------------------------------------------------------
 
