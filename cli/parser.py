@@ -38,7 +38,7 @@ from cli.data import (
 )
 from cli.demo import DEMO_HELP, cmd_demo
 from cli.kpi import cmd_dashboard, cmd_kpi
-from cli.operator import cmd_decision, cmd_grid
+from cli.operator import check_decision, cmd_decision, cmd_grid
 from cli.pipeline import (
     check_evaluate_exit,
     check_run_hourly,
@@ -342,7 +342,7 @@ def _dashboard_command(add: Add) -> None:
 
 def _decision_command(add: Add) -> None:
     p = add("decision", cmd_decision, "Record what was done about a recommendation.")
-    p.set_defaults(check=check_data_repository)
+    p.set_defaults(check=check_decision)
     decision_sub = p.add_subparsers(dest="decision_action", required=True, metavar="ACTION")
     d = decision_sub.add_parser("act", help="append an action entry to a decision")
     d.add_argument("--id", required=True, type=_decision_id, help="the decision id")
