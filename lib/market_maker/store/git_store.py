@@ -173,8 +173,10 @@ class GitDataStore:
 
     def _checkout_branch(self, repo: Repo) -> None:
         if not repo.head.is_valid():
-            # Empty clone or fresh init: point HEAD at the configured branch.
-            repo.git.symbolic_ref("HEAD", f"refs/heads/{self.branch}")
+            # Empty clone or fresh init: point HEAD at the configured branch (written only when
+            # it changes: opening writes nothing it need not).
+            if repo.git.symbolic_ref("HEAD") != f"refs/heads/{self.branch}":
+                repo.git.symbolic_ref("HEAD", f"refs/heads/{self.branch}")
         elif repo.active_branch.name != self.branch:
             if self.branch in repo.heads:
                 repo.git.checkout(self.branch)
