@@ -300,40 +300,6 @@ def test_decision_act_records_an_action_and_refuses_bad_ones(
     assert entry.data["action"] == "ignored" and entry.data["late"] is True
 
 
-def act(dec: str, action: str, at: str) -> int:
-    return main(["decision", "act", "--id", dec, "--action", action, "--at", at])
-
-
-def test_decision_act_twice_is_a_no_op_and_never_contradicts_a_final_action(
-    on_scored: Scored, capsys: pytest.CaptureFixture
-) -> None:
-    dec = decision_id(SYMBOL, datetime(2023, 8, 16, 23, tzinfo=UTC))
-    assert act(dec, "declined", "2023-08-17T00:10Z") == 0
-    capsys.readouterr()
-    head = Repo(on_scored.repo).head.commit.hexsha
-
-    assert act(dec, "declined", "2023-08-17T00:20Z") == 0
-    assert capsys.readouterr().out.strip() == (
-        f"{dec}: already recorded as declined at 2023-08-17T00:10:00Z; nothing written "
-        "(the same action again changes nothing)"
-    )
-    assert act(dec, "executed", "2023-08-17T00:30Z") == 1
-    (line,) = capsys.readouterr().err.strip().splitlines()
-    assert line == (
-        f"market-maker decision: decision {dec} was declined at 2023-08-17T00:10:00Z: executed "
-        "contradicts it and is refused (an executed or declined decision stays so)"
-    )
-    future = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%MZ")
-    assert act(dec, "declined", future) == 2
-    (line,) = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith(f"market-maker decision: --at {future[:-1]}:00Z is in the future")
-
-    assert Repo(on_scored.repo).head.commit.hexsha == head  # nothing written
-    assert Repo(on_scored.repo).git.status("--porcelain") == ""
-    actions = [e.data["action"] for e in DecisionStore(on_scored.repo).entries(dec, "action")]
-    assert actions[-1] == "declined" and actions.count("declined") == 1
-
-
 def test_the_dashboard_command_writes_a_page(
     on_scored: Scored, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
