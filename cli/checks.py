@@ -8,6 +8,7 @@ from the UI or a deployment.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -15,13 +16,21 @@ from pathlib import Path
 from market_maker.base.errors import ParameterError
 from market_maker.base.hour_span import HourSpan
 from market_maker.config import Settings, load_settings
+from market_maker.store.location import check_base_path
 
 
 def settings_for(symbols: Iterable[str] | None) -> Settings:
-    """The settings in force; every symbol asked for must be configured."""
+    """The settings in force; every symbol asked for must be configured, and the data
+    repository's working copy must have a place of its own."""
     settings = load_settings()
     settings.require_symbols(list(symbols or []))
+    check_base_path(settings.resolve(settings.data_repository.base_path), settings.project_root)
     return settings
+
+
+def check_data_repository(args: argparse.Namespace) -> None:
+    """For the commands that open the data repository and check nothing else."""
+    settings_for(None)
 
 
 def check_hours(

@@ -28,6 +28,7 @@ def check_validate(args: argparse.Namespace) -> None:
 
 
 def check_maintenance(args: argparse.Namespace) -> None:
+    settings_for(None)
     if args.pack_after_months is not None and args.pack_after_months < 1:
         raise ParameterError(f"--pack-after-months: 1 or more, not {args.pack_after_months}")
     for value in args.unpack or []:
@@ -56,7 +57,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         f"{result.symbol} {format_utc(result.start)}..{format_utc(result.end)}: "
         f"{result.written} written, {result.skipped} already valid, "
         f"{len(result.missing_at_source)} missing at the source, "
-        f"{result.not_closed} not closed yet"
+        f"{result.not_closed} not closed yet{result.unpushed_note()}"
     )
     for missing in result.missing_at_source:
         print(f"  missing at the source: {format_utc(missing.hour)}")

@@ -28,6 +28,15 @@ def cmd_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_decision(args: argparse.Namespace) -> None:
+    from cli.checks import check_data_repository
+    from market_maker.operator.decisions import check_not_future
+
+    if args.at is not None:
+        check_not_future(args.at)
+    check_data_repository(args)
+
+
 def cmd_decision(args: argparse.Namespace) -> int:
     from market_maker.operator.decisions import decision_act
 

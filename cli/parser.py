@@ -24,6 +24,7 @@ from cli.backtest import (
     cmd_exit_study,
     cmd_strategy_study,
 )
+from cli.checks import check_data_repository
 from cli.config import cmd_config
 from cli.data import (
     check_backfill,
@@ -37,7 +38,7 @@ from cli.data import (
 )
 from cli.demo import DEMO_HELP, cmd_demo
 from cli.kpi import cmd_dashboard, cmd_kpi
-from cli.operator import cmd_decision, cmd_grid
+from cli.operator import check_decision, cmd_decision, cmd_grid
 from cli.pipeline import (
     check_evaluate_exit,
     check_run_hourly,
@@ -171,6 +172,7 @@ def _regime_commands(add: Add) -> None:
     p.add_argument("--recompute", action="store_true", help="replace files that differ")
 
     p = add("regimes", cmd_regimes, "Query the regime index (periods, transitions, confidence).")
+    p.set_defaults(check=check_data_repository)
     p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--start", type=_hour)
     p.add_argument("--end", type=_hour)
@@ -187,6 +189,7 @@ def _pipeline_commands(add: Add) -> None:
         cmd_setup,
         "The setup evaluation of an hour with no grid running: CREATE_GRID or why not.",
     )
+    p.set_defaults(check=check_data_repository)
     p.add_argument("--symbol", required=True, type=_symbol)
     p.add_argument("--hour", type=_hour, help="UTC hour (default: the latest analysed)")
 
@@ -211,6 +214,7 @@ def _pipeline_commands(add: Add) -> None:
 
 def _grid_command(add: Add) -> None:
     p = add("grid", cmd_grid, "Operator grid state: add a grid, enable or disable it, list.")
+    p.set_defaults(check=check_data_repository)
     grid_sub = p.add_subparsers(dest="grid_action", required=True, metavar="ACTION")
     g = grid_sub.add_parser("add", help="validate FILE and add it as grids/{id}.yaml")
     g.add_argument("file")
@@ -277,6 +281,7 @@ def _study_commands(add: Add) -> None:
 
 def _kpi_command(add: Add) -> None:
     p = add("kpi", cmd_kpi, "The KPIs of a day (and of the 7 and 30 days ending with it).")
+    p.set_defaults(check=check_data_repository)
     p.add_argument("--date", type=_day, help="the day, YYYY-MM-DD (UTC)")
     p.add_argument("--start", type=_day, help="first day of a range")
     p.add_argument("--end", type=_day, help="last day of the range, inclusive")
@@ -338,12 +343,14 @@ def _backtest_commands(add: Add) -> None:
 
 def _dashboard_command(add: Add) -> None:
     p = add("dashboard", cmd_dashboard, "Write the dashboard page (price, regimes, exits, KPIs).")
+    p.set_defaults(check=check_data_repository)
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write index.html in")
     p.add_argument("--date", type=_day, help="last day shown (default: yesterday)")
 
 
 def _decision_command(add: Add) -> None:
     p = add("decision", cmd_decision, "Record what was done about a recommendation.")
+    p.set_defaults(check=check_decision)
     decision_sub = p.add_subparsers(dest="decision_action", required=True, metavar="ACTION")
     d = decision_sub.add_parser("act", help="append an action entry to a decision")
     d.add_argument("--id", required=True, type=_decision_id, help="the decision id")

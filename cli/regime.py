@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from cli.checks import check_hours, settings_for
 from market_maker.config import load_settings
@@ -24,6 +25,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         f"metrics files: {result.written} written, {result.unchanged} unchanged, "
         f"{result.kept} kept (differ; --recompute replaces them)"
     )
+    if result.invalid_snapshots:
+        # The valid hours are written and committed; the run still did not do all it was asked.
+        print(
+            f"market-maker analyze: {len(result.invalid_snapshots)} invalid snapshot(s) not "
+            f"analysed: {'; '.join(result.invalid_snapshots)} (`market-maker backfill` over "
+            "those hours writes them again)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

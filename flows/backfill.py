@@ -83,6 +83,8 @@ def backfill(
         update_progress_artifact(progress, 100.0 * number / len(chunks))
         log.info("chunk %d/%d: %s", number, len(chunks), _chunk_line(outcomes))
 
+    if ctx.store.remote_url:
+        report.unpushed = ctx.store.unpushed_count()
     result = report.result()
     create_markdown_artifact(
         key="backfill-summary", markdown=result.markdown(), description=result.summary_line()

@@ -59,6 +59,7 @@ def snapshot_analysis(
     log = logger()
     ctx = open_context([symbol])
     span = hours_of(ctx, hour, start, end)
+    invalid: list[str] = []
     with data_repository_lock(ctx):
         sync_task(ctx)
         if not span.single:
@@ -66,6 +67,7 @@ def snapshot_analysis(
             records = analysis.records()
             summary_lines = analysis.summary.lines()
             markdown = range_markdown(analysis.summary)
+            invalid = [f"{path}: {why}" for path, why in analysis.summary.invalid_reasons]
         else:
             record: MetricsFile = analyze_hour_task(ctx, symbol, span.start)
             records = [record]
@@ -85,6 +87,8 @@ def snapshot_analysis(
     refresh_index_task(ctx, symbol)
     for line in summary_lines:
         log.info(line)
+    for line in invalid:
+        log.warning("invalid snapshot, not analysed: %s", line)
     if kept:
         log.warning(
             "%d metrics file(s) differ from this analysis and were kept (recompute to replace)",
@@ -98,6 +102,7 @@ def snapshot_analysis(
         kept=len(kept),
         summary=summary_lines,
         verdicts=[verdict_of(r) for r in records],
+        invalid_snapshots=invalid,
         commit=sha,
         pushed=pushed.pushed,
         markdown_text=markdown,

@@ -3,6 +3,7 @@ database, heartbeats and telemetry off, its URL in PREFECT_API_URL for subproces
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,7 +23,23 @@ def harness() -> Iterator[str]:
     # telemetry either: offline, it only fails (and holds the database while it does).
     updates = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None, PREFECT_SERVER_ANALYTICS_ENABLED: False}
     with temporary_settings(updates=updates), prefect_test_harness(server_startup_timeout=120):
+        # A harness started while another suite's is up (one pytest worker runs both) must
+        # not inherit the process's events and log workers: they keep the server they were
+        # started for, and this server's task runs would be recorded there.
+        _restart_workers()
         yield str(PREFECT_API_URL.value())
+
+
+def _restart_workers() -> None:
+    """Stop the events and log workers; the next event or log line starts them afresh, for
+    the API URL in force."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (EventsWorker, APILogWorker):
+        drained = worker.drain_all()
+        if inspect.isawaitable(drained):  # only inside an event loop; the fixtures are sync
+            raise RuntimeError("the harness must be entered outside an event loop")
 
 
 def run_as_deployment(flow: Any, parameters: dict[str, Any], name: str = "tests") -> Any:

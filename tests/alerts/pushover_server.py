@@ -147,6 +147,11 @@ class FakePushover(LoopbackServer):
         with self._lock:
             self._faults.extend([(path, fault)] * times)
 
+    def heal(self) -> None:
+        """Drop the faults still queued: the service is up again."""
+        with self._lock:
+            self._faults.clear()
+
     def clear(self) -> None:
         with self._lock:
             self.accepted.clear()

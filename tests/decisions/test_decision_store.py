@@ -138,7 +138,7 @@ def test_later_facts_are_appended_as_new_files_with_increasing_sequence_numbers(
     original = path.read_bytes()
     recorded = HOUR + timedelta(hours=1, minutes=7)
 
-    first, action = store.act(decision().id, "executed", recorded, note="stopped by hand")
+    first, action = store.act(decision().id, "ignored", recorded, note="asleep")
     first_bytes = first.read_bytes()
     second = store.append(decision().id, "evaluation", outcome("24h"), recorded)
     third = store.append(decision().id, "evaluation", outcome("72h"), recorded)
@@ -157,6 +157,26 @@ def test_later_facts_are_appended_as_new_files_with_increasing_sequence_numbers(
     assert not action.late  # seven minutes after issue, within the hour it holds
     _, late = store.act(decision().id, "declined", recorded + timedelta(hours=1))
     assert late.late
+
+
+def test_an_action_is_recorded_once_and_a_final_one_is_never_contradicted(
+    tmp_path: Path,
+) -> None:
+    store = DecisionStore(tmp_path)
+    store.write(decision())
+    at = HOUR + timedelta(hours=1, minutes=5)
+    assert store.check_action(decision().id, "ignored") is None
+
+    store.act(decision().id, "ignored", at)
+    assert store.check_action(decision().id, "ignored").at == at  # the same again: a repeat
+    with pytest.raises(DataError, match="already recorded as ignored"):
+        store.act(decision().id, "ignored", at + timedelta(minutes=1))
+    store.act(decision().id, "executed", at + timedelta(minutes=2))  # done after all
+
+    for other in ("declined", "ignored"):
+        with pytest.raises(DataError, match=f"was executed at .*: {other} contradicts it"):
+            store.act(decision().id, other, at + timedelta(minutes=3))
+    assert [e.data["action"] for e in store.entries(decision().id)] == ["ignored", "executed"]
 
 
 def test_an_entry_whose_data_is_not_of_its_kind_is_refused(tmp_path: Path) -> None:

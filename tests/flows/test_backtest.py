@@ -125,19 +125,25 @@ def test_a_sweep_ranks_its_points_on_the_later_period(repo_env: Path) -> None:
     assert pnl == sorted(pnl, reverse=True)  # ranked by the test period's PnL
 
 
-def test_report_files_a_killed_backtest_left_are_committed_by_the_next_run(
-    repo_env: Path, capsys: pytest.CaptureFixture
+def test_report_files_a_killed_backtest_left_are_committed_by_the_next_run_when_complete(
+    repo_env: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture
 ) -> None:
     args = ["backtest", "--start", START, "--end", END, "--data-file", str(SAMPLE_FILE)]
     assert main(args) == 0
     capsys.readouterr()
-    # A run killed after writing its report, before its commit; and a damaged leftover.
+    # A run killed after writing its report, before its commit; one killed between its page
+    # and its report (the page alone); one whose page has a damaged report beside it; and a
+    # damaged leftover.
     settings = load_settings()
-    params = parse_parameters(
-        {"data_file": str(SAMPLE_FILE), "start": START, "end": END, "name": "killed-run"}
-    )
-    outcome = backtest_service(params, settings, load(params, settings), code_version="test")
-    left = write_report(repo_env, outcome.report, outcome.series())
+    written = {}
+    for name in ("killed-run", "orphan-run", "half-run"):
+        params = parse_parameters(
+            {"data_file": str(SAMPLE_FILE), "start": START, "end": END, "name": name}
+        )
+        outcome = backtest_service(params, settings, load(params, settings), code_version="test")
+        written[name] = write_report(repo_env, outcome.report, outcome.series())
+    (repo_env / "backtests" / "orphan-run" / "report.yaml").unlink()
+    (repo_env / "backtests" / "half-run" / "report.yaml").write_text("schema_version: '1.0'\n")
     damaged = repo_env / "backtests" / "damaged-run" / "report.yaml"
     damaged.parent.mkdir(parents=True)
     damaged.write_text("schema_version: '1.0'\nname: damaged-run\nsym")
@@ -146,9 +152,20 @@ def test_report_files_a_killed_backtest_left_are_committed_by_the_next_run(
 
     remote = Repo(repo_env.parent / "remote.git")
     pushed = {b.path for b in remote.head.commit.tree.traverse()}
-    assert {p.relative_to(repo_env).as_posix() for p in left} <= pushed
-    assert "backtests/damaged-run/report.yaml" not in pushed
-    assert list((repo_env / "quarantine").glob("*/backtests/damaged-run/report.yaml"))
+    assert {p.relative_to(repo_env).as_posix() for p in written["killed-run"]} <= pushed
+    quarantined = [
+        "backtests/orphan-run/report.html",
+        "backtests/half-run/report.html",
+        "backtests/half-run/report.yaml",
+        "backtests/damaged-run/report.yaml",
+    ]
+    for relative in quarantined:
+        assert relative not in pushed
+        assert list((repo_env / "quarantine").glob(f"*/{relative}")), relative
+    assert (
+        "quarantined backtests/orphan-run/report.html: backtests/orphan-run/report.html: a "
+        "report page without its report.yaml (a backtest stopped before it finished)"
+    ) in caplog.text
     assert Repo(repo_env).git.status("--porcelain", "--untracked-files=all") == ""
 
 

@@ -145,3 +145,32 @@ def test_without_an_hour_the_last_closed_hour_of_the_replay_clock_is_analysed(
 
     assert result.summary[0].startswith("ETH-USDT 2023-07-13T19:00:00Z: TREND")
     assert metrics_path(settings, target).is_file()
+
+
+def test_a_range_with_an_invalid_snapshot_names_it_and_exits_non_zero(
+    settings: Settings, bare_remote: Path, capsys: pytest.CaptureFixture
+) -> None:
+    first, last = hour("2023-07-13T12:00:00"), hour("2023-07-13T14:00:00")
+    backfill(symbol=SYMBOL, start=first, end=last)
+    repo = repo_of(settings)
+    damaged = "snapshots/ETH-USDT/2023/07/13/13.json"
+    snapshot = json.loads((Path(repo.working_dir) / damaged).read_text())
+    snapshot["minutes"] = snapshot["minutes"][:59]  # a minute short
+    (Path(repo.working_dir) / damaged).write_text(json.dumps(snapshot))
+    repo.git.commit("-am", "a snapshot damaged by hand")
+
+    code = main(["analyze", "--symbol", SYMBOL, "--start", "2023-07-13T12:00Z",
+                 "--end", "2023-07-13T14:00Z"])  # fmt: skip
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "2 hours analysed" in out and "1 invalid snapshots" in out
+    [named] = [line for line in out.splitlines() if "invalid snapshot " in line]
+    assert named.startswith(f"  invalid snapshot {damaged}: ") and "minute" in named
+    (line,) = [line for line in err.splitlines() if line.startswith("market-maker")]
+    assert line.startswith(f"market-maker analyze: 1 invalid snapshot(s) not analysed: {damaged}: ")
+    # The valid hours are written and committed all the same.
+    assert [m.hour for m in stored(settings, "2023-07-13T12:00:00", "2023-07-13T14:00:00")] == [
+        first,
+        last,
+    ]

@@ -284,3 +284,34 @@ def test_a_refused_grid_command_exits_non_zero_and_commits_nothing(
     assert code == 1
     assert "already enabled" in capsys.readouterr().err
     assert Repo(bare_remote).git.rev_parse("main") == head
+
+
+def test_a_committed_symlink_under_grids_is_refused_on_read_naming_it(
+    data_env: dict[str, str],
+    bare_remote: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Someone else's clone commits a link to a file outside the repository (valid grid text).
+    outside = write(tmp_path / "outside" / "eth-grid-1.yaml", grid_data())
+    other = Repo.clone_from(bare_remote, tmp_path / "other-clone")
+    (tmp_path / "other-clone" / "grids").mkdir()
+    (tmp_path / "other-clone" / "grids" / "eth-grid-1.yaml").symlink_to(outside)
+    other.index.add(["grids/eth-grid-1.yaml"])
+    other.index.commit("a grid, as a link")
+    other.git.push("origin", "HEAD:main")
+    assert other.git.ls_files("-s", "grids/eth-grid-1.yaml").startswith("120000")  # a link
+
+    assert main(["grid", "list", "--at", "2023-08-15T00:00Z"]) == 1
+    out, err = capsys.readouterr()
+    (line,) = err.strip().splitlines()
+    assert line.startswith("market-maker grid: path grids/eth-grid-1.yaml leaves the data")
+    assert out == ""
+
+    # A link that stays inside the repository is no grid file either.
+    root = Path(data_env["MARKET_MAKER_DATA_REPOSITORY__BASE_PATH"])
+    (root / "grids" / "eth-grid-1.yaml").unlink()
+    write(root / "elsewhere.yaml", grid_data())
+    (root / "grids" / "eth-grid-1.yaml").symlink_to(root / "elsewhere.yaml")
+    with pytest.raises(DataError, match=r"^grids/eth-grid-1\.yaml: a symbolic link"):
+        load(root)

@@ -176,6 +176,24 @@ def test_the_same_failure_in_a_deployment_run_alerts_the_operator(
     assert "STOP" not in alert["message"] and BAD_PRICE not in alert["message"]
 
 
+def test_run_hourly_rewrites_a_damaged_committed_metrics_file_with_a_warning_naming_it(
+    repo: Copy, cli: Callable[..., Run]
+) -> None:
+    path = repo.path / METRICS
+    price = metrics_files.read(path).price
+    damage_price(path)
+    repo.commit_by_hand(METRICS, "a damaged metrics file, committed by hand")
+
+    run = cli("run-hourly", "--symbol", SYMBOL, "--hour", HOUR)
+
+    assert run.code == 0, run.err
+    assert metrics_files.read(path).price == price  # the hour analysed again, written again
+    [warning] = [line for line in run.err_lines if f"rewriting {METRICS}" in line]
+    assert "WARNING" in warning and "damaged" in warning and "price" in warning
+    assert repo.git.status("--porcelain") == ""
+    assert repo.git.show(f"HEAD:{METRICS}").encode() + b"\n" == path.read_bytes()
+
+
 # -- (b) uncommitted damage -------------------------------------------------------------------
 
 

@@ -5,10 +5,11 @@ fill), three running intervals ("lives"), 36 hours of closes and the exit state 
 hour it ran. Rules: signal horizon 4 h, advance warning 2 h, a break is any close outside
 [100, 104].
 
-Holdings values used below (base for the levels above the price, quote at or below it):
+Holdings values used below (base for the levels above the price, quote at or below it;
+the lowest level only buys: below it, base for the four levels above it and its quote):
     hv(103.5) = 103.5 + 406 = 509.5      hv(100.5) = 4 x 100.5 + 100 = 502
-    hv(102.5) = 2 x 102.5 + 303 = 508    hv(99.5)  = 5 x 99.5 = 497.5  (below: all base)
-    hv(101.5) = 3 x 101.5 + 201 = 505.5  hv(98.5) = 492.5,  hv(98.0) = 490
+    hv(102.5) = 2 x 102.5 + 303 = 508    hv(99.5)  = 4 x 99.5 + 100 = 498
+    hv(101.5) = 3 x 101.5 + 201 = 505.5  hv(98.5) = 494,  hv(98.0) = 492
 A completed pair L -> L+1 earns 1 - 0.002 x (2L + 1): 102 -> 103 earns 1 - 0.41 = 0.59.
 """
 
@@ -166,18 +167,18 @@ def test_breaks_their_warning_detection_and_cost() -> None:
     # W-or-above stretch into it: 15..17 -> -3 h.
     # Cost: from the close before it (hour 17: 100.5) to the close a horizon later (hour 22)
     # or at the stop, whichever first: stopped at 22:50, the last close it lived through is
-    # hour 21's (98.5): hv(98.5) - hv(100.5) = 492.5 - 502 = -9.5. Realized on 100.5, 99.5,
-    # 98.5, 98.0, 98.5: the buy at 100 fills, nothing rises back through 101: 0. Lost 9.5.
+    # hour 21's (98.5): hv(98.5) - hv(100.5) = 494 - 502 = -8. Realized on 100.5, 99.5,
+    # 98.5, 98.0, 98.5: the buy at 100 fills, nothing rises back through 101: 0. Lost 8.
     b2 = breaks[at(18)]
     assert (b2.outcome, b2.hours, b2.detection_hours) == ("warned_late", 2.0, -3.0)
     assert b2.decision == decision_id(16)
-    assert b2.usd == 9.5
+    assert b2.usd == 8.0
 
     # B3 (life 3, hour 27): no L-or-above state before it, no signal in 23..26 -> missed.
     # W stretch into it: 26 -> -1 h. Running: cost from hour 26 (100.5) to hour 31 (27 + 4,
-    # 98.0): hv(98.0) - hv(100.5) = 490 - 502 = -12; realized 0 (never back above 100). 12.0.
+    # 98.0): hv(98.0) - hv(100.5) = 492 - 502 = -10; realized 0 (never back above 100). 10.0.
     b3 = breaks[at(27)]
-    assert (b3.outcome, b3.hours, b3.detection_hours, b3.usd) == ("missed", None, -1.0, 12.0)
+    assert (b3.outcome, b3.hours, b3.detection_hours, b3.usd) == ("missed", None, -1.0, 10.0)
     assert b3.decision is None
 
 
@@ -192,11 +193,11 @@ def test_grid_stops_profit_kept_and_peak() -> None:
     # through 102 only, which would sell a lot bought at 101: none.) Peak 2.09, kept 0.59.
     # Life 2, stopped at 22:50: hours 13..21.
     #   close  101.5  102.5  101.5  100.5  100.5  99.5  98.5  98.0   98.5
-    #   pnl    0      +2.5   0      -3.5   -3.5   -8    -13   -15.5  -13
-    # (only buys after the first hour: no pair). Peak 2.5, kept -13.
+    #   pnl    0      +2.5   0      -3.5   -3.5   -7.5  -11.5 -13.5  -11.5
+    # (only buys after the first hour: no pair). Peak 2.5, kept -11.5.
     assert [(e.at, e.outcome, e.usd, e.peak_usd) for e in stops] == [
         (LIVES[0].end, "profit_kept", 0.59, 2.09),
-        (LIVES[1].end, "loss", -13.0, 2.5),
+        (LIVES[1].end, "loss", -11.5, 2.5),
     ]
     # Life 3 still runs: no stop.
 
@@ -223,9 +224,9 @@ def test_the_seven_kpis_over_the_whole_history() -> None:
     slar = values[Kpi.SLAR]
     assert (slar.value, slar.numerator, slar.denominator) == (0.6667, 2, 3)
 
-    # PRR: kept / peak over the two stopped lives = (0.59 - 13) / (2.09 + 2.5) = -12.41 / 4.59.
+    # PRR: kept / peak over the two stopped lives = (0.59 - 11.5) / (2.09 + 2.5) = -10.91 / 4.59.
     prr = values[Kpi.PRR]
-    assert (prr.value, prr.numerator, prr.denominator) == (-2.7037, -12.41, 2)
+    assert (prr.value, prr.numerator, prr.denominator) == (-2.3769, -10.91, 2)
 
     # TTDR: median of (-4, -3, -1) hours = -3 (every break was seen by a WARNING ahead).
     ttdr = values[Kpi.TTDR]
@@ -246,9 +247,9 @@ def test_the_seven_kpis_over_the_whole_history() -> None:
     assert (eaw.value, eaw.numerator, eaw.denominator) == (0.3333, 1, 3)
     assert (eaw.target, eaw.met) == ("> 0.80", False)
 
-    # MEC: B2 (warned_late) 9.5 + B3 (missed) 12.0; B1 was warned in time and costs nothing.
+    # MEC: B2 (warned_late) 8.0 + B3 (missed) 10.0; B1 was warned in time and costs nothing.
     mec = values[Kpi.MEC]
-    assert (mec.value, mec.unit, mec.numerator, mec.denominator) == (21.5, "USD", 21.5, 2)
+    assert (mec.value, mec.unit, mec.numerator, mec.denominator) == (18.0, "USD", 18.0, 2)
 
 
 def test_the_seven_kpis_over_the_first_twelve_hours() -> None:
@@ -346,7 +347,7 @@ def outcome(recommendation: str, hour: int, horizon: int, stop_price: float, act
 def test_a_stop_before_the_break_was_right_and_executing_it_helped() -> None:
     # STOP_GRID at hour 7 (102.5), issued 08:02, 4 h horizon: up to 12:02, closes of hours
     # 7..11 = 102.5 101.5 100.5 99.5 98.5. 99.5 (hour 10) is out: right.
-    # Kept: hv(98.5) - hv(102.5) = 492.5 - 508 = -15.5, realized 0 (only buys): -15.5.
+    # Kept: hv(98.5) - hv(102.5) = 494 - 508 = -14, realized 0 (only buys): -14.0.
     # Stopped at 101.8 (the price at 08:32): hv(101.8) - 508 = 3 x 101.8 + 201 - 508 = -1.6.
     executed = ActionFact(decision_id(7), "executed", at(8) + timedelta(minutes=32))
     e = outcome("STOP_GRID", 7, 4, 101.8, executed)
@@ -358,50 +359,50 @@ def test_a_stop_before_the_break_was_right_and_executing_it_helped() -> None:
         True,
         at(10),
     )
-    assert (e.usd_if_kept, e.usd_if_stopped) == (-15.5, -1.6)
-    assert (e.usd_if_followed, e.usd_if_ignored) == (-1.6, -15.5)
+    assert (e.usd_if_kept, e.usd_if_stopped) == (-14.0, -1.6)
+    assert (e.usd_if_followed, e.usd_if_ignored) == (-1.6, -14.0)
     assert e.usd_if_followed > e.usd_if_ignored
     assert (e.recommendation_quality, e.quality_reason) == (
         "right",
         "the range broke at 2024-03-04 10:00Z",
     )
-    # Executed at 101.8: -1.6, against -15.5 had it kept running: helped.
+    # Executed at 101.8: -1.6, against -14.0 had it kept running: helped.
     assert (e.action, e.action_at, e.usd_as_acted, e.action_quality) == (
         "executed",
         at(8) + timedelta(minutes=32),
         -1.6,
         "helped",
     )
-    # The worst low was 98.5 - 0.4 = 98.1: 4.4 below 102.5 (4.293 %), hv(98.1) = 490.5: 17.5.
+    # The worst low was 98.5 - 0.4 = 98.1: 4.4 below 102.5 (4.293 %), hv(98.1) = 492.4: 15.6.
     assert e.max_adverse_excursion.price == pytest.approx(98.1)
-    assert (e.max_adverse_excursion.pct, e.max_adverse_excursion.usd) == (4.293, 17.5)
+    assert (e.max_adverse_excursion.pct, e.max_adverse_excursion.usd) == (4.293, 15.6)
 
 
 def test_the_same_stop_declined_hurt() -> None:
     declined = ActionFact(decision_id(7), "declined", at(8) + timedelta(minutes=10))
     e = outcome("STOP_GRID", 7, 4, 101.8, declined)
-    # Declined: the grid ran on (-15.5), against -1.6 had it been stopped.
-    assert (e.usd_as_acted, e.action_quality) == (-15.5, "hurt")
+    # Declined: the grid ran on (-14.0), against -1.6 had it been stopped.
+    assert (e.usd_as_acted, e.action_quality) == (-14.0, "hurt")
 
 
 def test_a_hold_before_the_break_was_wrong() -> None:
     # HOLD at hour 5 (102.5), issued 06:02, 6 h horizon: closes of hours 5..11 =
     # 102.5 101.5 102.5 101.5 100.5 99.5 98.5; hour 10 is out: wrong.
-    # Kept: 492.5 - 508 = -15.5 (102 bought at hour 6 is sold only at 103: never). Stopped at
+    # Kept: 494 - 508 = -14 (102 bought at hour 6 is sold only at 103: never). Stopped at
     # 102.3 (06:32): 2 x 102.3 + 303 - 508 = -0.4.
     e = outcome("HOLD", 5, 6, 102.3)
     assert (e.broke, e.recommendation_quality) == (True, "wrong")
-    assert (e.usd_if_followed, e.usd_if_ignored) == (-15.5, -0.4)
+    assert (e.usd_if_followed, e.usd_if_ignored) == (-14.0, -0.4)
     assert (e.action, e.usd_as_acted, e.action_quality) == (None, None, "no_action")
     # The operator stopped the grid anyway at 06:32, declining the HOLD (`grid disable
-    # --decision` on a HOLD records "declined"): -0.4 instead of -15.5, helped.
+    # --decision` on a HOLD records "declined"): -0.4 instead of -14.0, helped.
     stopped = ActionFact("dec-hold", "declined", at(6) + timedelta(minutes=32))
     e = outcome("HOLD", 5, 6, 102.3, stopped)
     assert (e.usd_as_acted, e.action_quality) == (-0.4, "helped")
-    # Following the HOLD (executed) kept the grid running through the break: -15.5, hurt.
+    # Following the HOLD (executed) kept the grid running through the break: -14.0, hurt.
     followed = ActionFact("dec-hold", "executed", at(6) + timedelta(minutes=32))
     e = outcome("HOLD", 5, 6, 102.3, followed)
-    assert (e.usd_as_acted, e.action_quality) == (-15.5, "hurt")
+    assert (e.usd_as_acted, e.action_quality) == (-14.0, "hurt")
 
 
 def test_a_stop_on_a_false_exit_was_wrong_and_executing_it_hurt() -> None:

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market_maker.grids.position import position_risk
 from market_maker.grids.valuation import GridShape
 
 SETTINGS = settings(max_examples=100, deadline=None)
@@ -25,9 +26,18 @@ def pair(buy: float, sell: float, amount: float = GRID.amount, fee: float = FEE)
 
 
 @pytest.mark.parametrize("price", [50.0, 99.0, 99.999])
-def test_below_the_lower_bound_every_level_is_base(price: float) -> None:
-    # Every level is above the price: a sell order waits at each, 5 x 0.5 base in all.
-    assert GRID.holdings_value(price) == pytest.approx(0.5 * 5 * price)
+def test_below_the_lower_bound_every_level_but_the_lowest_is_base(price: float) -> None:
+    # A sell order waits at 101..104, 4 x 0.5 base; the lowest level only ever buys: the lot
+    # it bought is the one 101 sells, so it holds its quote (0.5 x 100), not a fifth lot.
+    assert GRID.holdings_value(price) == pytest.approx(0.5 * 4 * price + 0.5 * 100)
+    assert GRID.holdings_values(np.array([price]))[0] == pytest.approx(GRID.holdings_value(price))
+
+
+def test_a_grid_kept_below_its_lowest_level_loses_what_its_four_lots_lose() -> None:
+    # From 100.5 to 98.5 and 97.5: the buy at 100 fills; base for 101..104 is held. Kept: the
+    # holdings fall by 4 x 0.5 per unit of price below 100.5 (no pair completes).
+    closes = np.array([100.5, 98.5, 97.5])
+    assert GRID.pnl(closes, FEE).tolist() == pytest.approx([0.0, -4.0, -6.0])
 
 
 @pytest.mark.parametrize("price", [104.0, 104.5, 200.0])
@@ -87,6 +97,46 @@ def test_between_two_levels_the_value_moves_with_the_base_held(
     scale = shape.amount * shape.levels * shape.upper
     change = shape.holdings_value(q) - shape.holdings_value(p)
     assert change == pytest.approx(base * (q - p), abs=1e-9 * scale)
+
+
+@SETTINGS
+@given(shape=shapes(), a=st.floats(0.0, 1.0), b=st.floats(0.0, 1.0))
+def test_below_the_lowest_level_the_value_moves_with_one_lot_less_than_levels(
+    shape: GridShape, a: float, b: float
+) -> None:
+    """Below its lowest level a spot grid holds a lot for every level but the lowest (which
+    only buys): the value moves with ``levels - 1`` lots, and the vectorised values agree."""
+    low, high = sorted((shape.lower * (0.5 + 0.5 * a), shape.lower * (0.5 + 0.5 * b)))
+    high = min(high, float(np.nextafter(shape.lower, 0.0)))
+    scale = shape.amount * shape.levels * shape.upper
+    change = shape.holdings_value(high) - shape.holdings_value(low)
+    lots = shape.levels - 1
+    assert change == pytest.approx(shape.amount * lots * (high - low), abs=1e-9 * scale)
+    vector = shape.holdings_values(np.array([low, high]))
+    assert vector.tolist() == pytest.approx(
+        [shape.holdings_value(low), shape.holdings_value(high)], abs=1e-9 * scale
+    )
+
+
+@SETTINGS
+@given(
+    shape=shapes(),
+    start=st.floats(0.01, 0.99),
+    moves=st.lists(st.floats(-0.3, 0.3), max_size=30),
+    end=st.floats(0.5, 0.999),
+)
+def test_below_the_lowest_level_the_value_counts_the_lots_the_position_holds(
+    shape: GridShape, start: float, moves: list[float], end: float
+) -> None:
+    """Whatever path led a grid placed inside its bounds below its lowest level, the base its
+    value counts is the inventory the position model holds there (one lot per sell level)."""
+    first = shape.lower + (shape.upper - shape.lower) * start
+    path = [*(first * np.exp(np.cumsum([0.0, *moves]))), shape.lower * end]
+    risk = position_risk(shape.lower, shape.upper, shape.levels, shape.amount, np.array(path))
+    price = path[-1]
+    quote = shape.amount * shape.lower  # the lowest level's, never turned into a lot
+    base = (shape.holdings_value(price) - quote) / price
+    assert base == pytest.approx(risk.base_held, rel=1e-9)
 
 
 # -- realized_profit ----------------------------------------------------------------------

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,41 +18,89 @@ from git import Repo
 
 from flows.backfill import backfill
 from local_prefect.serve import PREFECT_YAML, flow_timeout_of, read_deployment_configs
+from market_maker.base.errors import StoreError
 from market_maker.store import GitDataStore
 from tests.exchange.kucoin_server import FakeKuCoin, Fault
 from tests.reliability.writers import PROJECT_ROOT, run, zygote
 
+HOUR = timedelta(hours=1)
+
+
+class SilentRemote(str):
+    """A Git remote URL whose server accepts connections and never says a word; ``held``
+    holds the connections it accepted."""
+
+    held: list[socket.socket]
+
 
 @pytest.fixture
-def silent_remote() -> Iterator[str]:
-    """A Git remote URL whose server accepts connections and never says a word."""
+def silent_remote() -> Iterator[SilentRemote]:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)
-    held: list[socket.socket] = []
+    url = SilentRemote(f"http://127.0.0.1:{server.getsockname()[1]}/data.git")
+    url.held = []
     stop = threading.Event()
 
     def accept() -> None:
         server.settimeout(0.1)
         while not stop.is_set():
             try:
-                held.append(server.accept()[0])
+                url.held.append(server.accept()[0])
             except OSError:
                 continue
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/data.git"
+    yield url
     stop.set()
     thread.join()
-    for connection in held:
+    for connection in url.held:
         connection.close()
     server.close()
 
 
-def test_git_against_a_remote_that_never_answers_gives_up_after_the_network_timeout(
-    tmp_path: Path, silent_remote: str
+def test_a_first_clone_from_a_remote_that_never_answers_fails_in_one_line_writing_nothing(
+    tmp_path: Path, silent_remote: SilentRemote
 ) -> None:
+    with pytest.raises(StoreError) as failed:
+        GitDataStore(tmp_path / "repo", remote_url=silent_remote, network_timeout=1.5)
+
+    assert "\n" not in str(failed.value)
+    assert "cannot be reached" in str(failed.value) and "no answer within 1.5 s" in str(
+        failed.value
+    )
+    assert not (tmp_path / "repo").exists()
+
+
+def test_a_first_run_whose_remote_never_answers_exits_non_zero_in_one_line(
+    writer_env: dict[str, str], tmp_path: Path, silent_remote: SilentRemote
+) -> None:
+    env = {
+        **writer_env,
+        "MARKET_MAKER_DATA_REPOSITORY__BASE_PATH": str(tmp_path / "repo"),
+        "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL": silent_remote,
+        "MARKET_MAKER_DATA_REPOSITORY__NETWORK_TIMEOUT_SECONDS": "1.5",
+    }
+    ended = run(env, ["grid", "list"])
+
+    assert ended.code == 1
+    (line,) = ended.err.strip().splitlines()
+    assert line.startswith("market-maker grid: the data repository's remote ")
+    assert "cannot be reached" in line and "nothing was written" in line
+    assert not (tmp_path / "repo").exists()
+
+
+def cloned(path: Path, remote: Path, silent_remote: str) -> None:
+    """A working copy cloned while its remote answered, that remote now silent."""
+    GitDataStore(path, remote_url=str(remote))
+    Repo(path).remotes.origin.set_url(silent_remote)
+
+
+def test_git_against_a_remote_that_never_answers_gives_up_after_the_network_timeout(
+    tmp_path: Path, silent_remote: SilentRemote, bare_remote: Path
+) -> None:
+    cloned(tmp_path / "repo", bare_remote, silent_remote)
     started = time.monotonic()
     store = GitDataStore(tmp_path / "repo", remote_url=silent_remote, network_timeout=1.5)
     (tmp_path / "repo" / "a.txt").write_text("a\n")
@@ -67,23 +115,32 @@ def test_git_against_a_remote_that_never_answers_gives_up_after_the_network_time
     assert time.monotonic() - started < 15  # open, fetch, push: about 1.5 s each
 
 
-def test_a_backfill_whose_remote_never_answers_commits_locally_and_ends(
+def test_a_backfill_whose_remote_never_answers_asks_it_once_and_says_what_stays_local(
     data_env: dict[str, str],
-    silent_remote: str,
+    bare_remote: Path,
+    silent_remote: SilentRemote,
     prefect_api_url: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    cloned(Path(data_env["MARKET_MAKER_DATA_REPOSITORY__BASE_PATH"]), bare_remote, silent_remote)
     monkeypatch.setenv("MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL", silent_remote)
     monkeypatch.setenv("MARKET_MAKER_DATA_REPOSITORY__NETWORK_TIMEOUT_SECONDS", "1.5")
-    hour = datetime(2023, 8, 10, tzinfo=UTC)
+    start = datetime(2023, 8, 10, tzinfo=UTC)
 
-    result = backfill(symbol="ETH-USDT", start=hour, end=hour)
+    # Three chunks, each fetching before and pushing after its commit.
+    result = backfill(symbol="ETH-USDT", start=start, end=start + 2 * HOUR, chunk_hours=1)
 
-    assert result.written == 1 and len(result.commits) == 1
+    assert result.written == 3 and len(result.commits) == 3
     assert "no answer within 1.5 s" in caplog.text
+    assert "it is not asked again in this run" in caplog.text
+    assert len(silent_remote.held) == 1  # the first fetch only: no chunk waited again
+    assert result.unpushed == 3
+    assert result.summary_line().endswith(
+        "3 commit(s), 3 commit(s) stay local (unpushed: the next run pushes them)"
+    )
     repo = Repo(data_env["MARKET_MAKER_DATA_REPOSITORY__BASE_PATH"])
-    assert repo.head.commit.hexsha == result.commits[0]
+    assert repo.head.commit.hexsha == result.commits[-1]
 
 
 def test_a_flow_past_its_time_limit_fails_in_one_line_and_releases_the_repository(

@@ -365,7 +365,7 @@ def with_server(ws: Workspace) -> dict[str, list[Step]]:
             )
         ],
         "remote-password": [
-            Step(  # the remote is unreachable: the run goes on locally, and succeeds
+            Step(  # unreachable, with no working copy yet: one line, nothing written
                 "remote with a password, unreachable",
                 ["validate", *SYM],
                 ws.env(
@@ -374,6 +374,7 @@ def with_server(ws: Workspace) -> dict[str, list[Step]]:
                         f"http://git:{s.remote_password}@{closed}/data.git"
                     ),
                 ),
+                expect=1,
             )
         ],
     }

@@ -8,21 +8,31 @@ through it, and nothing under the working copies holds the password.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import subprocess
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
+import yaml
 from git import Repo
+from prefect import get_client
 
+from cli.main import main
+from flows.backfill import backfill
+from market_maker.base.errors import StoreError
+from market_maker.config import load_settings
 from market_maker.store import GitDataStore
+from tests.grid_files import grid_data
 from tests.loopback import LoopbackServer
 
 USER = "git"
+REMOTE_URL = "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL"
 # Characters a URL must encode, so that the decoded password is what is checked.
 PASSWORD = "LEAKCANARY-remote+p@ss/word"
 
@@ -129,8 +139,77 @@ def test_a_password_in_the_remote_url_authenticates_and_is_never_written_down(
 def test_a_wrong_password_is_refused_at_once_not_prompted_for(
     server: GitHttpServer, tmp_path: Path
 ) -> None:
-    url = server.remote_url("data.git", password="wrong")
-    store = GitDataStore(tmp_path / "c", remote_url=url, network_timeout=30)
-    # Unreachable for this store: it starts locally, as with any remote it cannot use.
-    assert not store.sync()
+    url = server.remote_url("data.git", password="bad1")
+    # No working copy yet and a remote it cannot use: one line, nothing written.
+    with pytest.raises(StoreError, match="cannot be reached") as failed:
+        GitDataStore(tmp_path / "c", remote_url=url, network_timeout=30)
+    # Masked whatever its length (a short one is not registered as a secret to clean).
+    assert "bad1" not in str(failed.value) and f"{USER}:***@" in str(failed.value)
+    assert not (tmp_path / "c").exists()
     assert server.served == 0 and server.challenged
+
+
+def test_the_remote_urls_credentials_are_masked_in_config_show_logs_artifacts_and_output(
+    server: GitHttpServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    caplog: pytest.LogCaptureFixture,
+    prefect_server: None,
+) -> None:
+    url = server.remote_url("data.git")
+    masked = f"http://{USER}:***@{urlsplit(server.url).netloc}/data.git"
+    monkeypatch.setenv(REMOTE_URL, url)
+    monkeypatch.setenv("MARKET_MAKER_DATA_REPOSITORY__BASE_PATH", str(tmp_path / "repo"))
+    forms = (PASSWORD, quote(PASSWORD, safe=""))
+
+    assert main(["config", "show"]) == 0
+    shown = capsys.readouterr().out
+    assert f"remote_url: {masked}" in shown
+    assert main(["config", "show", "--canonical"]) == 0
+    canonical = capsys.readouterr().out
+    assert masked in canonical
+    # The configuration version does not depend on the password either.
+    version = load_settings().config_version
+    monkeypatch.setenv(REMOTE_URL, server.remote_url("data.git", password="another-password"))
+    assert load_settings().config_version == version
+    monkeypatch.setenv(REMOTE_URL, url)
+
+    hour = datetime(2023, 8, 10, tzinfo=UTC)
+    with caplog.at_level(logging.INFO, logger="market_maker"):
+        result = backfill(symbol="ETH-USDT", start=hour, end=hour)
+    assert result.written == 1 and result.unpushed == 0  # cloned and pushed through the server
+    assert f"cloning data repository {masked}" in caplog.text
+    grid_file = tmp_path / "grid.yaml"
+    grid_file.write_text(yaml.safe_dump(grid_data()))
+    assert main(["grid", "add", str(grid_file)]) == 0
+    added = capsys.readouterr().out
+    assert f"pushed main to {masked}" in added
+
+    with get_client(sync_client=True) as client:
+        artifacts = [str(a.data) for a in client.read_artifacts(limit=200)]
+    assert artifacts
+    for text in (shown, canonical, caplog.text, added, result.model_dump_json(), *artifacts):
+        assert not any(form in text for form in forms)
+
+
+def test_a_config_file_with_credentials_in_the_remote_url_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    config = tmp_path / "overlay.yaml"
+    config.write_text(
+        yaml.safe_dump({"data_repository": {"remote_url": "https://ci:pw1@git.example/d.git"}})
+    )
+
+    assert main(["--config", str(config), "config", "show"]) == 2
+
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f"market-maker config: config file {config} sets data_repository.remote_url with "
+        f"credentials in the URL: credentials come only from the environment ({REMOTE_URL}); "
+        "remove them from the file"
+    )
+    # Without credentials, a remote in a file is what a file is for.
+    config.write_text(yaml.safe_dump({"data_repository": {"remote_url": "ssh://git@h/d.git"}}))
+    assert main(["--config", str(config), "config", "show"]) == 0
+    assert "remote_url: ssh://git@h/d.git" in capsys.readouterr().out

@@ -1,5 +1,6 @@
 """The embedded default's remote is a local bare repository the first run creates; a remote
-the operator configured is never created, and one that cannot be reached is warned about."""
+the operator configured is never created, and one that cannot be reached on the first clone
+stops the run with nothing written."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from git import Repo
 
+from market_maker.base.errors import StoreError
 from market_maker.config import load_settings
 from market_maker.store import GitDataStore
 from tests.conftest import PROJECT_ROOT
@@ -40,13 +42,13 @@ def test_a_first_run_of_a_fresh_checkout_creates_the_bare_remote_and_warns_of_no
     assert Repo(remote).commit("main").message == "a file\n"
 
 
-def test_a_configured_remote_that_does_not_exist_is_warned_about_not_created(
-    fresh_checkout: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_a_configured_remote_that_does_not_exist_is_refused_not_created(
+    fresh_checkout: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     configured = fresh_checkout / "elsewhere" / "remote.git"
     monkeypatch.setenv("MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL", str(configured))
-    with caplog.at_level(logging.WARNING, logger="market_maker.store.git_store"):
+    with pytest.raises(StoreError, match=f"remote {configured} cannot be reached"):
         GitDataStore.from_settings(load_settings())
 
     assert not configured.exists()
-    assert f"remote {configured} unreachable: starting a local repository" in caplog.text
+    assert not (fresh_checkout / "var").exists()  # no working copy, no remote: nothing

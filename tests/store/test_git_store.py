@@ -245,21 +245,23 @@ def test_an_unreachable_remote_keeps_the_commit_until_the_next_push(
     assert seeded.unpushed_count() == 0
 
 
-def test_a_store_opened_while_the_remote_is_unreachable_starts_locally_and_pushes_later(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_a_first_clone_from_an_unreachable_remote_fails_in_one_line_and_writes_nothing(
+    tmp_path: Path,
 ) -> None:
     missing = tmp_path / "not-yet.git"
-    with caplog.at_level(logging.WARNING, logger="market_maker.store.git_store"):
-        store = open_store(tmp_path / "data-repo", missing)
-    sha = store.commit("first", [write(store, "a.txt", "a\n")])
+    with pytest.raises(StoreError) as failed:
+        open_store(tmp_path / "data-repo", missing)
 
-    assert "unreachable" in caplog.text
-    assert store.push().pushed is False
-    assert store.unpushed_count() == 1
+    message = str(failed.value)
+    assert "\n" not in message
+    assert message.startswith(f"the data repository's remote {missing} cannot be reached")
+    assert "no working copy" in message and "data_repository.remote_url" in message
+    assert not (tmp_path / "data-repo").exists() and not missing.exists()
 
+    # Reachable and empty: an empty repository is where the data starts.
     Repo.init(missing, bare=True, initial_branch="main")
-
-    assert store.sync() is True
+    store = open_store(tmp_path / "data-repo", missing)
+    sha = store.commit("first", [write(store, "a.txt", "a\n")])
     assert store.push().pushed
     assert remote_head(missing) == sha
 

@@ -131,6 +131,13 @@ def due_channels(
         if prior.already_delivered(channel, key) or f"{channel}:{key}" in skip:
             why = f"already notified {key} for this hour on {channel} by an earlier run"
             continue
+        later = prior.delivered_later(channel, key)
+        if later is not None:
+            why = (
+                f"already notified {key} on {channel} for {later:%Y-%m-%d %H:%M} UTC, a later "
+                f"hour of the same {key}: a rerun of an earlier hour does not send it again"
+            )
+            continue
         send, why = decide(prior.last_delivered(channel))
         if send:
             due.append(channel)

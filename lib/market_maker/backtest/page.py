@@ -95,15 +95,30 @@ def read_report(path: Path) -> BacktestReport:
 
 def check_report_files(path: Path, relative: Path) -> None:
     """A file found uncommitted under ``backtests/``: a report that reads back under its own
-    name, or a page that carries its data."""
+    name, or a page that carries its data beside such a report. The page is written first, so
+    a page alone is what a backtest stopped before it finished leaves: not committed."""
     if len(relative.parts) == 3 and relative.name == REPORT_YAML:
-        report = read_report(path)
-        if report.name != relative.parts[1]:
-            raise DataError(f"{relative}: holds the backtest {report.name!r}")
+        _check_report_yaml(path, relative)
     elif len(relative.parts) == 3 and relative.name == REPORT_HTML:
         check_report_page(path, relative)
+        companion = relative.with_name(REPORT_YAML)
+        if not path.with_name(REPORT_YAML).is_file():
+            raise DataError(
+                f"{relative}: a report page without its {companion.name} (a backtest stopped "
+                "before it finished)"
+            )
+        try:
+            _check_report_yaml(path.with_name(REPORT_YAML), companion)
+        except DataError as exc:
+            raise DataError(f"{relative}: its {companion.name} is invalid ({exc})") from None
     else:
         raise DataError(f"{relative}: not a file a backtest writes")
+
+
+def _check_report_yaml(path: Path, relative: Path) -> None:
+    report = read_report(path)
+    if report.name != relative.parts[1]:
+        raise DataError(f"{relative}: holds the backtest {report.name!r}")
 
 
 def check_report_page(path: Path, name: Path | None = None) -> None:

@@ -87,6 +87,10 @@ class UnsafeAPIKeyError(ExchangeError):
     """The configured API key can move funds. The operator must issue a read-only key."""
 
 
+class DiskFullError(MarketMakerError):
+    """A write found no space left on its device; names the file it was writing."""
+
+
 class StoreError(MarketMakerError):
     """The Git data repository could not be read or written."""
 

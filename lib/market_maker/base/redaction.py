@@ -14,7 +14,7 @@ import os
 import threading
 import traceback
 from collections.abc import Iterable
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 MASK = "***"
 # Shorter values would mask ordinary words; real keys and tokens are far longer.
@@ -63,11 +63,31 @@ def register_environment(names: Iterable[str]) -> None:
 
 
 def url_credentials(url: str | None) -> str | None:
-    """The password or token embedded in a URL's user part, if any (``https://u:TOKEN@host``)."""
+    """The password or token embedded in a URL's user part, if any (``https://u:TOKEN@host``,
+    ``https://TOKEN@host``). An SSH URL's user (``ssh://git@host``) is a name, not a secret."""
     if not url or "://" not in url:
         return None
+    try:
+        parts = urlsplit(url)
+        password, username = parts.password, parts.username
+    except ValueError:
+        return None
+    if password:
+        return password
+    return username if parts.scheme.lower() in ("http", "https") else None
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the credentials of its user part replaced by ``***``, whatever their
+    length: ``https://user:***@host/repo``, ``https://***@host/repo``."""
+    secret = url_credentials(url)
+    if not secret:
+        return url
     parts = urlsplit(url)
-    return parts.password or parts.username
+    user, _, host = parts.netloc.rpartition("@")
+    name, colon, _ = user.partition(":")
+    masked = f"{name}:{MASK}" if colon and parts.password else MASK
+    return urlunsplit(parts._replace(netloc=f"{masked}@{host}"))
 
 
 def known() -> frozenset[str]:

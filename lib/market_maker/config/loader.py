@@ -41,7 +41,8 @@ META_ENV = {
     *SERVER_ENV,
 }
 
-REMOTE_URL_ENV = "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL"
+REMOTE_URL_KEY = "data_repository.remote_url"
+REMOTE_URL_ENV = env_var_for(REMOTE_URL_KEY)
 # How a structured setting is written in an environment variable, for error messages.
 ENV_EXAMPLES = {
     "symbols": "a comma-separated list or a JSON list, e.g. ETH-USDT,BTC-USDT",
@@ -135,6 +136,11 @@ def _refuse_secrets(data: Any, path: Path, prefix: str) -> None:
                 f"config file {path} sets the secret {dotted}: secrets come only from the "
                 f"environment ({env_var_for(dotted)}); remove it from the file"
             )
+        if dotted == REMOTE_URL_KEY and isinstance(value, str) and redaction.url_credentials(value):
+            raise ConfigurationError(
+                f"config file {path} sets {dotted} with credentials in the URL: credentials "
+                f"come only from the environment ({REMOTE_URL_ENV}); remove them from the file"
+            )
         _refuse_secrets(value, path, f"{dotted}.")
 
 
@@ -171,7 +177,8 @@ def _describe(exc: ValidationError, origin: dict[str, Path]) -> str:
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(settings)"
         problems.append(
-            f"{key}{_shown_value(key, error.get('input'))}: {error['msg']} [{_source(key, origin)}]"
+            f"{key}{_shown_value(key, error.get('input'))}: "
+            f"{error['msg'].removeprefix('Value error, ')} [{_source(key, origin)}]"
         )
     return f"invalid configuration: {'; '.join(problems)}"
 
@@ -185,6 +192,8 @@ def _shown_value(key: str, value: Any) -> str:
         return ""
     if isinstance(value, dict | list | tuple | set) or value is None:
         return ""
+    if key == REMOTE_URL_KEY and isinstance(value, str):
+        value = redaction.mask_url(value)
     text = repr(value)
     return f" = {text if len(text) <= 80 else text[:77] + '...'}"
 

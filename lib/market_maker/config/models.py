@@ -131,6 +131,17 @@ class DataRepositorySettings(Section):
         "is then treated as unreachable (the commit stays local for the next run).",
     )
 
+    @field_validator("base_path", mode="before")
+    @classmethod
+    def _not_empty(cls, value: object) -> object:
+        # An empty path is the project root: the store would commit there.
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise ValueError(
+                "is empty: set it to a directory of its own for the data repository's working "
+                "copy (MARKET_MAKER_DATA_REPOSITORY__BASE_PATH)"
+            )
+        return value
+
 
 class SnapshotSettings(Section):
     period_minutes: int = Field(

@@ -154,6 +154,11 @@ class Settings(BaseSettings):
             for section in sections:
                 model, target = getattr(model, section), target[section]
             target[field] = "(set)" if getattr(model, field) is not None else None
+        remote = data["data_repository"]["remote_url"]
+        if remote:  # its credentials, if any, are secrets; the rest of it is not
+            from market_maker.base.redaction import mask_url
+
+            data["data_repository"]["remote_url"] = mask_url(remote)
         return data
 
     @property

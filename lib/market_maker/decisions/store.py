@@ -22,6 +22,10 @@ from market_maker.decisions.model import (
 )
 from market_maker.store.file_kinds import FileKind, under
 
+# What the operator did about a decision that no later action can change; "ignored" can be
+# followed by what was done after all.
+FINAL_ACTIONS = ("executed", "declined")
+
 
 class ImmutableRecordError(DataError):
     """A decision record exists with other content: records are never edited."""
@@ -129,6 +133,11 @@ class DecisionStore:
                 f"an action at {format_utc(at)} is before decision {decision_id} was issued "
                 f"({format_utc(decision.issued_at)})"
             )
+        if same := self.check_action(decision_id, action):
+            raise DataError(
+                f"decision {decision_id} is already recorded as {action} at "
+                f"{format_utc(same.at)}; an action is recorded once"
+            )
         data = ActionData(
             action=action,
             at=at,
@@ -139,6 +148,23 @@ class DecisionStore:
         )
         path = self.append(decision_id, "action", data.model_dump(mode="json"), recorded_at=at)
         return path, data
+
+    def check_action(self, decision_id: str, action: str) -> ActionData | None:
+        """The recorded action ``action`` repeats (the same as the last one), or None when it
+        is new; a DataError when it contradicts a final one (executed, declined)."""
+        recorded = self.entries(decision_id, "action")
+        if not recorded:
+            return None
+        last = ActionData.model_validate(recorded[-1].data)
+        if last.action == action:
+            return last
+        if last.action in FINAL_ACTIONS:
+            raise DataError(
+                f"decision {decision_id} was {last.action} at {format_utc(last.at)}: "
+                f"{action} contradicts it and is refused (an executed or declined decision "
+                "stays so)"
+            )
+        return None
 
     def entries(self, decision_id: str, kind: str = "*") -> list[DecisionEntry]:
         """The later facts about a decision, in order (only those of ``kind`` if given)."""

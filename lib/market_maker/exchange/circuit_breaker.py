@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from market_maker.base.atomic import write_atomic
 from market_maker.base.errors import CircuitOpenError, TransientExchangeError
 from market_maker.base.timeutil import format_utc, parse_utc
 
@@ -123,7 +122,4 @@ class CircuitBreaker:
             "opened_at": format_utc(opened) if opened else None,
             "last_error": self.state.last_error,
         }
-        fd, tmp = tempfile.mkstemp(dir=self.state_file.parent, prefix=".breaker-")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle)
-        os.replace(tmp, self.state_file)
+        write_atomic(self.state_file, json.dumps(payload).encode())

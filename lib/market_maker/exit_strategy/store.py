@@ -54,6 +54,10 @@ class Prior:
     sent_receipts: list[DeliveryRecord] = field(default_factory=list)
     # receipt -> its final outcome, as recorded up to this hour
     receipt_outcomes: dict[str, ReceiptRecord] = field(default_factory=dict)
+    # Evaluations of later hours (a rerun of an earlier hour), oldest first, and the alerts
+    # delivered for them: a state one of them delivered is not delivered again.
+    later: list[EvaluationRecord] = field(default_factory=list)
+    later_delivered: list[DeliveryRecord] = field(default_factory=list)
 
     def last_delivered(self, channel: str) -> dict[str, datetime | None]:
         """Per key, the last hour an alert reached ``channel`` (legacy records count for all)."""
@@ -68,6 +72,20 @@ class Prior:
         return key in self.delivered_now.get(channel, set()) or key in self.delivered_now.get(
             ANY_CHANNEL, set()
         )
+
+    def delivered_later(self, channel: str, key: str) -> datetime | None:
+        """The first later hour of this episode of the state ``key`` (the later hours in that
+        state without a break) whose alert of ``key`` reached ``channel``; None when none
+        did. A rerun of an earlier hour never sends that state again."""
+        if key not in ExitState.__members__:
+            return None
+        end = next((r.hour for r in self.later if r.state != key), None)
+        for d in self.later_delivered:
+            if end is not None and d.hour >= end:
+                break
+            if d.key == key and d.channel in (channel, ANY_CHANNEL):
+                return d.hour
+        return None
 
 
 class ExitStateStore:
@@ -104,6 +122,7 @@ class ExitStateStore:
                 if r.grid_id == grid_id and r.hour <= hour:
                     out.receipt_outcomes.setdefault(r.receipt, r)
         _read_attempts(out, attempts, hour)
+        self._read_later(out, symbol, grid_id, hour)
         out.sent_receipts = sorted(
             (d for d in attempts if d.ok and d.receipt), key=lambda d: (d.hour, d.attempted_at)
         )
@@ -111,6 +130,19 @@ class ExitStateStore:
         out.records = records
         out.state = records[0].state if records else ExitState.NORMAL
         return out
+
+    def _read_later(self, out: Prior, symbol: str, grid_id: str, hour: datetime) -> None:
+        """The grid's evaluations and delivered alerts after ``hour`` (a rerun of an earlier
+        hour), up to ``LOOKBACK_DAYS`` ahead."""
+        for ahead in range(LOOKBACK_DAYS + 1):
+            file = self.day(symbol, (hour + timedelta(days=ahead)).date())
+            if file is None:
+                continue
+            out.later += [r for r in file.latest() if r.grid_id == grid_id and r.hour > hour]
+            out.later_delivered += [
+                d for d in file.deliveries if d.grid_id == grid_id and d.hour > hour and d.ok
+            ]
+        out.later_delivered.sort(key=lambda d: (d.hour, d.attempted_at))
 
     def record(
         self,

@@ -53,7 +53,7 @@ class GridBook:
         grids: dict[str, GridConfig] = {}
         versions: dict[str, str] = {}
         for path in sorted((root / GRIDS_DIR).glob("*.yaml")):
-            grid, text = _load(path, fee_rate)
+            grid, text = _load(root, path.relative_to(root), fee_rate)
             grids[grid.id] = grid
             versions[grid.id] = git_blob_hash(text)
         book = cls(root, grids, versions)
@@ -101,8 +101,9 @@ class GridBook:
         return grid.status(at, self.versions.get(grid.id))
 
 
-def _load(path: Path, fee_rate: float) -> tuple[GridConfig, str]:
-    text = path.read_text()
+def _load(root: Path, relative: Path, fee_rate: float) -> tuple[GridConfig, str]:
+    path = root / relative
+    text = read_grid_text(root, relative)
     grid = parse_grid(text, str(path))
     if grid.id != path.stem:
         raise DataError(f"{path}: id {grid.id!r} must match the file name {path.stem!r}")
@@ -113,9 +114,21 @@ def _load(path: Path, fee_rate: float) -> tuple[GridConfig, str]:
     return grid, text
 
 
-def load_grid_file(path: Path, *, fee_rate: float) -> GridConfig:
+def read_grid_text(root: Path, relative: Path) -> str:
+    """A grid file's text; a symbolic link is refused as on write (a committed link could
+    make the book read any file of the machine)."""
+    inside(root, relative)  # the file, or a folder on its way, leading out of the repository
+    if (root / relative).is_symlink():
+        raise DataError(
+            f"{relative.as_posix()}: a symbolic link, not a grid file; grid files are regular "
+            "files of the data repository: refused"
+        )
+    return (root / relative).read_text()
+
+
+def load_grid_file(root: Path, relative: Path, *, fee_rate: float) -> GridConfig:
     """One grid file with every check it passes when the book loads."""
-    return _load(path, fee_rate)[0]
+    return _load(root, relative, fee_rate)[0]
 
 
 def add_grid(root: Path, source: Path, *, fee_rate: float) -> Path:
@@ -149,7 +162,7 @@ def set_running(
     path = grid_path(root, grid_id)
     if not path.exists():
         raise DataError(f"no grid {grid_id!r} ({path})")
-    grid = parse_grid(path.read_text(), str(path))
+    grid = parse_grid(read_grid_text(root, path.relative_to(root)), str(path))
     if grid.history and at < grid.history[-1].at:
         raise DataError(
             f"grid {grid_id}: {format_utc(at)} is before its last history entry "
@@ -193,5 +206,5 @@ def grid_files(fee_rate: float) -> FileKind:
     return FileKind(
         "grid",
         under(GRIDS_DIR, ".yaml", depth=2),
-        lambda root, rel: load_grid_file(root / rel, fee_rate=fee_rate),
+        lambda root, rel: load_grid_file(root, rel, fee_rate=fee_rate),
     )

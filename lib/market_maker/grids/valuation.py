@@ -2,14 +2,15 @@
 
 A spot grid of ``levels`` prices from ``lower`` to ``upper`` (arithmetic spacing)
 trades ``amount`` base at each level. Whatever path price took, when it stands
-at ``p`` the grid holds ``amount`` base for every level above ``p`` (sell orders
-waiting) and ``amount x level`` quote for every level at or below ``p`` (buy
-orders waiting): its holdings depend on ``p`` alone. Its value in quote is
-then :func:`holdings_value`. On top of that, every completed buy-then-sell pair
-earns one spacing (less the fee on both fills): :func:`realized_profit` counts
-those along a path of closes. The two together are the grid's profit and loss
-relative to its start; realized pairs inside an hour are not seen on hourly
-closes, so the figure is conservative.
+at ``p`` the grid holds ``amount`` base for every level above ``p`` but the
+lowest (sell orders waiting: the lowest level only ever buys, the lot it buys
+is the one the level above sells) and ``amount x level`` quote for every other
+level (buy orders waiting, the lowest one's included): its holdings depend on
+``p`` alone. Its value in quote is then :func:`holdings_value`. On top of that,
+every completed buy-then-sell pair earns one spacing (less the fee on both
+fills): :func:`realized_profit` counts those along a path of closes. The two
+together are the grid's profit and loss relative to its start; realized pairs
+inside an hour are not seen on hourly closes, so the figure is conservative.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class GridShape:
         """Quote value of the grid's holdings with price at ``price``."""
         levels = self.prices
         above = levels > price
+        above[0] = False  # the lowest level never holds a lot of its own
         base = self.amount * int(np.count_nonzero(above))
         quote = self.amount * float(levels[~above].sum())
         return base * price + quote
@@ -70,7 +72,8 @@ class GridShape:
     def holdings_values(self, prices: np.ndarray) -> np.ndarray:
         """:meth:`holdings_value` at each of ``prices``."""
         levels = self.prices
-        at_or_below = np.searchsorted(levels, prices, side="right")
+        # The lowest level counts as at or below any price: it never holds a lot of its own.
+        at_or_below = np.maximum(np.searchsorted(levels, prices, side="right"), 1)
         quote = self.amount * np.r_[0.0, np.cumsum(levels)][at_or_below]
         base = self.amount * (len(levels) - at_or_below)
         return base * prices + quote

@@ -32,6 +32,7 @@ class BackfillReport:
     end: datetime
     outcomes: list[HourOutcome] = field(default_factory=list)
     commits: list[str] = field(default_factory=list)
+    unpushed: int = 0
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -63,6 +64,7 @@ class BackfillReport:
             missing_at_source=[SnapshotOutcome.of(o) for o in self.missing_at_source],
             not_closed=self.not_closed,
             commits=self.commits,
+            unpushed=self.unpushed,
         )
 
 
@@ -79,6 +81,7 @@ class BackfillResult(FrozenModel):
     missing_at_source: list[SnapshotOutcome] = Field(default_factory=list)
     not_closed: int = 0
     commits: list[str] = Field(default_factory=list)
+    unpushed: int = Field(0, description="Commits that stay local: the remote did not take them.")
 
     def summary_line(self) -> str:
         return (
@@ -86,7 +89,14 @@ class BackfillResult(FrozenModel):
             f"{self.written} written, {self.skipped} already valid, "
             f"{len(self.missing_at_source)} missing at the source, "
             f"{self.not_closed} not closed yet, {len(self.commits)} commit(s)"
+            f"{self.unpushed_note()}"
         )
+
+    def unpushed_note(self) -> str:
+        """What stays local for the next run to push; nothing when everything was pushed."""
+        if not self.unpushed:
+            return ""
+        return f", {self.unpushed} commit(s) stay local (unpushed: the next run pushes them)"
 
     def markdown(self) -> str:
         lines = [
@@ -101,7 +111,8 @@ class BackfillResult(FrozenModel):
             f"| missing at the source | {len(self.missing_at_source)} |",
             f"| not closed yet | {self.not_closed} |",
             "",
-            f"Commits: {', '.join(c[:10] for c in self.commits) or 'none'}",
+            f"Commits: {', '.join(c[:10] for c in self.commits) or 'none'}"
+            + (f" ({self.unpushed} stay local, unpushed)" if self.unpushed else ""),
         ]
         if self.missing_at_source:
             lines += ["", "## Missing at the source", ""]

@@ -27,6 +27,9 @@ class AnalysisResult(FrozenModel):
     verdicts: list[Verdict | Literal["REFUSED"]] = Field(
         default_factory=list, description="Per hour, oldest first; REFUSED: too few metrics."
     )
+    invalid_snapshots: list[str] = Field(
+        default_factory=list, description="Snapshots not analysed: 'file: what is wrong'."
+    )
     commit: str | None = None
     pushed: bool = False
     markdown_text: str = Field("", exclude=True)

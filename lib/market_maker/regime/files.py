@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Literal
 
@@ -12,6 +13,8 @@ from market_maker.base.yaml_files import Dumper, dump, load_model
 from market_maker.regime.model import METRICS_DIR, MetricsFile, metrics_relpath, schema_for
 from market_maker.snapshots.paths import snapshot_relpath
 from market_maker.store.file_kinds import FileKind, under
+
+log = logging.getLogger(__name__)
 
 
 class _Inline(dict):
@@ -96,14 +99,19 @@ def write(root: Path, metrics: MetricsFile, *, overwrite: bool = False) -> tuple
     other content (another config or code version) is there and ``overwrite``
     was not asked for, so it stays as it is. A damaged file is always replaced.
     """
-    path = inside(root, metrics_relpath(metrics.symbol, metrics.hour, metrics.period_minutes))
+    relative = metrics_relpath(metrics.symbol, metrics.hour, metrics.period_minutes)
+    path = inside(root, relative)
     data = dumps(metrics)
     if path.exists():
         existing = path.read_bytes()
         if existing == data:
             return path, "unchanged"
-        if _readable(existing, path) and not overwrite and not _adds_gates(existing, metrics):
+        damage = _damage(existing, relative)
+        if damage is None and not overwrite and not _adds_gates(existing, metrics):
             return path, "kept"  # another configuration or code version made it
+        if damage is not None:
+            # Replaced, but never silently: a damaged committed file is worth a look.
+            log.warning("rewriting %s: the stored file is damaged (%s)", relative, damage)
 
     def validate(tmp: Path) -> None:
         if parse(tmp.read_bytes(), source=str(path)) != metrics:
@@ -128,16 +136,17 @@ def _adds_gates(existing: bytes, metrics: MetricsFile) -> bool:
     )
 
 
-def _readable(data: bytes, path: Path) -> bool:
-    """A damaged file is not another version's work: it is replaced, not kept. A file of a
-    newer schema is neither: it stops the write (NewerSchemaError)."""
+def _damage(data: bytes, relative: Path) -> str | None:
+    """What is wrong with a stored file, or None when it reads. A damaged file is not another
+    version's work: it is replaced, not kept. A file of a newer schema is neither: it stops
+    the write (NewerSchemaError)."""
     try:
-        parse(data, source=str(path))
+        parse(data, source=relative.as_posix())
     except NewerSchemaError:
         raise
-    except DataError:
-        return False
-    return True
+    except DataError as exc:
+        return str(exc).removeprefix(f"{relative.as_posix()}: ")
+    return None
 
 
 # An hour's metrics file, checked by its model as when it was written.

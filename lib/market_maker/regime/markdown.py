@@ -65,4 +65,7 @@ def range_markdown(summary: RangeSummary) -> str:
     for verdict in [*(str(v) for v in VERDICTS), "REFUSED"]:
         hours, share = summary.verdicts.get(verdict, 0), 100 * shares.get(verdict, 0)
         lines.append(f"| {verdict} | {hours} | {share:.1f} % |")
+    if summary.invalid_reasons:
+        lines += ["", "## Invalid snapshots (not analysed)", ""]
+        lines += [f"- `{path}`: {why}" for path, why in summary.invalid_reasons]
     return "\n".join(lines)

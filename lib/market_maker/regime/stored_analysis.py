@@ -27,6 +27,7 @@ from market_maker.regime.model import VERDICTS, MetricsFile
 from market_maker.snapshots.columnar import CachedCandles, CandleCache
 from market_maker.snapshots.model import GridStatusRecord
 from market_maker.snapshots.paths import snapshot_relpath
+from market_maker.snapshots.problems import errors_only
 from market_maker.snapshots.reader import SnapshotReader
 
 
@@ -39,6 +40,8 @@ class RangeSummary:
     hours_refused: int = 0
     hours_without_snapshot: int = 0
     invalid_snapshots: list[datetime] = field(default_factory=list)
+    # (snapshot file, what is wrong with it), one per invalid snapshot
+    invalid_reasons: list[tuple[str, str]] = field(default_factory=list)
     verdicts: dict[str, int] = field(default_factory=dict)
     transitions: dict[str, int] = field(default_factory=dict)
     mean_confidence: float | None = None
@@ -55,6 +58,7 @@ class RangeSummary:
             f"(insufficient metrics), {self.hours_without_snapshot} without a snapshot, "
             f"{len(self.invalid_snapshots)} invalid snapshots",
         ]
+        out += [f"  invalid snapshot {path}: {why}" for path, why in self.invalid_reasons]
         out += [
             f"  {v:<11} {self.verdicts.get(v, 0):6d}  {100 * shares.get(v, 0):5.1f} %"
             for v in [*(str(x) for x in VERDICTS), "REFUSED"]
@@ -120,10 +124,21 @@ def analyze_range(
         batch = analyze_periods(symbol, _frames(cached), cached.hours, prices, cfg, n, grids)
     summary = summarize(batch, start, end)
     summary.invalid_snapshots = cached.invalid
+    summary.invalid_reasons = [_invalid_reason(reader, symbol, hour) for hour in cached.invalid]
     summary.hours_without_snapshot = (
         len(list(periods_between(start, end, n))) - len(cached.hours) - len(cached.invalid)
     )
     return RangeAnalysis(batch, summary, cached.collected_at, config_version, code_version)
+
+
+def _invalid_reason(reader: SnapshotReader, symbol: str, hour: datetime) -> tuple[str, str]:
+    """An invalid snapshot's file and its errors, as the snapshot checks name them."""
+    _, problems = reader.check_arrays(symbol, hour)
+    errors = errors_only(problems) or problems
+    why = "; ".join(f"{p.field}: {p.message}" for p in errors[:3]) or "unreadable"
+    if len(errors) > 3:
+        why += f"; and {len(errors) - 3} more"
+    return snapshot_relpath(symbol, hour, reader.period_minutes).as_posix(), why
 
 
 def _frames(cached: CachedCandles) -> Frames:

@@ -19,6 +19,7 @@ from market_maker.base.errors import PushError, StoreError
 from market_maker.config import Settings
 from market_maker.store.embedded_remote import ensure_embedded_remote
 from market_maker.store.holder import Holder, read_holder, write_holder
+from market_maker.store.location import STATE_DIR, check_base_path
 from market_maker.store.working_copy import Reconciled, Validator, WorkingCopy
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ _CREDENTIAL_HELPER = (
     '!f() { test "$1" = get && printf "username=%s\\npassword=%s\\n" '
     '"$MM_DATA_REMOTE_USERNAME" "$MM_DATA_REMOTE_PASSWORD"; }; f'
 )
-STATE_DIR = "market-maker"
 WAIT_LOG_SECONDS = 10.0
 
 
@@ -87,6 +87,9 @@ class GitDataStore:
         self.network_timeout = network_timeout
         # Valid files left uncommitted by an interrupted run: committed with the next commit.
         self.pending: list[Path] = []
+        # Why the remote is not asked again in this run: it did not answer once already, and
+        # every fetch or push would wait the whole network timeout again.
+        self.silent: str | None = None
         self.previous_holder: Holder | None = None
         self.repo = self._open()
         self.working_copy = WorkingCopy(self.repo, self.path)
@@ -94,6 +97,9 @@ class GitDataStore:
     @classmethod
     def from_settings(cls, settings: Settings) -> GitDataStore:
         cfg = settings.data_repository
+        # Before anything is created (the embedded remote included): a working copy in the
+        # project's checkout or in another repository would commit into it.
+        check_base_path(settings.resolve(cfg.base_path), settings.project_root)
         remote = cfg.remote_url
         if remote and _is_local_path(remote):
             remote = str(ensure_embedded_remote(settings) or settings.resolve(Path(remote)))
@@ -110,14 +116,22 @@ class GitDataStore:
     @property
     def remote_label(self) -> str:
         """The remote as it may be shown: credentials in the URL are masked."""
-        return redaction.redact(self.remote_url or "(none)")
+        return redaction.redact(redaction.mask_url(self.remote_url or "(none)"))
 
     # -- opening --------------------------------------------------------------
 
     def _open(self) -> Repo:
         if (self.path / ".git").exists():
             repo = Repo(self.path)
-        elif self.remote_url and self._remote_reachable():
+        elif self.remote_url:
+            unreachable = self._remote_unreachable()
+            if unreachable:
+                # Starting empty here would fork the data's history from the remote's.
+                raise StoreError(
+                    f"the data repository's remote {self.remote_label} cannot be reached and "
+                    f"there is no working copy at {self.path} yet: nothing was written "
+                    f"(data_repository.remote_url): {unreachable}"
+                )
             log.info("cloning data repository %s into %s", self.remote_label, self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -132,11 +146,11 @@ class GitDataStore:
                     f"cloning the data repository from {self.remote_label} failed: {_short(exc)}"
                 ) from None
         else:
-            if self.remote_url:
-                log.warning("remote %s unreachable: starting a local repository", self.remote_label)
             self.path.mkdir(parents=True, exist_ok=True)
             repo = Repo.init(self.path, initial_branch=self.branch)
         repo.git.update_environment(**self._git_env)
+        # Marks the repository as the store's own (store.location tells it from others).
+        (Path(repo.git_dir) / STATE_DIR).mkdir(exist_ok=True)
         # Write the config only when it changes: opening happens outside the lock, and
         # two runs rewriting .git/config at once fail on its lock file.
         with repo.config_reader(config_level="repository") as reader:
@@ -159,22 +173,25 @@ class GitDataStore:
 
     def _checkout_branch(self, repo: Repo) -> None:
         if not repo.head.is_valid():
-            # Empty clone or fresh init: point HEAD at the configured branch.
-            repo.git.symbolic_ref("HEAD", f"refs/heads/{self.branch}")
+            # Empty clone or fresh init: point HEAD at the configured branch (written only when
+            # it changes: opening writes nothing it need not).
+            if repo.git.symbolic_ref("HEAD") != f"refs/heads/{self.branch}":
+                repo.git.symbolic_ref("HEAD", f"refs/heads/{self.branch}")
         elif repo.active_branch.name != self.branch:
             if self.branch in repo.heads:
                 repo.git.checkout(self.branch)
             else:
                 repo.git.checkout("-b", self.branch)
 
-    def _remote_reachable(self) -> bool:
+    def _remote_unreachable(self) -> str | None:
+        """Why the remote cannot be used, or None when it answers (an empty one included)."""
         git = Git()
         git.update_environment(**self._git_env)
         try:
             git.ls_remote(self._remote, kill_after_timeout=self.network_timeout)
-            return True
-        except GitCommandError:
-            return False
+        except GitCommandError as exc:
+            return _short(exc)
+        return None
 
     @property
     def state_dir(self) -> Path:
@@ -249,15 +266,16 @@ class GitDataStore:
         Returns False (and logs a warning) when the remote cannot be reached:
         the run goes on locally and a later run pushes.
         """
-        if not self.remote_url:
+        if not self.remote_url or self.silent:
             return False
         try:
             self._fetch()
         except GitCommandError as exc:
             log.warning(
-                "data repository remote %s unreachable, working locally: %s",
+                "data repository remote %s unreachable, working locally: %s%s",
                 self.remote_label,
                 _short(exc),
+                self._note_silence(exc),
             )
             return False
         remote_ref = f"origin/{self.branch}"
@@ -340,6 +358,8 @@ class GitDataStore:
             return PushResult(False, "no remote configured")
         if not self.repo.head.is_valid():
             return PushResult(False, "nothing to push")
+        if self.silent:
+            return PushResult(False, f"remote unreachable: {self.silent} (not asked again)")
         for attempt in range(1, attempts + 1):
             try:
                 self.repo.git.push(
@@ -353,10 +373,11 @@ class GitDataStore:
                 if _UNREACHABLE.search(detail):
                     log.warning(
                         "push to %s failed, remote unreachable; %d commit(s) stay local "
-                        "and the next run pushes them: %s",
+                        "and the next run pushes them: %s%s",
                         self.remote_label,
                         self.unpushed_count(),
                         detail,
+                        self._note_silence(exc),
                     )
                     return PushResult(False, f"remote unreachable: {detail}")
                 if not _REJECTED.search(detail) or attempt == attempts:
@@ -365,6 +386,13 @@ class GitDataStore:
                 self._fetch()
                 self._rebase_onto(f"origin/{self.branch}")
         raise PushError(f"push to {self.remote_label} failed after {attempts} attempts")
+
+    def _note_silence(self, exc: GitCommandError) -> str:
+        """Remember a remote that did not answer within the timeout; what the log adds."""
+        if "did not complete in" not in str(exc):
+            return ""
+        self.silent = _short(exc)
+        return "; it is not asked again in this run"
 
     def unpushed_count(self) -> int:
         if not self.repo.head.is_valid():

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from market_maker.base.atomic import write_atomic
 from market_maker.base.timeutil import format_utc, parse_utc
 
 
@@ -76,12 +75,4 @@ def read_holder(path: Path) -> Holder | None:
 
 def write_holder(path: Path, holder: Holder) -> None:
     data = {**asdict(holder), "since": format_utc(holder.since)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".holder-")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, json.dumps(data).encode())

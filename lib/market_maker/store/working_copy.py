@@ -19,6 +19,7 @@ from pathlib import Path
 from git import GitCommandError, Repo
 
 from market_maker.base import redaction
+from market_maker.base.atomic import write_atomic
 from market_maker.base.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class WorkingCopy:
         missing = [line for line in GITIGNORE_LINES if line not in text.splitlines()]
         if missing:
             prefix = "" if not text or text.endswith("\n") else "\n"
-            path.write_text(text + prefix + "\n".join(missing) + "\n")
+            write_atomic(path, (text + prefix + "\n".join(missing) + "\n").encode())
         return path
 
     def recover(self) -> list[str]:
@@ -216,8 +217,7 @@ class WorkingCopy:
             path = self.path / relative
             if relative in before:
                 if not path.exists() or path.read_bytes() != before[relative]:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(before[relative])
+                    write_atomic(path, before[relative])
             elif status == "??":
                 path.unlink(missing_ok=True)
             else:
