@@ -16,59 +16,19 @@ import pytest
 from git import Repo
 
 from local_prefect.server import server_is_healthy
-from tests.loopback import LoopbackServer, free_port
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-class Cli:
-    def __init__(self, base: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/api"
-        (base / "remote.git").mkdir()
-        Repo.init(base / "remote.git", bare=True, initial_branch="main")
-        self.env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("MARKET_MAKER_", "PREFECT_"))
-        }
-        self.env |= {
-            "PREFECT_HOME": str(base / "prefect-home"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DO_NOT_TRACK": "1",
-            "MARKET_MAKER_PREFECT_SERVER": "local",
-            "MARKET_MAKER_PREFECT_SERVER_PORT": str(self.port),
-            "MARKET_MAKER_DATA_REPOSITORY__BASE_PATH": str(base / "data-repo"),
-            "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL": str(base / "remote.git"),
-        }
-
-    def __call__(self, *argv: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cli.main", *argv],
-            cwd=cwd,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    def flow_run_names(self) -> list[str]:
-        request = urllib.request.Request(
-            f"{self.url}/flow_runs/filter",
-            data=json.dumps({"limit": 50}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return sorted(run["name"] for run in json.load(response))
+from tests.conftest import PROJECT_ROOT
+from tests.loopback import LoopbackServer
+from tests.server_cli import ServerCli
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Iterator[Cli]:
-    cli = Cli(tmp_path)
+def cli(tmp_path: Path) -> Iterator[ServerCli]:
+    cli = ServerCli(tmp_path)
     yield cli
     cli("server", "stop")
 
 
-def test_commands_share_one_background_server_that_keeps_their_named_runs(cli: Cli) -> None:
+def test_commands_share_one_background_server_that_keeps_their_named_runs(cli: ServerCli) -> None:
     first = cli(
         "backfill",
         "--symbol",
@@ -112,7 +72,7 @@ def test_commands_share_one_background_server_that_keeps_their_named_runs(cli: C
     assert "no local Prefect server" in cli("server", "stop").stdout
 
 
-def test_ephemeral_mode_leaves_no_server_behind(cli: Cli) -> None:
+def test_ephemeral_mode_leaves_no_server_behind(cli: ServerCli) -> None:
     cli.env["MARKET_MAKER_PREFECT_SERVER"] = "ephemeral"
     run = cli(
         "backfill",
@@ -127,7 +87,7 @@ def test_ephemeral_mode_leaves_no_server_behind(cli: Cli) -> None:
     assert not server_is_healthy(cli.url)
 
 
-def test_an_unknown_server_mode_is_one_line(cli: Cli) -> None:
+def test_an_unknown_server_mode_is_one_line(cli: ServerCli) -> None:
     cli.env["MARKET_MAKER_PREFECT_SERVER"] = "remote"
     run = cli("analyze", "--symbol", "ETH-USDT", "--hour", "2023-08-01T02:00Z")
     assert run.returncode == 2
@@ -151,7 +111,7 @@ class ForeignServer(LoopbackServer):
         handler.wfile.write(b"true")
 
 
-def test_a_server_that_is_not_its_own_on_the_port_is_refused_in_one_line(cli: Cli) -> None:
+def test_a_server_that_is_not_its_own_on_the_port_is_refused_in_one_line(cli: ServerCli) -> None:
     with ForeignServer() as foreign:
         port = foreign.url.rsplit(":", 1)[1]
         cli.env["MARKET_MAKER_PREFECT_SERVER_PORT"] = port

@@ -3,76 +3,26 @@ starts: checked against a real local Prefect server that no run was created for 
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from git import Repo
 
 from cli.main import main
 from market_maker.config import load_settings
 from market_maker.context import RunContext
 from market_maker.pipeline.collection import collect_hours, written_paths
 from tests.conftest import PROJECT_ROOT, SAMPLE_FILE
+from tests.server_cli import ServerCli
 
 HOUR = "2023-08-01T02:00Z"
 # One local Prefect server for the module's commands: its tests run on one worker, in order.
 pytestmark = pytest.mark.xdist_group("local-server-mistakes")
 
 
-class LocalServer:
-    """The command line against a local Prefect server of its own (port, home), as a user
-    runs it: a subprocess, whose console output is all the user sees."""
-
-    def __init__(self, base: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.api = f"http://127.0.0.1:{self.port}/api"
-        Repo.init(base / "remote.git", bare=True, initial_branch="main")
-        own = ("MARKET_MAKER_", "PREFECT_")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(own)}
-        self.env |= {
-            "PREFECT_HOME": str(base / "prefect-home"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DO_NOT_TRACK": "1",
-            "MARKET_MAKER_PREFECT_SERVER": "local",
-            "MARKET_MAKER_PREFECT_SERVER_PORT": str(self.port),
-            "MARKET_MAKER_DATA_REPOSITORY__BASE_PATH": str(base / "data-repo"),
-            "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL": str(base / "remote.git"),
-        }
-
-    def __call__(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cli.main", *argv],
-            cwd=PROJECT_ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    def flow_runs(self) -> list[str]:
-        request = urllib.request.Request(
-            f"{self.api}/flow_runs/filter",
-            data=json.dumps({"limit": 50}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return [run["name"] for run in json.load(response)]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    server = LocalServer(tmp_path_factory.mktemp("mistakes"))
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerCli]:
+    server = ServerCli(tmp_path_factory.mktemp("mistakes"))
     started = server("server", "start")
     assert started.returncode == 0, started.stderr
     try:
@@ -147,18 +97,18 @@ MISTAKES = [
 
 @pytest.mark.parametrize(("command", "line"), MISTAKES, ids=[c for c, _ in MISTAKES])
 def test_a_mistake_is_one_line_exit_2_and_no_flow_run(
-    server: LocalServer, command: str, line: str
+    server: ServerCli, command: str, line: str
 ) -> None:
-    before = server.flow_runs()
+    before = server.flow_run_names()
 
     run = server(*command.split())
 
     assert (run.returncode, run.stderr, run.stdout) == (2, f"{line}\n", "")
-    assert server.flow_runs() == before == []
+    assert server.flow_run_names() == before == []
 
 
 def test_a_failure_inside_a_flow_ends_in_its_one_line_without_prefects_error_lines(
-    server: LocalServer,
+    server: ServerCli,
 ) -> None:
     """An hour never collected cannot be known to be missing before the run: the run fails,
     and the terminal shows the command's line, not Prefect's account of the failure nor the
@@ -169,7 +119,7 @@ def test_a_failure_inside_a_flow_ends_in_its_one_line_without_prefects_error_lin
     lines = run.stderr.splitlines()
     assert lines[-1].startswith("market-maker evaluate-exit: ")
     assert not [line for line in lines if "| ERROR" in line or "hook" in line.lower()], lines
-    assert server.flow_runs() == [f"exit-evaluation ETH-USDT {HOUR[:13]}Z"]
+    assert server.flow_run_names() == [f"exit-evaluation ETH-USDT {HOUR[:13]}Z"]
 
 
 def test_a_mistyped_command_names_the_closest_one(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,40 +18,29 @@ from prefect import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.conftest import PROJECT_ROOT
-from tests.loopback import free_port
+from tests.server_cli import ServerCli
 
 POOL = "market-maker-local"
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 RUN_DEPLOYMENT = PROJECT_ROOT / "deployments/ci/run-deployment.sh"
 
 
-class LocalPool:
+class LocalPool(ServerCli):
     """The worker's process and what it runs against; ``env`` is its environment (the flow
-    runs inherit it), ``api_url`` the server's."""
+    runs inherit it), ``api_url`` the server's; calling it runs the command line there."""
 
     def __init__(self, base: Path, env: dict[str, str]) -> None:
-        self.base = base
-        self.port = free_port()
-        self.api_url = f"http://127.0.0.1:{self.port}/api"
-        Repo.init(base / "remote.git", bare=True, initial_branch="main")
-        clean = {
-            k: v for k, v in os.environ.items() if not k.startswith(("MARKET_MAKER_", "PREFECT_"))
-        }
-        self.env = clean | {
-            "PREFECT_HOME": str(base / "prefect-home"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DO_NOT_TRACK": "1",
+        super().__init__(
+            base,
+            repo="repo",
             # The schedules are registered, but no scheduled run may land in the middle of
             # a test: the test's server does not create them.
-            "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-            "PREFECT_WORKER_QUERY_SECONDS": "1",
-            "MARKET_MAKER_PREFECT_SERVER": "local",
-            "MARKET_MAKER_PREFECT_SERVER_PORT": str(self.port),
-            "MARKET_MAKER_DATA_REPOSITORY__BASE_PATH": str(base / "repo"),
-            "MARKET_MAKER_DATA_REPOSITORY__REMOTE_URL": str(base / "remote.git"),
-            "MARKET_MAKER_DATA_REPOSITORY__LOCK_TIMEOUT_SECONDS": "120",
+            PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
+            PREFECT_WORKER_QUERY_SECONDS="1",
+            MARKET_MAKER_DATA_REPOSITORY__LOCK_TIMEOUT_SECONDS="120",
             **env,
-        }
+        )
+        self.api_url = self.url
         self.log = base / "worker.log"
         self.process: subprocess.Popen | None = None
 
@@ -88,15 +77,7 @@ class LocalPool:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 
-    def cli(self, *argv: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cli.main", *argv],
-            cwd=cwd,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+    cli = ServerCli.__call__
 
     def run_deployment(
         self, deployment: str, *params: str, timeout: int = 300
