@@ -18,7 +18,7 @@ from market_maker.config.exit_strategy import (
     ExitStrategySettings,
 )
 from market_maker.exchange.replay import load_recorded_minutes
-from market_maker.exit_strategy.break_risk import probability, threat
+from market_maker.exit_strategy.break_risk import features, probability, threat
 from market_maker.exit_strategy.engine import Evaluation
 from market_maker.exit_strategy.triggers import warning
 from tests.conftest import SAMPLE_FILE
@@ -222,3 +222,30 @@ def test_on_the_recorded_august_2023_break_the_risk_stops_the_grid_hours_ahead(
             break
         p = probability(feed.observation(feed.index(e.hour), grid), cfg.break_risk)
         assert p is None or p[0] < cfg.break_risk.latest_above
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    asks=st.lists(
+        st.tuples(st.sampled_from([1790.0, 1804.0, 1850.0, 1890.0]), st.booleans()),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_asking_again_gives_each_observation_and_model_its_own_answer(
+    asks: list[tuple[float, bool]],
+) -> None:
+    # The engine asks twice per evaluation and the answer is kept for the same observation
+    # under the same settings: any other order of questions gets every one its own answer.
+    other = RISK.model_copy(
+        update={"coefficients": RISK.coefficients.model_copy(update={"intercept": -2.0})}
+    )
+    seen = {}
+    for price, first in asks:
+        o = seen.setdefault(price, obs(price=price, bandwidth=0.02))
+        cfg = RISK if first else other
+        p, t = probability(o, cfg)
+        z = cfg.coefficients.intercept + sum(
+            getattr(cfg.coefficients, name) * value for name, value in features(o).items()
+        )
+        assert p == 1.0 / (1.0 + math.exp(-z)) and t == threat(o)

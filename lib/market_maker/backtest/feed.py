@@ -10,8 +10,8 @@ comes from the live builder (:meth:`Observation.build`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from market_maker.grids.model import GridConfig
 from market_maker.regime.analysis import BatchHour, Frames, RegimeBatch, analyze_frames
 from market_maker.regime.classifier import verdict
 from market_maker.regime.confidence import GridView, combine, grid_penalties
+from market_maker.snapshots.model import GridStatusRecord
+
+EARLIEST, LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -35,6 +38,14 @@ class Feed:
     batch: RegimeBatch
     start: datetime
     end: datetime
+    # Hour index -> the observation with no grid's penalties: what every grid evaluated at
+    # that hour shares (sweep points in one process read the same feed).
+    _hours: dict[int, Observation] = field(default_factory=dict, repr=False)
+    # The last grid status read: a grid is evaluated hour after hour, and its status only
+    # changes when it is stopped or started again.
+    _status: tuple[GridConfig, datetime, datetime, GridStatusRecord] | None = field(
+        default=None, repr=False
+    )
 
     @classmethod
     def build(
@@ -74,15 +85,31 @@ class Feed:
     def observation(self, i: int, grid: GridConfig) -> Observation:
         """What the exit engine sees at hour ``i`` for ``grid``, built as the live path builds
         it, with ``grid`` in force (its penalties lower the confidence)."""
-        here = self.batch.view(i, confidence=self._confidence_with(i, grid))
-        return Observation.build(here, grid, self.previous(i))
+        shared = self._hours.get(i)
+        if shared is None:
+            shared = self._hours[i] = Observation.build(self.view(i), grid, self.previous(i))
+        if shared.refused:  # a refused analysis has no confidence, grid or not
+            return replace(shared, grid=grid)
+        return replace(shared, grid=grid, confidence=self._confidence_with(i, grid))
 
     def _confidence_with(self, i: int, grid: GridConfig) -> float:
         b = self.batch
         hour = from_seconds(int(b.hours[i]))
-        view = GridView(grid.status(hour), float(b.price[i]), hour, float(b.volatility[i]))
+        view = GridView(
+            self._status_of(grid, hour), float(b.price[i]), hour, float(b.volatility[i])
+        )
         penalties = b.penalties[i] + grid_penalties(view, b.cfg.confidence.grid)
         return combine(float(b.base[i]), penalties, b.cfg.confidence)
+
+    def _status_of(self, grid: GridConfig, hour: datetime) -> GridStatusRecord:
+        """``grid.status(hour)``, kept while no history entry of the grid falls between."""
+        last = self._status
+        if last is None or last[0] is not grid or not last[1] <= hour < last[2]:
+            times = [e.at for e in grid.history]
+            since = max((t for t in times if t <= hour), default=EARLIEST)
+            until = min((t for t in times if t > hour), default=LATEST)
+            last = self._status = (grid, since, until, grid.status(hour))
+        return last[3]
 
     def minute_index(self, moment: datetime) -> int:
         """The first minute candle opening at or after ``moment``."""

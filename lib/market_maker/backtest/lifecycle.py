@@ -27,7 +27,6 @@ from market_maker.config import Settings
 from market_maker.decisions.model import ProposedGrid, decision_id
 from market_maker.decisions.states import RECOMMENDATION, ExitState
 from market_maker.exit_strategy.engine import Evaluation, evaluate
-from market_maker.exit_strategy.model import EvaluationRecord
 from market_maker.grids.book import GridBook
 from market_maker.grids.model import GridConfig, HistoryEntry
 from market_maker.lifecycle.restart_gates import inputs_of, step
@@ -107,7 +106,7 @@ class LifecycleReplay:
         self.lives: dict[str, GridLife] = {}
         self.decisions: list[ReplayedDecision] = []
         self.gates: dict[datetime, GateEvaluation] = {}
-        self._prior: dict[str, list[EvaluationRecord]] = {}
+        self._prior: dict[str, list[Evaluation]] = {}
         self._last_gates: GateEvaluation | None = None
         self._streak = 0  # RANGE_OK hours in a row, up to the hour just analysed
         self._expired: list[tuple[datetime, datetime]] = []  # (issued, expired) setups
@@ -185,7 +184,7 @@ class LifecycleReplay:
         before = prior[0].state if prior else ExitState.NORMAL
         e = evaluate(self.feed.observation(i, grid), before, prior, cfg.exit_strategy)
         self.lives[grid.id].evaluations.append(e)
-        self._prior[grid.id] = [e.record(), *prior[: PRIOR_KEPT - 1]]
+        self._prior[grid.id] = [e, *prior[: PRIOR_KEPT - 1]]
         issued = view.hour + HOUR
         return ReplayedDecision(
             id=decision_id(view.symbol, issued),

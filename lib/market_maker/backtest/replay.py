@@ -27,7 +27,6 @@ from market_maker.config.exit_strategy import ExitStrategySettings
 from market_maker.decisions.model import decision_id
 from market_maker.decisions.states import RECOMMENDATION, ExitState
 from market_maker.exit_strategy.engine import Evaluation, evaluate
-from market_maker.exit_strategy.model import EvaluationRecord
 from market_maker.grids.model import GridConfig, HistoryEntry
 
 
@@ -74,13 +73,13 @@ def step_exits(
     with ``act_rank``, the operator stops it ``delay`` after the first recommendation at
     or above that state, and evaluation ends there."""
     track = ExitTrack(grid)
-    prior: list[EvaluationRecord] = []
+    prior: list[Evaluation] = []  # most recent first, as the engine reads them
     state = ExitState.NORMAL
     hour = first_hour
     while hour < until and hour < feed.end:
         e = evaluate(feed.observation(feed.index(hour), grid), state, prior, cfg)
         track.evaluations.append(e)
-        prior = [e.record(), *prior[: PRIOR_KEPT - 1]]
+        prior = [e, *prior[: PRIOR_KEPT - 1]]
         state = e.after
         if act_rank is not None and track.stop_at is None and e.after.rank >= act_rank:
             track.acted_hour = hour

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -235,6 +236,8 @@ def decision_relpath(symbol: str, issued_at: datetime) -> Path:
     return Path(DECISIONS_DIR, f"{issued_at:%Y-%m-%d}", name)
 
 
+# A backtest asks for the id of every grid-hour under every policy: the same few thousand.
+@lru_cache(maxsize=65536)
 def decision_id(symbol: str, issued_at: datetime) -> str:
     return f"dec-{symbol}-{issued_at:%Y%m%d-%H%M%S}"
 

@@ -47,8 +47,9 @@ def threat(o: Observation, side: Side | None = None) -> Threat | None:
     return Threat("upper", above, slope)
 
 
-def features(o: Observation) -> dict[str, float] | None:
-    t = threat(o)
+def features(o: Observation, t: Threat | None = None) -> dict[str, float] | None:
+    """The model's inputs; ``t``: the observation's threat, when already measured."""
+    t = t or threat(o)
     if t is None:
         return None
     expansion = o.bandwidth_expansion if o.bandwidth_expansion and o.bandwidth_expansion > 0 else 1
@@ -60,10 +61,26 @@ def features(o: Observation) -> dict[str, float] | None:
     }
 
 
+# The last answer: an evaluation asks twice about one observation (the WARNING sign and the
+# LATEST trigger), and the backtest makes millions of evaluations. Observations are immutable,
+# so the same object under the same settings has the same answer.
+_last: tuple[Observation, BreakRiskSettings, tuple[float, Threat] | None] | None = None
+
+
 def probability(o: Observation, cfg: BreakRiskSettings) -> tuple[float, Threat] | None:
     """P(an hourly close outside the grid within 24 h), and the threat it is about."""
+    global _last
+    last = _last
+    if last is not None and last[0] is o and last[1] is cfg:
+        return last[2]
+    found = _probability(o, cfg)
+    _last = (o, cfg, found)
+    return found
+
+
+def _probability(o: Observation, cfg: BreakRiskSettings) -> tuple[float, Threat] | None:
     t = threat(o)
-    x = features(o)
+    x = features(o, t)
     if t is None or x is None:
         return None
     c = cfg.coefficients

@@ -26,9 +26,10 @@ two hours, at any period.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from market_maker.base.timeutil import HOUR
 from market_maker.config.exit_strategy import ExitStrategySettings
@@ -42,6 +43,20 @@ from market_maker.exit_strategy.triggers import (
     streak_unit,
     warning,
 )
+
+
+class Earlier(Protocol):
+    """What the engine reads of an earlier evaluation: a stored record, or (replaying many
+    hours in memory) the evaluation itself."""
+
+    @property
+    def hour(self) -> datetime: ...
+    @property
+    def state(self) -> ExitState: ...
+    @property
+    def target(self) -> ExitState: ...
+    @property
+    def warning(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,15 @@ class Evaluation:
     latest_streak: int
     calm_streak: int
     transition: TransitionRecord | None
+
+    @property
+    def state(self) -> ExitState:
+        """The state after the evaluation (as its record names it)."""
+        return self.after
+
+    @property
+    def warning(self) -> bool:
+        return self.warning_met
 
     @property
     def conditions_met(self) -> list[Condition]:
@@ -80,9 +104,9 @@ class Evaluation:
 
 
 def _streak(
-    prior: list[EvaluationRecord],
+    prior: Sequence[Earlier],
     hour: datetime,
-    keep: Callable[[EvaluationRecord], bool],
+    keep: Callable[[Earlier], bool],
     period: timedelta = HOUR,
 ) -> int:
     """Evaluations in a row, ending the period before ``hour``, for which ``keep`` holds."""
@@ -104,7 +128,7 @@ def _hours(evaluations: int, period: timedelta) -> int:
 def evaluate(
     observation: Observation,
     before: ExitState,
-    prior: list[EvaluationRecord],
+    prior: Sequence[Earlier],
     cfg: ExitStrategySettings,
     *,
     period: timedelta = HOUR,

@@ -127,10 +127,15 @@ class RegimeBatch:
     period_minutes: int = 60  # ``hours`` are period starts under 60
 
     def index(self, hour: datetime) -> int:
-        i = int(np.searchsorted(self.hours, to_seconds(hour)))
-        if i >= len(self.hours) or self.hours[i] != to_seconds(hour):
+        at = to_seconds(hour)
+        hours = self.hours
+        # The hours are usually every period from the first: try where it would sit then.
+        i = (at - int(hours[0])) // (60 * self.period_minutes) if len(hours) else 0
+        if not (0 <= i < len(hours) and hours[i] == at):
+            i = int(np.searchsorted(hours, at))
+        if i >= len(hours) or hours[i] != at:
             raise KeyError(f"hour {hour} was not analysed")
-        return i
+        return int(i)
 
     def record(
         self,
