@@ -153,6 +153,7 @@ def cmd_strategy_study(args: argparse.Namespace) -> int:
     from concurrent.futures import ProcessPoolExecutor
     from pathlib import Path
 
+    from market_maker.backtest.runner import replay_worker
     from market_maker.backtest.walk_forward import (
         choose,
         load_study,
@@ -176,7 +177,7 @@ def cmd_strategy_study(args: argparse.Namespace) -> int:
         raise ParameterError("--processes: at least 1")
     study = load_study(study_file)
     started = time.perf_counter()
-    with ProcessPoolExecutor(args.processes) as pool:
+    with ProcessPoolExecutor(args.processes, initializer=replay_worker) as pool:
 
         def mapper(fn, jobs):
             return list(pool.map(fn, jobs)) if args.processes > 1 else [fn(j) for j in jobs]

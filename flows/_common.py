@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -206,3 +208,26 @@ __all__ = [
     "data_repository_lock",
     "ensure_concurrency_limit",
 ]
+
+
+@contextmanager
+def workers_report_here() -> Iterator[None]:
+    """Worker processes started inside report to this run's Prefect server.
+
+    Without ``PREFECT_API_URL`` (Prefect's ephemeral mode) this run talks to a temporary
+    server of its process; a process pool's worker would start a temporary server of its own,
+    seconds of CPU each, and record its task runs there, out of this run's sight. The process
+    pool hands its workers this process's environment as it is at the first task submitted.
+    """
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL
+
+    server = SubprocessASGIServer()
+    if PREFECT_API_URL.value() or not server.running or "PREFECT_API_URL" in os.environ:
+        yield
+        return
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        yield
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)

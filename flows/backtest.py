@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,6 +14,9 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.runtime import task_run
+from prefect.settings import get_current_settings
 from prefect.task_runners import ProcessPoolTaskRunner
 from pydantic import Field
 
@@ -23,6 +27,7 @@ from flows._common import (
     logger,
     open_context,
     with_run_trailer,
+    workers_report_here,
 )
 from flows._hooks import FAILURE_HOOKS
 from flows._run_names import run_name
@@ -30,13 +35,20 @@ from market_maker.backtest.page import write_report
 from market_maker.backtest.parameters import BacktestParameters
 from market_maker.backtest.results import BacktestReport
 from market_maker.backtest.run_result import BacktestRun, SweepRun
-from market_maker.backtest.runner import LoadedData, load, load_cached, point_figures
+from market_maker.backtest.runner import (
+    LoadedData,
+    load,
+    load_cached,
+    point_result,
+    replay_worker,
+)
 from market_maker.backtest.runner import backtest as run_one
 from market_maker.backtest.stored import StoredMinutes
 from market_maker.backtest.sweep import (
     PointRun,
     SweepPoint,
     SweepResult,
+    batches,
     rank,
     split_at,
     sweep_points,
@@ -71,6 +83,18 @@ FanOut = Annotated[
         "in processes of this run."
     ),
 ]
+# Batches per worker process: enough that the batches end close together and the progress
+# moves, few enough that orchestrating them costs little beside the points.
+BATCHES_PER_WORKER = 4
+
+
+def points_run_name() -> str:
+    """A batch's task run named by its points, e.g. ``points 3, 11, 19 (+9)``."""
+    points: list[SweepPoint] = task_run.parameters["points"]
+    shown = ", ".join(str(p.index + 1) for p in points[:3])
+    return f"points {shown}" + (f" (+{len(points) - 3})" if len(points) > 3 else "")
+
+
 # The deployment a fanned-out sweep runs its points on (prefect.yaml), and the artifact a
 # point publishes its figures in.
 BACKTEST_DEPLOYMENT = "backtest/backtest"
@@ -158,7 +182,7 @@ def backtest(parameters: BacktestParameters, split: PointSplit = None) -> Backte
 def _point(ctx: RunContext, parameters: BacktestParameters, split: datetime) -> PointRun:
     train, test = split_at(parameters, split)
     point = SweepPoint(index=0, values={}, train=train, test=test)
-    result = sweep_point_task(point, ctx.settings, stored_minutes(ctx, parameters))
+    [result] = sweep_points_task([point], ctx.settings, stored_minutes(ctx, parameters))
     run = PointRun(train=result.train, test=result.test)
     create_table_artifact(
         key=POINT_ARTIFACT, table=run.rows(), description=f"split at {split:%Y-%m-%dT%HZ}"
@@ -166,17 +190,12 @@ def _point(ctx: RunContext, parameters: BacktestParameters, split: datetime) -> 
     return run
 
 
-@task(name="backtest-point", cache_policy=NO_CACHE)
-def sweep_point_task(
-    point: SweepPoint, settings: Settings, stored: StoredMinutes | None = None
-) -> SweepResult:
-    """One point of a sweep on its training and its test period (each worker process reads
-    the recording once and keeps the analysis for the points that share it)."""
-    train = load_cached(point.train, settings, stored)
-    test = load_cached(point.test, settings, stored)
-    fit = point_figures(point.train, settings, train)
-    held_out = point_figures(point.test, settings, test)
-    return SweepResult.of(point, fit, held_out)
+@task(name="backtest-points", task_run_name=points_run_name, cache_policy=NO_CACHE)
+def sweep_points_task(
+    points: list[SweepPoint], settings: Settings, stored: StoredMinutes | None = None
+) -> list[SweepResult]:
+    """A batch of a sweep's points, each on its training and its test period."""
+    return [point_result(p, settings, stored) for p in points]
 
 
 @flow(
@@ -184,7 +203,7 @@ def sweep_point_task(
     flow_run_name=run_name("backtest-sweep"),
     description="Backtests over a grid of parameter values, ranked on a later, unseen period.",
     timeout_seconds=flow_timeout(6 * 3600),
-    task_runner=ProcessPoolTaskRunner(),
+    task_runner=ProcessPoolTaskRunner(initializer=replay_worker),
     **FAILURE_HOOKS,
 )
 def backtest_sweep(
@@ -212,17 +231,31 @@ def backtest_sweep(
     # Fail fast on bad data, before any worker starts.
     load_cached(points[0].train, ctx.settings, stored)
     load_cached(points[0].test, ctx.settings, stored)
-    if fan_out:
-        results = _fanned_out(points, split)
-    else:
-        futures = [sweep_point_task.submit(p, ctx.settings, stored) for p in points]
-        results = [f.result() for f in futures]
+    results = _fanned_out(points, split) if fan_out else _in_processes(points, ctx.settings, stored)
     ranked = rank(results, rank_by)
     result = SweepRun.of(len(points), ranked, rank_by)
     create_markdown_artifact(
         key="backtest-sweep", markdown=result.markdown(), description=f"{len(points)} points"
     )
     return result
+
+
+def _in_processes(
+    points: list[SweepPoint], settings: Settings, stored: StoredMinutes | None
+) -> list[SweepResult]:
+    """The points in batches on this run's worker processes, the progress shown as they end."""
+    workers = get_current_settings().tasks.runner.process_pool_max_workers or os.cpu_count() or 1
+    dealt = batches(points, BATCHES_PER_WORKER * workers)
+    progress = create_progress_artifact(
+        progress=0.0, key="backtest-sweep-progress", description=f"{len(points)} points"
+    )
+    with workers_report_here():
+        futures = [sweep_points_task.submit(batch, settings, stored) for batch in dealt]
+    results: list[SweepResult] = []
+    for done in as_completed(futures):
+        results.extend(done.result())
+        update_progress_artifact(progress, 100.0 * len(results) / len(points))
+    return sorted(results, key=lambda r: r.index)
 
 
 def _fanned_out(points: list[SweepPoint], split: datetime) -> list[SweepResult]:

@@ -31,4 +31,7 @@ def test_a_points_figures_are_the_full_backtests(
     point = point_figures(params, default_settings, data)
 
     assert point.grids > 0
-    assert point == PointFigures.of(params.start, params.end, full.variants)
+    expected = PointFigures.of(
+        params.start, params.end, full.variants["system"], full.variants["no_exit"]
+    )
+    assert point == expected

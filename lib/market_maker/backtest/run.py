@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 import numpy as np
 
@@ -53,7 +54,12 @@ class BacktestRun:
     tracks: list[ExitTrack]
     variants: dict[str, VariantRun]
     hour_index: np.ndarray  # per analysed hour from start: the last minute closed by its end
-    pnl_curves: dict[str, np.ndarray]
+
+    @cached_property
+    def pnl_curves(self) -> dict[str, np.ndarray]:
+        """Each policy's cumulative PnL at the end of every hour (drawn when first read: a
+        sweep point ranks by money and KPIs and never reads them)."""
+        return {name: pnl_curve(v, self.hour_index, self.feed) for name, v in self.variants.items()}
 
     def hour_rows(self) -> list[HourRow]:
         rows = []
@@ -81,13 +87,13 @@ def run_backtest(
     progress: Progress | None = None,
     feed: Feed | None = None,
     *,
-    kpis: bool = True,
+    kpis: bool | Collection[str] = True,
     policies: Collection[str] = tuple(VARIANTS),
 ) -> BacktestRun:
     """Replay ``params`` over ``minutes`` (already through preflight); ``feed``: the analysis
     of the same minutes, period and regime settings, when a sweep already built it;
-    ``kpis=False``: money only (a study's search), no KPI records; ``policies``: the exit
-    policies simulated and scored (a sweep point needs two of them)."""
+    ``kpis``: the policies whose KPIs are scored (True: all, False: money only, a study's
+    search); ``policies``: the exit policies simulated (a sweep point needs two of them)."""
     say = progress or (lambda share, text: None)
     if feed is None:
         feed = Feed.build(params.symbol, minutes, params.start, params.end, settings.regime)
@@ -101,13 +107,13 @@ def run_backtest(
                 continue
             variants[name].stops.append(stop)
             variants[name].fills.append(_simulate(feed, placed, stop, params))
-    if kpis:
-        _score(feed, params, settings, grids, tracks, variants)
+    scored = {n: v for n, v in variants.items() if kpis is True or (kpis and n in kpis)}
+    if scored:
+        _score(feed, params, settings, grids, tracks, scored)
     say(0.85, "simulated grids and scored the KPIs")
     hour_s = np.arange(to_seconds(params.start), to_seconds(params.end), 3600, dtype=np.int64)
     hour_index = np.searchsorted(feed.minutes.t, hour_s + 3600, side="left") - 1
-    curves = {name: pnl_curve(v, hour_index, feed) for name, v in variants.items()}
-    return BacktestRun(params, settings, feed, grids, tracks, variants, hour_index, curves)
+    return BacktestRun(params, settings, feed, grids, tracks, variants, hour_index)
 
 
 def _score(

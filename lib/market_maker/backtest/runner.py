@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import threading
@@ -14,6 +15,7 @@ from market_maker.backtest.parameters import BacktestParameters, apply_overrides
 from market_maker.backtest.preflight import clean, preflight, require_ok
 from market_maker.backtest.recording import (
     PreflightReport,
+    RawRecording,
     compact,
     minute,
     read_recording,
@@ -21,10 +23,10 @@ from market_maker.backtest.recording import (
 )
 from market_maker.backtest.results import BacktestReport, DataHealth
 from market_maker.backtest.run import BacktestRun, Progress, run_backtest
-from market_maker.backtest.scoring import figures, grid_figures, headline, series
+from market_maker.backtest.scoring import figures, grid_figures, headline, series, summary
 from market_maker.backtest.stored import StoredMinutes
 from market_maker.backtest.stored import digest as stored_digest
-from market_maker.backtest.sweep import POINT_POLICIES, PointFigures
+from market_maker.backtest.sweep import POINT_POLICIES, PointFigures, SweepPoint, SweepResult
 from market_maker.base.candles import CandleSeries
 from market_maker.base.errors import ParameterError
 from market_maker.base.timeutil import HOUR, floor_hour
@@ -96,7 +98,7 @@ def load(
         raw = stored.recording(params.symbol, warmup_start, params.end)
         digest = stored_digest(raw)
     else:
-        raw = read_recording(data_path(params, settings))
+        raw = _read_cached(data_path(params, settings))
         stat = raw.path.stat()
         digest = hashlib.sha1(
             f"{raw.path.name}:{stat.st_size}:{len(raw)}:{raw.t[:1].tolist()}:"
@@ -154,8 +156,40 @@ def point_figures(params: BacktestParameters, settings: Settings, data: LoadedDa
     the two policies a point is ranked by, simulated and scored."""
     effective = apply_overrides(settings, params.overrides)
     feed = _feed(params, effective, data)
-    run = run_backtest(params, effective, data.minutes, feed=feed, policies=POINT_POLICIES)
-    return PointFigures.of(params.start, params.end, figures(run))
+    system, held = POINT_POLICIES
+    run = run_backtest(
+        params, effective, data.minutes, feed=feed, policies=POINT_POLICIES, kpis=(system,)
+    )
+    return PointFigures.of(
+        params.start,
+        params.end,
+        summary(run.variants[system], params.start, params.end),
+        summary(run.variants[held], params.start, params.end),
+    )
+
+
+def point_result(
+    point: SweepPoint, settings: Settings, stored: StoredMinutes | None = None
+) -> SweepResult:
+    """One point of a sweep on its training and its test period (a worker process reads the
+    minutes once and keeps their analysis for the next points that share them)."""
+    fit = point_figures(point.train, settings, load_cached(point.train, settings, stored))
+    held_out = point_figures(point.test, settings, load_cached(point.test, settings, stored))
+    return SweepResult.of(point, fit, held_out)
+
+
+# Allocations between two collections of the youngest objects (Python's default: 700). A
+# replay allocates millions of small objects (observations, conditions, evaluations) that
+# live until its figures are in; collecting them every 700 allocations costs a replay about
+# a tenth of its time (docs/benchmarks.md).
+YOUNG_GARBAGE_THRESHOLD = 10_000
+
+
+def replay_worker() -> None:
+    """Set up a worker process that runs replay after replay (a sweep's, a study's): the
+    garbage collector looks at young objects less often. Only for processes of their own."""
+    young, older, oldest = gc.get_threshold()
+    gc.set_threshold(max(YOUNG_GARBAGE_THRESHOLD, young), older, oldest)
 
 
 _FEEDS: dict[tuple, Feed] = {}
@@ -186,6 +220,23 @@ def _feed(params: BacktestParameters, settings: Settings, data: LoadedData) -> F
 
 
 _LOADED: dict[tuple, LoadedData] = {}
+_RECORDINGS: dict[tuple, RawRecording] = {}
+
+
+def _read_cached(path: Path) -> RawRecording:
+    """The recording at ``path``, read once per process while the file stays the same (a
+    sweep's training and test periods come from one file)."""
+    stat = path.stat() if path.exists() else None
+    key = (str(path), stat and (stat.st_mtime_ns, stat.st_size))
+    with _FEEDS_LOCK:
+        if stat is not None and key in _RECORDINGS:
+            return _RECORDINGS[key]
+    raw = read_recording(path)
+    with _FEEDS_LOCK:
+        if stat is not None:
+            _RECORDINGS.clear()  # one recording at a time: two years of minutes are ~50 MB
+            _RECORDINGS[key] = raw
+    return raw
 
 
 def load_cached(

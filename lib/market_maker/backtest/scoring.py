@@ -3,6 +3,7 @@ the headline against each baseline, every grid's stops, and the hourly series of
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +20,7 @@ from market_maker.backtest.results import (
     StopFigures,
     VariantFigures,
 )
+from market_maker.backtest.sweep import PolicySummary
 from market_maker.base.timeutil import HOUR, floor_hour, from_seconds, to_seconds
 from market_maker.decisions.states import RECOMMENDATION, ExitState
 from market_maker.kpis.compute import kpis
@@ -88,6 +90,17 @@ def pnl_curve(v: VariantRun, hour_index: np.ndarray, feed: Feed) -> np.ndarray:
     return total
 
 
+def money(v: VariantRun) -> float:
+    """A policy's net PnL over all its grids, as reported (to the cent)."""
+    return round(sum(f.pnl for f in v.fills), 2)
+
+
+def summary(v: VariantRun, start: datetime, end: datetime) -> PolicySummary:
+    """A policy's money and KPIs over [start, end), as :func:`figures` reports them."""
+    fills = sum(f.fills for f in v.fills)
+    return PolicySummary(money(v), len(v.fills), fills, kpis(v.events, start, end))
+
+
 def figures(run: BacktestRun) -> dict[str, VariantFigures]:
     p = run.params
     span_hours = len(run.hour_index)
@@ -100,20 +113,20 @@ def figures(run: BacktestRun) -> dict[str, VariantFigures]:
             max(0.0, (s.at - g.placed_at).total_seconds() / 3600)
             for g, s in zip(run.grids, v.stops, strict=True)
         )
-        table = kpis(v.events, p.start, p.end)
+        money_and_kpis = summary(v, p.start, p.end)
         out[name] = VariantFigures(
             description=VARIANTS[name],
-            pnl=round(sum(f.pnl for f in v.fills), 2),
+            pnl=money_and_kpis.pnl,
             realized=round(sum(f.realized for f in v.fills), 2),
             unrealized_at_stops=round(sum(f.unrealized for f in v.fills), 2),
             fees=round(sum(f.fees for f in v.fills), 2),
-            fills=sum(f.fills for f in v.fills),
+            fills=money_and_kpis.fills,
             pairs=sum(f.pairs for f in v.fills),
-            grids=len(v.fills),
+            grids=money_and_kpis.grids,
             max_drawdown=round(drawdown, 2),
             max_drawdown_pct=round(drawdown / p.capital, 4),
             time_in_market=round(min(in_market / span_hours, 1.0), 4) if span_hours else 0.0,
-            kpis=table,
+            kpis=money_and_kpis.kpis,
             monthly=_monthly(run, v, curve),
         )
     return out

@@ -9,6 +9,7 @@ figures: a large gap between them is the sign of a fit to noise.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -16,7 +17,7 @@ from market_maker.backtest.parameters import OVERRIDABLE, BacktestParameters, pa
 from market_maker.backtest.results import VariantFigures
 from market_maker.base.errors import ParameterError
 from market_maker.base.types import FrozenModel, UtcHour
-from market_maker.kpis.model import Kpi
+from market_maker.kpis.model import Kpi, KpiValue
 
 MAX_POINTS = 1000
 FIXED = ("start", "end", "data_file", "symbol", "name", "overrides")
@@ -42,6 +43,17 @@ class SweepPoint(FrozenModel):
 POINT_POLICIES = ("system", "no_exit")
 
 
+@dataclass(frozen=True)
+class PolicySummary:
+    """What a point reads of a policy: the report's money figures and KPIs, without the
+    rest of the report (drawdown, months) a point never shows."""
+
+    pnl: float
+    grids: int
+    fills: int
+    kpis: dict[Kpi, KpiValue]
+
+
 class PointFigures(FrozenModel):
     """A point's figures on one period."""
 
@@ -55,10 +67,14 @@ class PointFigures(FrozenModel):
 
     @classmethod
     def of(
-        cls, start: datetime, end: datetime, variants: dict[str, VariantFigures]
+        cls,
+        start: datetime,
+        end: datetime,
+        system: VariantFigures | PolicySummary,
+        held: VariantFigures | PolicySummary,
     ) -> PointFigures:
-        """From the figures of the two policies a point is ranked by (``POINT_POLICIES``)."""
-        system, held = variants["system"], variants["no_exit"]
+        """From the figures of the two policies a point is ranked by (``POINT_POLICIES``): the
+        system's, and holding's."""
         return cls(
             start=start,
             end=end,
@@ -173,6 +189,20 @@ def sweep_points(
         train, test = split_at(parse_parameters(data), split)
         out.append(SweepPoint(index=index, values=chosen, train=train, test=test))
     return out
+
+
+def batches(points: list[SweepPoint], count: int) -> list[list[SweepPoint]]:
+    """``points`` dealt into at most ``count`` batches, one task run each: a task run costs
+    the orchestration a few tenths of a second, a point about half a second, so a sweep runs
+    its points a batch at a time. Dealt round-robin, each batch takes points from the whole
+    range of the values (wide grids run longer than narrow ones), and the batches take about
+    as long as each other."""
+    if count < 1:
+        raise ParameterError(f"batches: {count} is not a positive count")
+    dealt: list[list[SweepPoint]] = [[] for _ in range(min(count, len(points)))]
+    for k, point in enumerate(points):
+        dealt[k % len(dealt)].append(point)
+    return dealt
 
 
 def split_at(
