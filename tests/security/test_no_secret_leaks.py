@@ -49,6 +49,9 @@ from tests.security.leak_search import (
     leaks_in,
 )
 
+# Every test reads the one workspace of the module: on one test worker it is built once.
+pytestmark = pytest.mark.xdist_group("secret-leaks")
+
 # The fake exchange's clock: after every hour the runs work on.
 NOW = datetime(2023, 8, 25, 12, 0, 30, tzinfo=UTC)
 WORKERS = 3
