@@ -32,6 +32,6 @@ def test_a_points_figures_are_the_full_backtests(
 
     assert point.grids > 0
     expected = PointFigures.of(
-        params.start, params.end, full.variants["system"], full.variants["no_exit"]
+        params.start, params.end, full.variants["system"], full.variants["no_exit"].pnl
     )
     assert point == expected

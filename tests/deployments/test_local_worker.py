@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
@@ -23,6 +24,7 @@ from prefect.client.schemas.filters import (
     DeploymentFilter,
     DeploymentFilterId,
 )
+from prefect.client.schemas.objects import FlowRun
 
 from market_maker.base.candles import Interval
 from tests.conftest import PROJECT_ROOT, SAMPLE_FILE
@@ -55,6 +57,14 @@ def pool(tmp_path_factory: pytest.TempPathFactory, kucoin: FakeKuCoin) -> Iterat
     }
     with local_pool(tmp_path_factory.mktemp("local-pool"), env) as started:
         yield started
+
+
+def runs_of(client: SyncPrefectClient, deployment: str) -> list[FlowRun]:
+    """Every flow run of ``deployment`` ("flow/deployment")."""
+    found = client.read_deployment_by_name(deployment)
+    return client.read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[found.id]))
+    )
 
 
 def run_id(result) -> str:
@@ -140,10 +150,7 @@ def test_a_sweep_fans_its_points_out_as_backtest_runs_on_the_pool_and_ranks_them
     assert result.returncode == 0, result.stdout + result.stderr
     with pool.client() as client:
         sweep = client.read_flow_run(run_id(result))
-        backtest = client.read_deployment_by_name("backtest/backtest")
-        points = client.read_flow_runs(
-            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[backtest.id]))
-        )
+        points = runs_of(client, "backtest/backtest")
         parents = {p.parent_task_run_id: client.read_task_run(p.parent_task_run_id) for p in points}
         [table] = client.read_artifacts(
             artifact_filter=ArtifactFilter(
@@ -178,10 +185,7 @@ def test_the_hourly_pipeline_runs_each_configured_group_of_symbols_as_a_run_on_t
     assert result.returncode == 0, result.stdout + result.stderr
     with pool.client() as client:
         parent = client.read_flow_run(run_id(result))
-        deployment = client.read_deployment_by_name("hourly-pipeline/hourly-pipeline-group")
-        groups = client.read_flow_runs(
-            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
-        )
+        groups = runs_of(client, "hourly-pipeline/hourly-pipeline-group")
         links = {client.read_task_run(g.parent_task_run_id).flow_run_id for g in groups}
     assert parent.name == "hourly-pipeline all symbols 2023-08-16T22Z"
     assert sorted(g.name for g in groups) == [

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from market_maker.base.candles import CandleSeries, Interval, aggregate
-from market_maker.base.timeutil import HOUR, from_seconds, hours_between, to_seconds
+from market_maker.base.timeutil import HOUR, hours_between, to_seconds
 from market_maker.config.regime import RegimeSettings
 from market_maker.exit_strategy.observation import Observation
 from market_maker.grids.model import GridConfig
@@ -90,11 +90,10 @@ class Feed:
             shared = self._hours[i] = Observation.build(self.view(i), grid, self.previous(i))
         if shared.refused:  # a refused analysis has no confidence, grid or not
             return replace(shared, grid=grid)
-        return replace(shared, grid=grid, confidence=self._confidence_with(i, grid))
+        return replace(shared, grid=grid, confidence=self._confidence_with(i, shared.hour, grid))
 
-    def _confidence_with(self, i: int, grid: GridConfig) -> float:
+    def _confidence_with(self, i: int, hour: datetime, grid: GridConfig) -> float:
         b = self.batch
-        hour = from_seconds(int(b.hours[i]))
         view = GridView(
             self._status_of(grid, hour), float(b.price[i]), hour, float(b.volatility[i])
         )

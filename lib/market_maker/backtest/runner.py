@@ -23,7 +23,14 @@ from market_maker.backtest.recording import (
 )
 from market_maker.backtest.results import BacktestReport, DataHealth
 from market_maker.backtest.run import BacktestRun, Progress, run_backtest
-from market_maker.backtest.scoring import figures, grid_figures, headline, series, summary
+from market_maker.backtest.scoring import (
+    figures,
+    grid_figures,
+    headline,
+    money,
+    series,
+    summary,
+)
 from market_maker.backtest.stored import StoredMinutes
 from market_maker.backtest.stored import digest as stored_digest
 from market_maker.backtest.sweep import POINT_POLICIES, PointFigures, SweepPoint, SweepResult
@@ -164,7 +171,7 @@ def point_figures(params: BacktestParameters, settings: Settings, data: LoadedDa
         params.start,
         params.end,
         summary(run.variants[system], params.start, params.end),
-        summary(run.variants[held], params.start, params.end),
+        money(run.variants[held]),
     )
 
 

@@ -71,15 +71,15 @@ class PointFigures(FrozenModel):
         start: datetime,
         end: datetime,
         system: VariantFigures | PolicySummary,
-        held: VariantFigures | PolicySummary,
+        held_pnl: float,
     ) -> PointFigures:
         """From the figures of the two policies a point is ranked by (``POINT_POLICIES``): the
-        system's, and holding's."""
+        system's, and holding's PnL."""
         return cls(
             start=start,
             end=end,
             pnl=system.pnl,
-            pnl_vs_no_exit=round(system.pnl - held.pnl, 2),
+            pnl_vs_no_exit=round(system.pnl - held_pnl, 2),
             grids=system.grids,
             fills=system.fills,
             kpis={k.value: system.kpis[k].value for k in Kpi},
